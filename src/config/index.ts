@@ -1,0 +1,6 @@
+export { checkConfig, loadConfig, type ConfigCheck } from './load.js';
+export { ConfigError, formatIssue, type ConfigIssue } from './issues.js';
+export { configSchema } from './schema.js';
+export { configDefaults } from './defaults.js';
+export { parseSecretRef, readSecretRef, type SecretRef } from './secrets.js';
+export type * from './types.js';

@@ -1,0 +1,197 @@
+import type { ApiConfig } from '../config/types.js';
+import { ContractError, toJsonPointer } from './contract-error.js';
+import {
+  asJsonObjectArray,
+  isJsonObject,
+  OPENAPI_METHODS,
+  type JsonObject,
+  type OpenApiDocument,
+} from './openapi-types.js';
+import { parsePathTemplate, TemplateSyntaxError, type ParsedTemplate } from './path-template.js';
+import { assertNoTemplateConflicts } from './template-conflicts.js';
+
+/** One declared operation, with everything the later stages read, resolved once at load. */
+export interface Operation {
+  readonly apiName: string;
+  readonly operationId: string | null;
+  /** Uppercase, as it arrives on the wire (RFC 9110 §9.1: methods are case-sensitive). */
+  readonly method: string;
+  /** The public template: the API's basePath joined with the document path. */
+  readonly template: string;
+  /** The key under `paths` in the document, for messages that point into it. */
+  readonly documentPath: string;
+  /** Path of the upstream URL without its trailing "/"; "" when the upstream is at its root. */
+  readonly upstreamPathPrefix: string;
+  readonly pathParamNames: readonly string[];
+  /** The dereferenced Operation Object: security, parameters, requestBody, responses, x-gatehouse-*. */
+  readonly operation: JsonObject;
+  readonly pathItemParameters: readonly JsonObject[];
+  /** Path-item and operation parameters merged; the operation's win on the same name and `in`. */
+  readonly parameters: readonly JsonObject[];
+  /** The operation's `security`, else the document's; [] means no credential is declared. */
+  readonly security: readonly JsonObject[];
+  /** `components.securitySchemes` of the document, which `security` names refer to. */
+  readonly securitySchemes: JsonObject;
+}
+
+export interface CompiledApi {
+  readonly name: string;
+  /** The OpenAPI document's path, named in every message about this API. */
+  readonly file: string;
+  /** The normalised public prefix: "" for the root, else "/x" without a trailing "/". */
+  readonly basePath: string;
+  readonly document: OpenApiDocument;
+  readonly operations: readonly Operation[];
+}
+
+/** Compiles one loaded document into its operations; any inconsistency is a ContractError. */
+export function compileApi(api: ApiConfig, doc: OpenApiDocument): CompiledApi {
+  const basePath = normaliseBasePath(api);
+  const upstreamPathPrefix = upstreamPrefixOf(api);
+  const operations: Operation[] = [];
+  const templates: ParsedTemplate[] = [];
+  for (const [documentPath, pathItem] of Object.entries(doc.paths ?? {})) {
+    if (!documentPath.startsWith('/')) continue; // "x-" extensions of the Paths Object
+    const parsed = parseDocumentPath(api.openapi, basePath, documentPath);
+    for (const operation of compilePathItem(api, doc, documentPath, pathItem, parsed, upstreamPathPrefix)) {
+      operations.push(operation);
+      templates.push(parsed);
+    }
+  }
+  assertUniqueOperationIds(api.openapi, operations);
+  assertNoTemplateConflicts(
+    operations.map((operation, i) => ({ operation, parsed: templates[i]!, file: api.openapi })),
+  );
+  return Object.freeze({
+    name: api.name,
+    file: api.openapi,
+    basePath,
+    document: doc,
+    operations: Object.freeze(operations),
+  });
+}
+
+function normaliseBasePath(api: ApiConfig): string {
+  const trimmed = api.basePath.endsWith('/') ? api.basePath.slice(0, -1) : api.basePath;
+  if (trimmed === '') return '';
+  try {
+    const parsed = parsePathTemplate(trimmed);
+    if (parsed.paramNames.length === 0) return trimmed;
+  } catch (err) {
+    if (!(err instanceof TemplateSyntaxError)) throw err;
+  }
+  throw new ContractError(
+    api.openapi,
+    null,
+    `basePath "${api.basePath}" of api "${api.name}" must be a plain path such as "/bank"`,
+  );
+}
+
+function upstreamPrefixOf(api: ApiConfig): string {
+  // The config loader has already validated the URL; a bad one here is a caller bug.
+  const pathname = new URL(api.upstream.url).pathname;
+  return pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
+}
+
+function parseDocumentPath(file: string, basePath: string, documentPath: string): ParsedTemplate {
+  try {
+    return parsePathTemplate(basePath + documentPath);
+  } catch (err) {
+    if (!(err instanceof TemplateSyntaxError)) throw err;
+    throw new ContractError(
+      file,
+      toJsonPointer(['paths', documentPath]),
+      `invalid path template: ${err.message}`,
+    );
+  }
+}
+
+function* compilePathItem(
+  api: ApiConfig,
+  doc: OpenApiDocument,
+  documentPath: string,
+  pathItem: JsonObject,
+  parsed: ParsedTemplate,
+  upstreamPathPrefix: string,
+): Generator<Operation> {
+  const pathItemParameters = Object.freeze(asJsonObjectArray(pathItem.parameters));
+  for (const method of OPENAPI_METHODS) {
+    const operation = pathItem[method];
+    if (!isJsonObject(operation)) continue;
+    const pointer = toJsonPointer(['paths', documentPath, method]);
+    const parameters = mergeParameters(pathItemParameters, asJsonObjectArray(operation.parameters));
+    assertPathParametersMatch(api.openapi, pointer, parsed, parameters);
+    yield Object.freeze({
+      apiName: api.name,
+      operationId: typeof operation.operationId === 'string' ? operation.operationId : null,
+      method: method.toUpperCase(),
+      template: parsed.template,
+      documentPath,
+      upstreamPathPrefix,
+      pathParamNames: parsed.paramNames,
+      operation,
+      pathItemParameters,
+      parameters,
+      security: asJsonObjectArray(operation.security ?? doc.security),
+      securitySchemes: isJsonObject(doc.components?.securitySchemes) ? doc.components.securitySchemes : {},
+    });
+  }
+}
+
+/** OpenAPI Operation Object: an operation parameter overrides the path item's with the same name and `in`. */
+function mergeParameters(
+  pathItemParameters: readonly JsonObject[],
+  operationParameters: readonly JsonObject[],
+) {
+  const byKey = new Map<string, JsonObject>();
+  for (const parameter of [...pathItemParameters, ...operationParameters]) {
+    byKey.set(`${String(parameter.in)}\u0000${String(parameter.name)}`, parameter);
+  }
+  return Object.freeze([...byKey.values()]);
+}
+
+/**
+ * Every {name} in the template needs an `in: path` parameter (it is what gets validated), and
+ * every path parameter must appear in the template (OpenAPI Parameter Object, `name`).
+ */
+function assertPathParametersMatch(
+  file: string,
+  pointer: string,
+  parsed: ParsedTemplate,
+  parameters: readonly JsonObject[],
+) {
+  const declared = new Set(parameters.filter((p) => p.in === 'path').map((p) => String(p.name)));
+  const documentNames = parsed.paramNames;
+  for (const name of documentNames) {
+    if (!declared.has(name))
+      throw new ContractError(
+        file,
+        pointer,
+        `{${name}} is in the path but no "in: path" parameter declares it`,
+      );
+  }
+  for (const name of declared) {
+    if (!documentNames.includes(name))
+      throw new ContractError(file, pointer, `path parameter "${name}" is not in the path template`);
+  }
+}
+
+/** operationId is unique within a document (OpenAPI Operation Object); policies are keyed by it. */
+function assertUniqueOperationIds(file: string, operations: readonly Operation[]): void {
+  const seen = new Map<string, Operation>();
+  for (const operation of operations) {
+    if (operation.operationId === null) continue;
+    const first = seen.get(operation.operationId);
+    if (first !== undefined) {
+      const pointer = toJsonPointer([
+        'paths',
+        operation.documentPath,
+        operation.method.toLowerCase(),
+        'operationId',
+      ]);
+      const problem = `operationId "${operation.operationId}" is already used by ${first.method} ${first.documentPath}`;
+      throw new ContractError(file, pointer, problem);
+    }
+    seen.set(operation.operationId, operation);
+  }
+}

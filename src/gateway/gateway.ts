@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { GatehouseConfig, ListenerConfig } from '../config/types.js';
+import { JourneyBuffer } from '../observe/journey.js';
+import { ensureDevCertificates, type DevCertificates } from '../tls/dev-certs.js';
+import { Listener, type TlsMaterial, type TransportRefusal } from './listener.js';
+import { recordJourney, recordTransportRefusal } from './record.js';
+import { RequestContext } from './request-context.js';
+import { buildRuntime, retireRuntime, type Runtime } from './runtime.js';
+
+const kContext = Symbol('gatehouse.context');
+type ResponseWithContext = ServerResponse & { [kContext]?: RequestContext };
+
+export interface Gateway {
+  /** Bound addresses, by listener name. */
+  readonly addresses: ReadonlyMap<string, AddressInfo>;
+  readonly journeys: JourneyBuffer;
+  readonly config: () => GatehouseConfig;
+  /** Swap in a new configuration; throws (and keeps serving the old one) when it cannot be built. */
+  reload(next: GatehouseConfig): Promise<void>;
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Starts Gatehouse: prepares certificates, compiles the contract, opens the listeners. The
+ * request handler reads the current runtime once per request, so a reload never changes the
+ * rules under a request already in flight.
+ */
+export async function startGateway(config: GatehouseConfig, logger: Logger): Promise<Gateway> {
+  let devCerts = await prepareDevCertificates(config);
+  let runtime: Runtime = await buildRuntime(config, devCerts);
+  const journeys = new JourneyBuffer(config.journeyBufferSize);
+  const onTransportRefusal = (refusal: TransportRefusal): void =>
+    recordTransportRefusal(refusal, logger, journeys);
+
+  const onRequest = function handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    const current = runtime;
+    const ctx = new RequestContext(randomUUID(), req, res, req.socket.remoteAddress ?? '', performance.now());
+    (res as ResponseWithContext)[kContext] = ctx;
+    res.once('close', onResponseClose);
+    current.pipeline.run(ctx);
+  };
+  const onResponseClose = function onResponseClose(this: ResponseWithContext): void {
+    const ctx = this[kContext];
+    if (ctx === undefined) return;
+    if (!this.writableFinished) ctx.upstream?.abort();
+    recordJourney(ctx, logger, journeys, runtime.config.log.access);
+  };
+
+  const listeners = new Map<string, Listener>();
+  const addresses = new Map<string, AddressInfo>();
+  try {
+    for (const listenerConfig of config.listeners) {
+      const listener = new Listener({
+        host: listenerConfig.host,
+        port: listenerConfig.port,
+        tls: tlsMaterialFor(listenerConfig, devCerts),
+        limits: config.limits,
+        onRequest,
+        onTransportRefusal,
+      });
+      addresses.set(listenerConfig.name, await listener.listen());
+      listeners.set(listenerConfig.name, listener);
+    }
+  } catch (err) {
+    await Promise.all([...listeners.values()].map((listener) => listener.close(0)));
+    await retireRuntime(runtime);
+    throw err;
+  }
+
+  return {
+    addresses,
+    journeys,
+    config: () => runtime.config,
+    async reload(next: GatehouseConfig): Promise<void> {
+      assertSameListeners(runtime.config, next);
+      const nextCerts = await prepareDevCertificates(next);
+      const built = await buildRuntime(next, nextCerts);
+      for (const listenerConfig of next.listeners) {
+        listeners.get(listenerConfig.name)!.setTls(tlsMaterialFor(listenerConfig, nextCerts));
+      }
+      const previous = runtime;
+      runtime = built;
+      devCerts = nextCerts;
+      void retireRuntime(previous);
+    },
+    async close(graceMs = 10_000): Promise<void> {
+      await Promise.all([...listeners.values()].map((listener) => listener.close(graceMs)));
+      await retireRuntime(runtime);
+      logger.flush();
+    },
+  };
+}
+
+async function prepareDevCertificates(config: GatehouseConfig): Promise<DevCertificates | null> {
+  const needed = config.listeners.some((l) => l.tls.dev) || config.apis.some((a) => a.upstream.tls.dev);
+  return needed ? ensureDevCertificates(config.stateDir) : null;
+}
+
+function tlsMaterialFor(listener: ListenerConfig, devCerts: DevCertificates | null): TlsMaterial {
+  if (!listener.tls.dev) return { cert: listener.tls.cert, key: listener.tls.key };
+  if (devCerts === null) throw new TypeError('development certificates were not prepared');
+  return { cert: devCerts.serverCert, key: devCerts.serverKey };
+}
+
+/** Listeners own sockets: adding, removing or moving one needs a restart, and a reload says so. */
+function assertSameListeners(current: GatehouseConfig, next: GatehouseConfig): void {
+  const describe = (c: GatehouseConfig): string =>
+    c.listeners
+      .map((l) => `${l.name}@${l.host}:${l.port}`)
+      .sort()
+      .join(',');
+  if (describe(current) !== describe(next)) {
+    throw new Error('listeners changed (name, host or port): restart Gatehouse to apply that change');
+  }
+}

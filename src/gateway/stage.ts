@@ -1,0 +1,26 @@
+import type { RequestContext } from './request-context.js';
+
+/**
+ * One step of the request journey (DESIGN.md). A stage lets the request through by returning
+ * (or resolving) nothing, and refuses it by throwing a GatehouseError; it never writes to the
+ * socket itself. Stages are built once per configuration by a factory and are read-only
+ * afterwards.
+ */
+export interface Stage {
+  readonly name: StageName;
+  onRequest(ctx: RequestContext): void | Promise<void>;
+}
+
+export type StageName =
+  | 'transport'
+  | 'identify'
+  | 'route'
+  | 'pre-auth-limit'
+  | 'authenticate'
+  | 'rate-limit'
+  | 'authorize'
+  | 'body'
+  | 'validate'
+  | 'forward'
+  | 'respond'
+  | 'record';

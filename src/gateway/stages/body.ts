@@ -1,0 +1,62 @@
+import { GatehouseError } from '../../errors/gatehouse-error.js';
+import type { LimitsConfig } from '../../config/types.js';
+import type { RequestContext } from '../request-context.js';
+import type { Stage } from '../stage.js';
+
+/**
+ * Reads the request body into memory, counting bytes as they arrive rather than trusting
+ * Content-Length (a chunked body declares none). Runs after authorization, so an anonymous
+ * caller cannot make the gateway buffer anything.
+ */
+export function createBodyStage(limits: LimitsConfig): Stage {
+  const maxBodyBytes = limits.maxBodyBytes;
+  return {
+    name: 'body',
+    onRequest: function readRequestBody(ctx: RequestContext): void | Promise<void> {
+      const headers = ctx.req.headers;
+      if (headers['transfer-encoding'] === undefined && (headers['content-length'] ?? '0') === '0') return;
+      return readLimited(ctx, maxBodyBytes);
+    },
+  };
+}
+
+function readLimited(ctx: RequestContext, maxBodyBytes: number): Promise<void> {
+  const req = ctx.req;
+  return new Promise<void>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const onData = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received > maxBodyBytes) {
+        cleanup();
+        reject(
+          new GatehouseError(
+            'GH_TRANSPORT_BODY_TOO_LARGE',
+            `body exceeded ${maxBodyBytes} bytes while streaming`,
+          ),
+        );
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      ctx.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
+      resolve();
+    };
+    const onAbort = (): void => {
+      cleanup();
+      reject(new GatehouseError('GH_TRANSPORT_BAD_REQUEST', 'client went away while sending the body'));
+    };
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('aborted', onAbort);
+      req.off('error', onAbort);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('aborted', onAbort);
+    req.on('error', onAbort);
+  });
+}

@@ -1,0 +1,75 @@
+import type { IncomingMessage } from 'node:http';
+import { GatehouseError } from '../../errors/gatehouse-error.js';
+import type { RequestContext } from '../request-context.js';
+import type { Stage } from '../stage.js';
+import type { UpstreamTarget } from '../upstream.js';
+import { UpstreamExchange } from './upstream-exchange.js';
+import { listsToken } from '../headers.js';
+
+/**
+ * Request headers that describe one hop and must not be passed on (RFC 9110 §7.6.1), and
+ * headers a client could use to impersonate the gateway's own statements about the request.
+ */
+const DROPPED_REQUEST_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'host',
+  'content-length',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-real-ip',
+  'x-request-id',
+]);
+
+export function createForwardStage(targets: ReadonlyMap<string, UpstreamTarget>): Stage {
+  return {
+    name: 'forward',
+    onRequest: function forwardToUpstream(ctx: RequestContext): void {
+      const route = ctx.route!;
+      const target = targets.get(route.operation.apiName);
+      if (target === undefined)
+        throw new GatehouseError('GH_INTERNAL', `no upstream for api ${route.operation.apiName}`);
+      const path = route.path.slice(target.basePathLength);
+      const exchange = new UpstreamExchange(ctx, target);
+      ctx.upstream = exchange;
+      target.pool.dispatch(
+        {
+          path:
+            target.pathPrefix + (path === '' ? '/' : path) + (route.query === '' ? '' : '?' + route.query),
+          method: ctx.req.method!,
+          headers: upstreamRequestHeaders(ctx.req, ctx.id, ctx.journey.clientAddress),
+          body: ctx.body,
+        },
+        exchange,
+      );
+    },
+  };
+}
+
+/** The client's headers minus hop-by-hop ones, plus what the gateway vouches for. */
+export function upstreamRequestHeaders(
+  req: IncomingMessage,
+  requestId: string,
+  clientAddress: string,
+): string[] {
+  const raw = req.rawHeaders;
+  const connectionTokens = req.headers.connection;
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (DROPPED_REQUEST_HEADERS.has(name)) continue;
+    if (connectionTokens !== undefined && listsToken(connectionTokens, name)) continue;
+    out.push(name, raw[i + 1]!);
+  }
+  out.push('x-forwarded-for', clientAddress, 'x-forwarded-proto', 'https', 'x-request-id', requestId);
+  return out;
+}
