@@ -55,8 +55,15 @@ async function checkConfigCommand(file: string): Promise<number> {
 }
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  const code = (err as NodeJS.ErrnoException).code;
   if (err instanceof ConfigError || err instanceof ContractError) {
     console.error(err.message);
+  } else if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    const { address, port } = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    console.error(
+      `cannot listen on ${address ?? '?'}:${port ?? '?'} (${code}): another process holds it or the address is not ` +
+        'this machine\'s; stop that process or change the port in the configuration',
+    );
   } else {
     console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
   }
