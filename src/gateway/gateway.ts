@@ -38,6 +38,7 @@ export async function startGateway(config: GatehouseConfig, logger: Logger): Pro
   const onRequest = function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     const current = runtime;
     const ctx = new RequestContext(randomUUID(), req, res, req.socket.remoteAddress ?? '', performance.now());
+    ctx.pipeline = current.pipeline;
     (res as ResponseWithContext)[kContext] = ctx;
     res.once('close', onResponseClose);
     current.pipeline.run(ctx);
@@ -47,6 +48,7 @@ export async function startGateway(config: GatehouseConfig, logger: Logger): Pro
     if (ctx === undefined) return;
     if (!this.writableFinished) ctx.upstream?.abort();
     recordJourney(ctx, logger, journeys, runtime.config.log.access);
+    ctx.pipeline?.complete(ctx);
   };
 
   const listeners = new Map<string, Listener>();

@@ -10,9 +10,16 @@ import type { Stage } from './stage.js';
  */
 export class Pipeline {
   readonly stages: readonly Stage[];
+  readonly #completers: readonly Stage[];
 
   constructor(stages: readonly Stage[]) {
     this.stages = Object.freeze([...stages]);
+    this.#completers = Object.freeze(stages.filter((stage) => stage.onComplete !== undefined));
+  }
+
+  /** Tells the stages that asked for it how the request ended. */
+  complete(ctx: RequestContext): void {
+    for (const stage of this.#completers) stage.onComplete!(ctx);
   }
 
   run(ctx: RequestContext): void {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Principal } from '../auth/principal.js';
 import type { RouteMatch } from '../contract/index.js';
 import type { JourneyRecord } from '../observe/journey.js';
 import type { StageName } from './stage.js';
@@ -14,6 +15,8 @@ export class RequestContext {
   readonly startedAt: number;
   readonly journey: JourneyRecord;
   route: RouteMatch | null = null;
+  /** Set by the authenticate stage; null for public operations and before authentication. */
+  principal: Principal | null = null;
   /** The request body, read and size-checked by the body stage; null when there is none. */
   body: Buffer | null = null;
   /** Index of the next stage to run; lets the runner resume after an asynchronous stage. */
@@ -23,6 +26,8 @@ export class RequestContext {
   /** Set once the answer (upstream or problem) has started, so nothing writes twice. */
   answered = false;
   finished = false;
+  /** The pipeline this request runs through (the one current when it arrived). */
+  pipeline: { complete(ctx: RequestContext): void } | null = null;
   /** The exchange with the upstream once forwarded: aborted if the client goes away. */
   upstream: { abort(): void } | null = null;
 

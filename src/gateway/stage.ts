@@ -9,6 +9,12 @@ import type { RequestContext } from './request-context.js';
 export interface Stage {
   readonly name: StageName;
   onRequest(ctx: RequestContext): void | Promise<void>;
+  /**
+   * Called once the answer is complete (or the client has gone), for every stage of the
+   * pipeline the request entered, whatever decided it: for counting outcomes (failed logins,
+   * refused credentials), never for changing the answer.
+   */
+  onComplete?(ctx: RequestContext): void;
 }
 
 export type StageName =

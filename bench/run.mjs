@@ -1,0 +1,231 @@
+#!/usr/bin/env node
+// Gatehouse benchmark: the same upstream measured directly (a), behind nginx (b), behind
+// Gatehouse (c) and behind fastify + @fastify/http-proxy (d); interleaved wrk rounds, CPU time of
+// each proxy process from /proc, then an open-loop latency check of Gatehouse at half its peak.
+// Usage: npm run bench -- [--rounds 5] [--duration 5] [--warmup 2] [--connections 64] [--only a,b,c,d]
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import process from 'node:process';
+import { parseArgs } from 'node:util';
+import { cpuSeconds, fail, freePorts, onExit, stopAll, which } from './lib/proc.mjs';
+import { runWrk, writeLuaScript } from './lib/wrk.mjs';
+import { openLoop } from './lib/openloop.mjs';
+import {
+  CLI,
+  loadCerts,
+  startFastify,
+  startGatehouse,
+  startNginxProxy,
+  startUpstream,
+} from './lib/targets.mjs';
+
+const NAMES = { a: 'upstream direct', b: 'nginx proxy', c: 'gatehouse', d: 'fastify+http-proxy' };
+
+const { values: opt } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    duration: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '64' },
+    only: { type: 'string', default: 'a,b,c,d' },
+  },
+});
+const rounds = Number(opt.rounds);
+const duration = Number(opt.duration);
+const warmup = Number(opt.warmup);
+const connections = Number(opt.connections);
+const only = [...new Set(opt.only.split(',').map((s) => s.trim()))];
+const firstWarmup = Math.max(warmup, 5); // JIT and connection pools get warm before round 1
+
+const fmt = (n, digits) => (Number.isFinite(n) ? n.toFixed(digits) : '—');
+const hasErrors = (s) => s.non2xx > 0 || s.socketErrors > 0;
+function median(xs) {
+  const s = [...xs].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+function spread(rs, key, digits) {
+  const xs = rs.map((r) => r[key]);
+  const [med, min, max] = [median(xs), Math.min(...xs), Math.max(...xs)];
+  return { median: med, min, max, text: `${fmt(med, digits)} (${fmt(min, digits)}–${fmt(max, digits)})` };
+}
+
+function preflight() {
+  const usage =
+    'usage: node bench/run.mjs [--rounds N] [--duration S] [--warmup S] [--connections N] [--only a,b,c,d]';
+  const positive = [rounds, duration, connections].every((n) => Number.isInteger(n) && n > 0);
+  if (only.some((t) => !NAMES[t]) || !positive || !(warmup >= 0)) {
+    console.error(usage);
+    process.exit(2);
+  }
+  if (!which('nginx') || !which('wrk')) {
+    console.error('nginx and wrk are needed; install them with: apt-get install -y nginx wrk');
+    process.exit(1);
+  }
+  if (only.includes('c') && !existsSync(CLI)) {
+    console.error(`${CLI} is missing: run \`npm run build\` first (or leave c out: --only a,b,d)`);
+    process.exit(1);
+  }
+}
+
+function header() {
+  const machine = {
+    nproc: Number(execFileSync('nproc').toString().trim()),
+    cpu: os.cpus()[0]?.model,
+    node: process.version,
+    wrk: spawnSync('wrk', ['-v']).stdout.toString().split(' Copyright')[0].trim(),
+    nginx: spawnSync('nginx', ['-v']).stderr.toString().trim().replace('nginx version: ', ''),
+    loadavg: os.loadavg(),
+  };
+  console.log(
+    `Gatehouse bench — nproc ${machine.nproc}, ${machine.cpu}, node ${machine.node}, ${machine.wrk}, ${machine.nginx}`,
+  );
+  console.log(
+    `targets ${only.join(',')}; ${rounds} interleaved rounds of wrk -t1 -c${connections} -d${duration}s ` +
+      `(${warmup}s warm-up before each, ${firstWarmup}s before round 1), GET /items/{1..1000}; ` +
+      `TLS front, mTLS to one nginx upstream; load average now ${machine.loadavg.map((l) => l.toFixed(2)).join(' ')}`,
+  );
+  return machine;
+}
+
+async function startTargets(tmp) {
+  const stateDir = path.join(tmp, 'state');
+  const certs = await loadCerts(stateDir);
+  const [upMtls, upDirect, pNginx, pGate, pFastify] = await freePorts(5);
+  const upstream = await startUpstream(tmp, certs, { mtls: upMtls, direct: upDirect });
+  const targets = { a: { proc: upstream, port: upDirect } };
+  if (only.includes('b'))
+    targets.b = { proc: await startNginxProxy(tmp, certs, pNginx, upMtls), port: pNginx };
+  if (only.includes('c'))
+    targets.c = { proc: await startGatehouse(tmp, stateDir, pGate, upMtls), port: pGate };
+  if (only.includes('d')) targets.d = { proc: await startFastify(certs, pFastify, upMtls), port: pFastify };
+  return { upstream, targets };
+}
+
+async function runRounds(upstream, targets, script) {
+  const results = Object.fromEntries(only.map((t) => [t, []]));
+  for (let round = 1; round <= rounds; round++) {
+    for (const t of only) {
+      const { proc, port } = targets[t];
+      const warm = round === 1 ? firstWarmup : warmup;
+      if (warm > 0) await runWrk({ port, seconds: warm, connections, script });
+      const [cpu0, up0] = [cpuSeconds(proc.pid), cpuSeconds(upstream.pid)];
+      const w = await runWrk({ port, seconds: duration, connections, script });
+      const [cpu, upCpu] = [cpuSeconds(proc.pid) - cpu0, cpuSeconds(upstream.pid) - up0];
+      const r = {
+        round,
+        ...w,
+        cpuSeconds: cpu,
+        upstreamCpuSeconds: upCpu,
+        cpuUsPerReq: (cpu * 1e6) / w.requests,
+        reqPerCpuSecond: w.requests / cpu,
+      };
+      results[t].push(r);
+      console.log(
+        `  round ${round} ${t} ${NAMES[t].padEnd(18)} ${fmt(r.rps, 0).padStart(6)} req/s  p50 ${fmt(r.p50Ms, 2)} ms  ` +
+          `p99 ${fmt(r.p99Ms, 2)} ms  ${fmt(r.cpuUsPerReq, 1)} CPU µs/req` +
+          (hasErrors(r) ? `  ERRORS: non-2xx ${r.non2xx}, socket ${r.socketErrors}` : ''),
+      );
+    }
+  }
+  return results;
+}
+
+function summarize(results) {
+  const summary = {};
+  for (const t of only) {
+    const rs = results[t];
+    summary[t] = {
+      name: NAMES[t],
+      rps: spread(rs, 'rps', 0),
+      p50Ms: spread(rs, 'p50Ms', 2),
+      p99Ms: spread(rs, 'p99Ms', 2),
+      cpuUsPerReq: spread(rs, 'cpuUsPerReq', 1),
+      reqPerCpuSecond: spread(rs, 'reqPerCpuSecond', 0),
+      non2xx: rs.reduce((n, r) => n + r.non2xx, 0),
+      socketErrors: rs.reduce((n, r) => n + r.socketErrors, 0),
+    };
+  }
+  const rows = [['target', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'req per CPU-s', 'errors']];
+  for (const [t, s] of Object.entries(summary)) {
+    const errors = hasErrors(s) ? `ERRORS: ${s.non2xx} non-2xx, ${s.socketErrors} socket` : 'none';
+    const cells = [s.rps, s.p50Ms, s.p99Ms, s.cpuUsPerReq, s.reqPerCpuSecond].map((x) => x.text);
+    rows.push([`${t} ${s.name}`, ...cells, errors]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  console.log(
+    '\nmedian (min–max) over rounds; CPU = the proxy process tree (for a: the upstream nginx itself)',
+  );
+  for (const r of rows)
+    console.log(
+      '  ' +
+        r
+          .map((c, i) => c.padEnd(widths[i]))
+          .join('  ')
+          .trimEnd(),
+    );
+
+  const ratios = {};
+  for (const o of ['a', 'b', 'd'].filter((t) => summary.c && summary[t])) {
+    const perCpu = summary.c.reqPerCpuSecond.median / summary[o].reqPerCpuSecond.median;
+    const rps = summary.c.rps.median / summary[o].rps.median;
+    const withErrors = ['c', o].filter((t) => hasErrors(summary[t]));
+    ratios[`c/${o}`] = { reqPerCpuSecond: perCpu, rps, comparable: withErrors.length === 0 };
+    console.log(
+      `  c/${o}: ${fmt(perCpu, 2)}× requests per CPU-second, ${fmt(rps, 2)}× req/s` +
+        (withErrors.length ? `   (NOT comparable: ${withErrors.join(' and ')} had errors)` : ''),
+    );
+  }
+  return { summary, ratios };
+}
+
+async function halfLoadCheck(target, peakRps) {
+  const rate = Math.round(peakRps / 2);
+  let cpu0 = 0;
+  let cpu = 0;
+  const onMeasure = (at) =>
+    at === 'start' ? (cpu0 = cpuSeconds(target.proc.pid)) : (cpu = cpuSeconds(target.proc.pid) - cpu0);
+  const h = await openLoop({
+    port: target.port,
+    rate,
+    seconds: duration,
+    warmupSeconds: firstWarmup,
+    connections,
+    onMeasure,
+  });
+  h.cpuUsPerReq = (cpu * 1e6) / h.requests;
+  console.log(
+    `\ngatehouse at half its median peak, open loop (${h.generator}):\n` +
+      `  ${rate} req/s asked, ${fmt(h.achievedRate, 0)} done over ${duration}s; from scheduled time: ` +
+      `p50 ${fmt(h.p50Ms, 2)} ms, p90 ${fmt(h.p90Ms, 2)} ms, p99 ${fmt(h.p99Ms, 2)} ms, max ${fmt(h.maxMs, 2)} ms; ` +
+      `from send: p50 ${fmt(h.p50FromSendMs, 2)} ms, p99 ${fmt(h.p99FromSendMs, 2)} ms\n` +
+      `  ${fmt(h.cpuUsPerReq, 1)} CPU µs/req; errors ${h.errors}, non-2xx ${h.non2xx}, unfinished ${h.unfinished}` +
+      (h.aborted ? '; ABORTED (too many in flight: overloaded)' : ''),
+  );
+  return h;
+}
+
+async function main() {
+  preflight();
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-'));
+  onExit(() => rmSync(tmp, { recursive: true, force: true }));
+  const machine = header();
+  const { upstream, targets } = await startTargets(tmp);
+  const results = await runRounds(upstream, targets, writeLuaScript(tmp));
+  const { summary, ratios } = summarize(results);
+  const halfLoad = summary.c ? await halfLoadCheck(targets.c, summary.c.rps.median) : null;
+
+  const outDir = new URL('./results/', import.meta.url).pathname;
+  mkdirSync(outDir, { recursive: true });
+  const outFile = path.join(outDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const settings = { rounds, duration, warmup, firstWarmup, connections, only };
+  writeFileSync(
+    outFile,
+    JSON.stringify({ machine, settings, results, summary, ratios, halfLoad }, null, 2) + '\n',
+  );
+  console.log(`\nfull results: ${path.relative(process.cwd(), outFile)}`);
+  await stopAll();
+}
+
+main().then(() => process.exit(0), fail);
