@@ -174,7 +174,9 @@ apis:
 log: { level: warn, access: true, destination: ${path.join(dir, 'access.log')} }
 `,
   );
-  const child = spawnTracked('gatehouse', process.execPath, [CLI, 'start', '--config', config], {
+  // BENCH_GATEHOUSE_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the proxy.
+  const nodeArgs = (process.env.BENCH_GATEHOUSE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawnTracked('gatehouse', process.execPath, [...nodeArgs, CLI, 'start', '--config', config], {
     cwd: dir,
     logFile: true,
   });

@@ -1,3 +1,4 @@
+import { createSecureContext } from 'node:tls';
 import { Pool } from 'undici';
 import type { ApiConfig } from '../config/types.js';
 import type { DevCertificates } from '../tls/dev-certs.js';
@@ -31,7 +32,9 @@ export function createUpstreamTarget(api: ApiConfig, devCerts: DevCertificates |
     connect: {
       timeout: upstream.connectTimeoutMs,
       rejectUnauthorized: true,
-      ...upstreamTlsOptions(api, devCerts),
+      // One context for every connection of the pool: parsing keys per connection is slow.
+      secureContext: createSecureContext(upstreamTlsOptions(api, devCerts)),
+      ...serverNameOption(api),
     },
   });
   return {
@@ -55,6 +58,10 @@ function upstreamTlsOptions(api: ApiConfig, devCerts: DevCertificates | null): R
     options['cert'] = tls.cert;
     options['key'] = tls.key;
   }
-  if (tls.serverName !== null) options['servername'] = tls.serverName;
   return options;
+}
+
+function serverNameOption(api: ApiConfig): { servername?: string } {
+  const tls = api.upstream.tls;
+  return !tls.dev && tls.serverName !== null ? { servername: tls.serverName } : {};
 }

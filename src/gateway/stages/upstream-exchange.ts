@@ -1,6 +1,6 @@
 import { GatehouseError } from '../../errors/gatehouse-error.js';
 import type { RequestContext } from '../request-context.js';
-import { sendProblem, HSTS_VALUE } from '../respond.js';
+import { securityHeaders, sendProblem } from '../respond.js';
 import type { UpstreamTarget } from '../upstream.js';
 import { listsToken } from '../headers.js';
 
@@ -19,6 +19,16 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   'x-content-type-options',
   'x-request-id',
 ]);
+
+/** Connection values that name no other header, so there is nothing more to strip. */
+const PLAIN_CONNECTION_VALUES = new Set(['keep-alive', 'close']);
+
+/**
+ * A small answer is handed to the socket as one latin1 string (byte for byte the same) so that
+ * Node writes status line, headers and body in a single TLS record and system call instead of
+ * gathering a header string and a body buffer.
+ */
+const SINGLE_WRITE_MAX_BYTES = 16_384;
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
@@ -39,6 +49,7 @@ export class UpstreamExchange {
   #streaming = false;
   #clientGone = false;
   #replacedBy: GatehouseError | null = null;
+  #declaredLength = false;
 
   constructor(ctx: RequestContext, target: UpstreamTarget) {
     this.#ctx = ctx;
@@ -64,23 +75,18 @@ export class UpstreamExchange {
       this.#replacedBy = new GatehouseError('GH_UPSTREAM_BAD_RESPONSE', `upstream answered ${status}`);
       return true;
     }
-    const ctx = this.#ctx;
-    const headers = [
-      'strict-transport-security',
-      HSTS_VALUE,
-      'x-content-type-options',
-      'nosniff',
-      'x-request-id',
-      ctx.id,
-    ];
+    const headers = securityHeaders(this.#ctx.id);
     let connectionTokens: string | null = null;
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const name = rawHeaders[i]!.toString('latin1').toLowerCase();
       const value = rawHeaders[i + 1]!.toString('latin1');
-      if (name === 'connection') connectionTokens = value;
-      if (name === 'content-length' && Number(value) > this.#maxBytes) {
-        this.#fail(new GatehouseError('GH_UPSTREAM_RESPONSE_TOO_LARGE', `upstream declared ${value} bytes`));
-        return false;
+      if (name === 'content-length') {
+        if (Number(value) > this.#maxBytes) {
+          return this.#abortWith(new GatehouseError('GH_UPSTREAM_RESPONSE_TOO_LARGE', `upstream declared ${value} bytes`));
+        }
+        this.#declaredLength = true;
+      } else if (name === 'connection' && !PLAIN_CONNECTION_VALUES.has(value.toLowerCase())) {
+        connectionTokens = value;
       }
       if (!DROPPED_RESPONSE_HEADERS.has(name)) headers.push(name, value);
     }
@@ -97,10 +103,9 @@ export class UpstreamExchange {
     if (this.#replacedBy !== null)
       return this.#received <= this.#maxBytes || this.#abortWith(this.#replacedBy);
     if (this.#received > this.#maxBytes) {
-      this.#fail(
+      return this.#abortWith(
         new GatehouseError('GH_UPSTREAM_RESPONSE_TOO_LARGE', `upstream sent over ${this.#maxBytes} bytes`),
       );
-      return false;
     }
     if (!this.#streaming) {
       if (this.#pending === null) {
@@ -130,11 +135,13 @@ export class UpstreamExchange {
     ctx.journey.decidedBy = 'respond';
     const headers = this.#headers!;
     const pending = this.#pending;
-    if (!hasHeader(headers, 'content-length') && bodyAllowed(this.#status, ctx.req.method)) {
+    if (!this.#declaredLength && bodyAllowed(this.#status, ctx.req.method)) {
       headers.push('content-length', String(pending === null ? 0 : pending.length));
     }
     ctx.res.writeHead(this.#status, headers);
-    ctx.res.end(pending ?? undefined);
+    if (pending === null) ctx.res.end();
+    else if (pending.length <= SINGLE_WRITE_MAX_BYTES) ctx.res.end(pending.toString('latin1'), 'latin1');
+    else ctx.res.end(pending);
   }
 
   onError(err: Error): void {
@@ -156,10 +163,6 @@ export class UpstreamExchange {
     this.#pending = null;
   }
 
-  #fail(err: GatehouseError): void {
-    this.#abort?.(err);
-  }
-
   #abortWith(err: GatehouseError): false {
     this.#abort?.(err);
     return false;
@@ -169,11 +172,6 @@ export class UpstreamExchange {
 function describe(err: Error): string {
   const code = (err as { code?: string }).code;
   return code === undefined ? err.message : `${code}: ${err.message}`;
-}
-
-function hasHeader(headers: string[], name: string): boolean {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return true;
-  return false;
 }
 
 /** RFC 9110 §8.6: no Content-Length on 1xx/204, and a HEAD answer keeps the upstream's. */
