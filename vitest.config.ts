@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Real listeners and child processes: keep the two cores for the servers under test.
     maxWorkers: 2,
-    reporters: ['default'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });
