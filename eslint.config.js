@@ -20,4 +20,25 @@ export default tseslint.config(
       globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly' },
     },
   },
+  // The bank: SQL is whole literals with bound parameters, never text glued from values
+  // (src/bank/sql-lint.test.ts proves these fire).
+  {
+    files: ['src/bank/**/*.ts'],
+    rules: { 'no-restricted-syntax': ['error', ...bankSqlRules()] },
+  },
 );
+
+function bankSqlRules() {
+  const sqlCall = 'CallExpression[callee.property.name=/^(prepare|query|exec|pragma)$/]';
+  const keyword = '/\\b(SELECT|INSERT|UPDATE|DELETE|WHERE|VALUES|CREATE|DROP|ALTER|FROM|SET)\\b/';
+  const message = 'bank: SQL must be one string literal with placeholders ($1 / ?), never built from values';
+  return [
+    `${sqlCall} > TemplateLiteral[expressions.length>0]`,
+    `${sqlCall} > BinaryExpression`,
+    `${sqlCall} > CallExpression`,
+    `${sqlCall} > ObjectExpression > Property[key.name='text'] > :not(Literal, TemplateLiteral[expressions.length=0]).value`,
+    `TemplateLiteral[expressions.length>0] > TemplateElement[value.raw=${keyword}]`,
+    `BinaryExpression[operator='+'] > Literal[value=${keyword}]`,
+    `AssignmentExpression[operator='+='] > Literal[value=${keyword}]`,
+  ].map((selector) => ({ selector, message }));
+}

@@ -3,6 +3,8 @@
 // Gatehouse (c) and behind fastify + @fastify/http-proxy (d); interleaved wrk rounds, CPU time of
 // each proxy process from /proc, then an open-loop latency check of Gatehouse at half its peak.
 // Usage: npm run bench -- [--rounds 5] [--duration 5] [--warmup 2] [--connections 64] [--only a,b,c,d]
+//        [--auth none|jwt|key]  (the credential every request carries; c checks it)
+//        [--scenario items|transfer|transfer-raw|report|report-leaky|report-raw]  (bench/lib/targets.mjs)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -19,6 +21,7 @@ import {
   startGatehouse,
   startNginxProxy,
   startUpstream,
+  writeScenarioLuaScript,
 } from './lib/targets.mjs';
 
 const NAMES = { a: 'upstream direct', b: 'nginx proxy', c: 'gatehouse', d: 'fastify+http-proxy' };
@@ -30,6 +33,10 @@ const { values: opt } = parseArgs({
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '64' },
     only: { type: 'string', default: 'a,b,c,d' },
+    // Credential on every request, checked by c: none, jwt (a cached bearer token) or key (an API key).
+    auth: { type: 'string', default: 'none' },
+    // What every request is (bench/lib/targets.mjs SCENARIOS): items, transfer, report, ….
+    scenario: { type: 'string', default: 'items' },
   },
 });
 const rounds = Number(opt.rounds);
@@ -53,7 +60,7 @@ function spread(rs, key, digits) {
 
 function preflight() {
   const usage =
-    'usage: node bench/run.mjs [--rounds N] [--duration S] [--warmup S] [--connections N] [--only a,b,c,d]';
+    'usage: node bench/run.mjs [--rounds N] [--duration S] [--warmup S] [--connections N] [--only a,b,c,d] [--auth none|jwt|key]';
   const positive = [rounds, duration, connections].every((n) => Number.isInteger(n) && n > 0);
   if (only.some((t) => !NAMES[t]) || !positive || !(warmup >= 0)) {
     console.error(usage);
@@ -83,8 +90,8 @@ function header() {
   );
   console.log(
     `targets ${only.join(',')}; ${rounds} interleaved rounds of wrk -t1 -c${connections} -d${duration}s ` +
-      `(${warmup}s warm-up before each, ${firstWarmup}s before round 1), GET /items/{1..1000}; ` +
-      `TLS front, mTLS to one nginx upstream; load average now ${machine.loadavg.map((l) => l.toFixed(2)).join(' ')}`,
+      `(${warmup}s warm-up before each, ${firstWarmup}s before round 1), scenario ${opt.scenario}; ` +
+      `TLS front, mTLS to one nginx upstream; credential on each request: ${opt.auth}; load average now ${machine.loadavg.map((l) => l.toFixed(2)).join(' ')}`,
   );
   return machine;
 }
@@ -97,10 +104,14 @@ async function startTargets(tmp) {
   const targets = { a: { proc: upstream, port: upDirect } };
   if (only.includes('b'))
     targets.b = { proc: await startNginxProxy(tmp, certs, pNginx, upMtls), port: pNginx };
-  if (only.includes('c'))
-    targets.c = { proc: await startGatehouse(tmp, stateDir, pGate, upMtls), port: pGate };
+  let headers = {};
+  if (only.includes('c')) {
+    const gatehouse = await startGatehouse(tmp, stateDir, pGate, upMtls, { auth: opt.auth });
+    targets.c = { proc: gatehouse.child, port: pGate };
+    headers = gatehouse.headers;
+  }
   if (only.includes('d')) targets.d = { proc: await startFastify(certs, pFastify, upMtls), port: pFastify };
-  return { upstream, targets };
+  return { upstream, targets, headers };
 }
 
 async function runRounds(upstream, targets, script) {
@@ -180,7 +191,7 @@ function summarize(results) {
   return { summary, ratios };
 }
 
-async function halfLoadCheck(target, peakRps) {
+async function halfLoadCheck(target, peakRps, headers) {
   const rate = Math.round(peakRps / 2);
   let cpu0 = 0;
   let cpu = 0;
@@ -192,6 +203,7 @@ async function halfLoadCheck(target, peakRps) {
     seconds: duration,
     warmupSeconds: firstWarmup,
     connections,
+    headers,
     onMeasure,
   });
   h.cpuUsPerReq = (cpu * 1e6) / h.requests;
@@ -211,15 +223,18 @@ async function main() {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-'));
   onExit(() => rmSync(tmp, { recursive: true, force: true }));
   const machine = header();
-  const { upstream, targets } = await startTargets(tmp);
-  const results = await runRounds(upstream, targets, writeLuaScript(tmp));
+  const { upstream, targets, headers } = await startTargets(tmp);
+  const script = writeScenarioLuaScript(tmp, opt.scenario, headers) ?? writeLuaScript(tmp, headers);
+  const results = await runRounds(upstream, targets, script);
   const { summary, ratios } = summarize(results);
-  const halfLoad = summary.c ? await halfLoadCheck(targets.c, summary.c.rps.median) : null;
+  // The open-loop check sends GET /items: only meaningful for that scenario.
+  const halfLoad =
+    summary.c && opt.scenario === 'items' ? await halfLoadCheck(targets.c, summary.c.rps.median, headers) : null;
 
   const outDir = new URL('./results/', import.meta.url).pathname;
   mkdirSync(outDir, { recursive: true });
   const outFile = path.join(outDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  const settings = { rounds, duration, warmup, firstWarmup, connections, only };
+  const settings = { rounds, duration, warmup, firstWarmup, connections, only, auth: opt.auth, scenario: opt.scenario };
   writeFileSync(
     outFile,
     JSON.stringify({ machine, settings, results, summary, ratios, halfLoad }, null, 2) + '\n',

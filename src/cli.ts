@@ -2,6 +2,10 @@
 import { Command } from 'commander';
 import { checkConfig, ConfigError, formatIssue } from './config/index.js';
 import { ContractError, loadOpenApiDocument, compileApi } from './contract/index.js';
+import { keysCreate, keysList, keysRevoke, keysRotate } from './admin/keys-command.js';
+import { compileContracts, contractOptionsOf, formatContractWarning, lintContract } from './contract/validation/index.js';
+import { authWarnings } from './auth/setup.js';
+import { rotateSigningKeyCommand } from './auth/signing/rotate-command.js';
 import { runDemo } from './demo/run-demo.js';
 import { runGateway } from './gateway/run.js';
 
@@ -33,6 +37,65 @@ program
     await runDemo();
   });
 
+program
+  .command('signing-key')
+  .description("the gateway's own signing key (access tokens, identity assertions)")
+  .command('rotate')
+  .description(
+    'add a new signing key to the state folder; gateways sign with it after a reload, the old one stays published until its tokens expire',
+  )
+  .requiredOption('-c, --config <file>', 'the YAML configuration')
+  .action(async (options: { config: string }) => {
+    process.exitCode = await rotateSigningKeyCommand(options, (line) => console.log(line));
+  });
+
+const keys = program
+  .command('keys')
+  .description('manage API keys in the configured key store (changes reach every gateway within a second)');
+
+keys
+  .command('create')
+  .description('create a key and print it, once: only its hash is stored')
+  .requiredOption('-c, --config <file>', 'the YAML configuration')
+  .requiredOption('--consumer <name>', 'who the key belongs to')
+  .option('--scopes <a,b>', 'comma-separated scopes the key holds')
+  .option('--expires <duration>', 'lifetime, e.g. 90d, 24h (default: no expiry)')
+  .option('--env <live|test>', 'environment tag in the key', 'live')
+  .option('--json', 'print JSON')
+  .action(async (options: { config: string; consumer: string; scopes?: string; expires?: string; env?: string; json?: boolean }) => {
+    process.exitCode = await keysCreate(options);
+  });
+
+keys
+  .command('list')
+  .description('list keys (ids, consumers, scopes, state; never a secret)')
+  .requiredOption('-c, --config <file>', 'the YAML configuration')
+  .option('--consumer <name>', 'only the keys of this consumer')
+  .option('--json', 'print one JSON record per line')
+  .action(async (options: { config: string; consumer?: string; json?: boolean }) => {
+    process.exitCode = await keysList(options);
+  });
+
+keys
+  .command('revoke <id>')
+  .description('revoke a key: refused by every gateway within a second')
+  .requiredOption('-c, --config <file>', 'the YAML configuration')
+  .option('--json', 'print JSON')
+  .action(async (id: string, options: { config: string; json?: boolean }) => {
+    process.exitCode = await keysRevoke(id, options);
+  });
+
+keys
+  .command('rotate <id>')
+  .description('issue a replacement key; the old one keeps working until the overlap ends')
+  .requiredOption('-c, --config <file>', 'the YAML configuration')
+  .option('--overlap <duration>', 'how long the old key keeps working, e.g. 24h', '24h')
+  .option('--expires <duration>', "the new key's lifetime (default: the old key's)")
+  .option('--json', 'print JSON')
+  .action(async (id: string, options: { config: string; overlap?: string; expires?: string; json?: boolean }) => {
+    process.exitCode = await keysRotate(id, options);
+  });
+
 async function checkConfigCommand(file: string): Promise<number> {
   const { config, issues } = await checkConfig(file);
   for (const issue of issues) console.log(formatIssue(issue));
@@ -40,7 +103,11 @@ async function checkConfigCommand(file: string): Promise<number> {
   let contractProblems = 0;
   for (const api of config.apis) {
     try {
-      compileApi(api, await loadOpenApiDocument(api.openapi));
+      const compiled = compileApi(api, await loadOpenApiDocument(api.openapi));
+      compileContracts([compiled], contractOptionsOf(config));
+      // Warnings only: the exit code stays 0 when nothing else is wrong.
+      for (const warning of lintContract(compiled)) console.log(formatContractWarning(warning));
+      for (const warning of authWarnings(compiled, config)) console.log(warning);
     } catch (err) {
       if (!(err instanceof ContractError)) throw err;
       contractProblems += 1;

@@ -7,7 +7,7 @@ import { Pool } from 'undici';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-async function phase(pool, { rate, seconds, connections }) {
+async function phase(pool, { rate, seconds, connections, headers }) {
   const total = Math.round(rate * seconds);
   const fromSchedule = new Float64Array(total);
   const fromSend = new Float64Array(total);
@@ -23,7 +23,7 @@ async function phase(pool, { rate, seconds, connections }) {
     inFlight++;
     const sentAt = performance.now();
     pool
-      .request({ method: 'GET', path: `/items/${(i % 1000) + 1}` })
+      .request({ method: 'GET', path: `/items/${(i % 1000) + 1}`, headers })
       .then(async (res) => {
         await res.body.dump();
         if (res.statusCode < 200 || res.statusCode > 299) non2xx++;
@@ -72,16 +72,24 @@ async function phase(pool, { rate, seconds, connections }) {
 }
 
 /** Warm up (same pool, same rate), then measure; onMeasure(start|end) brackets the measured phase. */
-export async function openLoop({ port, rate, seconds, warmupSeconds, connections, onMeasure = () => {} }) {
+export async function openLoop({
+  port,
+  rate,
+  seconds,
+  warmupSeconds,
+  connections,
+  headers = {},
+  onMeasure = () => {},
+}) {
   const pool = new Pool(`https://127.0.0.1:${port}`, {
     connections,
     pipelining: 1,
     connect: { rejectUnauthorized: false },
   });
   try {
-    if (warmupSeconds > 0) await phase(pool, { rate, seconds: warmupSeconds, connections });
+    if (warmupSeconds > 0) await phase(pool, { rate, seconds: warmupSeconds, connections, headers });
     onMeasure('start');
-    const result = await phase(pool, { rate, seconds, connections });
+    const result = await phase(pool, { rate, seconds, connections, headers });
     onMeasure('end');
     return {
       generator: 'bench/lib/openloop.mjs (undici Pool, open loop, in the harness process)',

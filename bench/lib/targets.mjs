@@ -1,7 +1,8 @@
 // The upstream and the four targets: config files written into the run's temp dir, processes
 // started with spawnTracked, each proven end to end (GET /items/42 → 200) before it is measured.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
@@ -67,7 +68,7 @@ export async function startUpstream(dir, certs, { mtls, direct }) {
     location ~ ^/items/(?<id>[A-Za-z0-9_-]+)$ {
       default_type application/json;
       return 200 '{"id":"$id","name":"widget","price":1299}';
-    }
+    }${scenarioLocations()}
     location / { return 404; }`;
   const tls = `ssl_certificate ${certs.serverCertPath};
     ssl_certificate_key ${certs.serverKeyPath};
@@ -137,15 +138,79 @@ export async function startNginxProxy(dir, certs, port, upstreamPort) {
   return child;
 }
 
-export async function startGatehouse(dir, stateDir, port, upstreamPort) {
+/**
+ * Authentication of target c (--auth): `none` (the operation is x-gatehouse-public), `jwt` (one
+ * ES256 bearer token from a static-key issuer: verified once, then served from the cache) or
+ * `key` (one API key created in the key store before start). Returns what the configuration and
+ * the operation need, and the headers every request (and the readiness probe) carries.
+ */
+async function gatehouseAuth(dir, mode) {
+  if (mode === 'none') return { yaml: '', operation: 'x-gatehouse-public: true', headers: {} };
+  if (mode === 'key') return { yaml: '', operation: "security: [ { key: ['items:read'] } ]", headers: null };
+  if (mode !== 'jwt') throw new Error(`--auth ${mode}: use none, jwt or key`);
+  const { SignJWT } = await import('jose');
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  writeFileSync(path.join(dir, 'issuer.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+  const token = await new SignJWT({ sub: 'bench', scope: 'items:read' })
+    .setProtectedHeader({ alg: 'ES256', kid: 'bench-1' })
+    .setIssuer('https://issuer.bench')
+    .setAudience('gatehouse-bench')
+    .setIssuedAt()
+    .setExpirationTime('2h')
+    .sign(privateKey);
+  return {
+    yaml: `auth:
+  issuers:
+    - { issuer: "https://issuer.bench", audience: gatehouse-bench, algorithms: [ES256], keys: ["file:./issuer.pem"] }
+`,
+    operation: "security: [ { bearer: ['items:read'] } ]",
+    headers: { authorization: `Bearer ${token}` },
+  };
+}
+
+/** `gatehouse keys create` through the CLI, as an operator would; returns the key. */
+function createApiKey(config) {
+  const args = ['--config', config, '--consumer', 'bench', '--scopes', 'items:read', '--json'];
+  const out = execFileSync(process.execPath, [CLI, 'keys', 'create', ...args]).toString();
+  return JSON.parse(out).key;
+}
+
+/**
+ * BENCH_GATEHOUSE_RATE_LIMIT=memory|redis puts a rate limit on every operation of target c: one
+ * policy per client (principal, else address) and item, 1000 keys in the bench's traffic, generous
+ * enough never to refuse, so what is measured is the cost of deciding. `redis` uses REDIS_URL
+ * (default redis://127.0.0.1:6379) under a key prefix of its own.
+ */
+function rateLimitYaml() {
+  const store = process.env.BENCH_GATEHOUSE_RATE_LIMIT ?? '';
+  if (store === '') return '';
+  if (store !== 'memory' && store !== 'redis') throw new Error('BENCH_GATEHOUSE_RATE_LIMIT: use memory or redis');
+  const policy = `rateLimits:
+  apply: [bench]
+  policies:
+    bench: { key: [principal, "param:id"], limit: 100000, window: 1s }
+`;
+  if (store === 'memory') return policy;
+  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  return `${policy}redis: { url: "${url}", keyPrefix: "bench-${process.pid}:", timeoutMs: 100 }\n`;
+}
+
+/** Starts Gatehouse; resolves to the process and the headers requests must carry (--auth). */
+export async function startGatehouse(dir, stateDir, port, upstreamPort, { auth = 'none' } = {}) {
+  const credentials = await gatehouseAuth(dir, auth);
   writeFileSync(
     path.join(dir, 'openapi.yaml'),
     `openapi: 3.1.0
 info: { title: bench, version: 1.0.0 }
+components:
+  securitySchemes:
+    bearer: { type: http, scheme: bearer }
+    key: { type: apiKey, in: header, name: X-API-Key }
 paths:
   /items/{id}:
     get:
       operationId: getItem
+      ${credentials.operation}
       parameters:
         - { name: id, in: path, required: true, schema: { type: string, maxLength: 64 } }
       responses:
@@ -159,7 +224,7 @@ paths:
                   id: { type: string }
                   name: { type: string }
                   price: { type: integer }
-`,
+${scenarioPaths(credentials.operation)}`,
   );
   const config = path.join(dir, 'gatehouse.yaml');
   writeFileSync(
@@ -172,16 +237,17 @@ apis:
     basePath: /
     upstream: { url: "https://127.0.0.1:${upstreamPort}", tls: dev }
 log: { level: warn, access: true, destination: ${path.join(dir, 'access.log')} }
-`,
+${credentials.yaml}${rateLimitYaml()}`,
   );
+  const headers = credentials.headers ?? { 'x-api-key': createApiKey(config) };
   // BENCH_GATEHOUSE_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the proxy.
   const nodeArgs = (process.env.BENCH_GATEHOUSE_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawnTracked('gatehouse', process.execPath, [...nodeArgs, CLI, 'start', '--config', config], {
     cwd: dir,
     logFile: true,
   });
-  await waitReady(child, port, PROBE);
-  return child;
+  await waitReady(child, port, PROBE, { headers });
+  return { child, headers };
 }
 
 export async function startFastify(certs, port, upstreamPort) {
@@ -199,4 +265,149 @@ export async function startFastify(certs, port, upstreamPort) {
   const child = spawnTracked('fastify', process.execPath, [script], { cwd: ROOT, env, logFile: true });
   await waitReady(child, port, PROBE);
   return child;
+}
+
+// --scenario (bench/run.mjs): what wrk sends to every target. `items` is the default GET; the
+// others measure request validation and response filtering against the same request without them
+// (target c checks what its contract declares; a, b and d pass everything through).
+//   transfer      POST /transfers, a JSON transfer body validated against its schema
+//   transfer-raw  the same bytes to /transfers-raw, declared application/octet-stream: not parsed
+//   report        GET /report/{n}: a 2 KB JSON answer checked against its schema (nothing to remove)
+//   report-leaky  GET /report-leaky/{n}: the same plus one undeclared field, removed (re-serialised)
+//   report-raw    GET /report-raw/{n}: the same 2 KB, declared without a schema: streamed as is
+export const SCENARIOS = ['items', 'transfer', 'transfer-raw', 'report', 'report-leaky', 'report-raw'];
+
+const TRANSFER_BODY = JSON.stringify({
+  toAccountId: '6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b',
+  amount: 2500,
+  currency: 'EUR',
+  memo: 'rent for march',
+});
+const REPORT_ITEMS = Array.from({ length: 30 }, (_, i) => ({
+  sku: `SKU-${1000 + i}`,
+  name: `widget number ${i}`,
+  qty: i,
+  price: 1299 + i,
+}));
+/** About 2 KB of JSON; `$id` is filled in by nginx. */
+const REPORT_JSON = JSON.stringify({ id: '$id', items: REPORT_ITEMS });
+const LEAKY_JSON = REPORT_JSON.slice(0, -1) + ',"internalNote":"routed via ledger-7"}';
+
+function scenarioLocations() {
+  return `
+    location ~ ^/transfers(-raw)?$ {
+      default_type application/json;
+      return 201 '{"id":"t-1","status":"accepted"}';
+    }
+    location ~ ^/report(-raw)?/(?<id>[A-Za-z0-9_-]+)$ {
+      default_type application/json;
+      return 200 '${REPORT_JSON}';
+    }
+    location ~ ^/report-leaky/(?<id>[A-Za-z0-9_-]+)$ {
+      default_type application/json;
+      return 200 '${LEAKY_JSON}';
+    }`;
+}
+
+function scenarioPaths(security) {
+  const report = `
+      responses:
+        '200':
+          description: a 2 KB report
+          content:
+            application/json:
+              schema:
+                type: object
+                properties:
+                  id: { type: string, maxLength: 64 }
+                  items:
+                    type: array
+                    maxItems: 100
+                    items:
+                      type: object
+                      properties:
+                        sku: { type: string, maxLength: 32 }
+                        name: { type: string, maxLength: 64 }
+                        qty: { type: integer, minimum: 0, maximum: 1000 }
+                        price: { type: integer, minimum: 0, maximum: 100000000 }`;
+  const reportParams = `
+      parameters:
+        - { name: id, in: path, required: true, schema: { type: string, maxLength: 64 } }`;
+  return `  /transfers:
+    post:
+      ${security}
+      parameters:
+        - { name: Idempotency-Key, in: header, required: true, schema: { type: string, format: uuid } }
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [toAccountId, amount, currency]
+              properties:
+                toAccountId: { type: string, format: uuid }
+                amount: { type: integer, minimum: 1, maximum: 1000000 }
+                currency: { type: string, enum: [EUR, USD, GBP] }
+                memo: { type: string, maxLength: 140 }
+      responses:
+        '201': { description: accepted }
+  /transfers-raw:
+    post:
+      ${security}
+      requestBody: { required: true, content: { application/octet-stream: {} } }
+      responses:
+        '201': { description: accepted }
+  /report/{id}:
+    get:
+      ${security}${reportParams}${report}
+  /report-leaky/{id}:
+    get:
+      ${security}${reportParams}${report}
+  /report-raw/{id}:
+    get:
+      ${security}${reportParams}
+      responses:
+        '200': { description: 'the same report, without a schema' }
+`;
+}
+
+/**
+ * The wrk script of a scenario (null for `items`, which bench/lib/wrk.mjs writes): 1000
+ * pre-formatted requests cycled through, each with `headers` (the credential of --auth).
+ */
+export function writeScenarioLuaScript(dir, scenario, headers = {}) {
+  if (!SCENARIOS.includes(scenario)) throw new Error(`--scenario ${scenario}: use one of ${SCENARIOS.join(', ')}`);
+  if (scenario === 'items') return null;
+  const post = scenario.startsWith('transfer');
+  const all = {
+    ...headers,
+    ...(post
+      ? {
+          'content-type': scenario === 'transfer' ? 'application/json' : 'application/octet-stream',
+          'idempotency-key': '0b8f3c1e-6a2d-4f7b-9e1c-5d4a3b2c1f0e',
+        }
+      : {}),
+  };
+  const table = Object.entries(all)
+    .map(([name, value]) => `[${JSON.stringify(name)}] = ${JSON.stringify(value)}`)
+    .join(', ');
+  const request = post
+    ? `wrk.format("POST", "/${scenario.replace('transfer', 'transfers')}", headers, ${JSON.stringify(TRANSFER_BODY)})`
+    : `wrk.format("GET", "/${scenario}/" .. n, headers)`;
+  const file = path.join(dir, `${scenario}.lua`);
+  writeFileSync(
+    file,
+    `local reqs, i = {}, 0
+local headers = { ${table} }
+init = function(args)
+  for n = 1, 1000 do reqs[n] = ${request} end
+end
+request = function()
+  i = i % 1000 + 1
+  return reqs[i]
+end
+`,
+  );
+  return file;
 }

@@ -3,14 +3,21 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runToEnd } from './proc.mjs';
 
-/** A Lua script cycling through 1000 pre-formatted requests /items/1 … /items/1000. */
-export function writeLuaScript(dir) {
+/**
+ * A Lua script cycling through 1000 pre-formatted requests /items/1 … /items/1000, each with
+ * `headers` (the credential of `--auth`; every target gets the same bytes).
+ */
+export function writeLuaScript(dir, headers = {}) {
   const file = path.join(dir, 'items.lua');
+  const table = Object.entries(headers)
+    .map(([name, value]) => `[${JSON.stringify(name)}] = ${JSON.stringify(value)}`)
+    .join(', ');
   writeFileSync(
     file,
     `local reqs, i = {}, 0
+local headers = { ${table} }
 init = function(args)
-  for n = 1, 1000 do reqs[n] = wrk.format("GET", "/items/" .. n) end
+  for n = 1, 1000 do reqs[n] = wrk.format("GET", "/items/" .. n, headers) end
 end
 request = function()
   i = i % 1000 + 1

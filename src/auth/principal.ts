@@ -10,7 +10,12 @@ export interface Principal {
   readonly scopes: ReadonlySet<string>;
   readonly roles: readonly string[];
   /** Which credential proved it: never the secret itself. */
-  readonly credential: { readonly kind: 'api-key' | 'jwt'; readonly id: string; readonly issuer: string | null };
+  readonly credential: {
+    /** client-secret: a client of the token endpoint authenticated by its secret (RFC 6749 §2.3.1). */
+    readonly kind: 'api-key' | 'jwt' | 'client-secret';
+    readonly id: string;
+    readonly issuer: string | null;
+  };
   /** Verified claims (JWT) or key metadata, for claim conditions such as `path.userId == principal.sub`. */
   readonly claims: Readonly<Record<string, unknown>>;
   /** Seconds since the epoch when the credential stops being valid, when it has an end. */

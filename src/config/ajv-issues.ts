@@ -82,7 +82,7 @@ function translateError(error: ErrorObject, root: unknown): Translated | null {
       };
     case 'enum': {
       const allowed = (params.allowedValues as unknown[]).map(String).join(', ');
-      return { at, message: `${show(error.data)} is not one of: ${allowed}`, hint: `use one of: ${allowed}` };
+      return { at, message: `${show(error.data)} is not one of: ${allowed}`, hint: schemaHint ?? `use one of: ${allowed}` };
     }
     case 'const':
       return {

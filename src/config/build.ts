@@ -1,13 +1,25 @@
+import { join } from 'node:path';
 import { resolvePath, type LoadContext } from './files.js';
 import type { ConfigFile } from './schema.js';
+import type { KeysAdminSecrets } from './keys-admin.js';
 import type { TlsMaterial } from './tls-material.js';
-import type { GatehouseConfig } from './types.js';
+import type { AdminConfig, GatehouseConfig, KeysConfig } from './types.js';
+import { configDefaults } from './defaults.js';
+import { buildAuthConfig, type AuthMaterial } from '../auth/config-material.js';
 
 /**
  * Assembles the final configuration from a file that passed every check: paths made absolute,
  * TLS settings replaced by their PEM contents.
  */
-export function buildConfig(file: ConfigFile, tls: TlsMaterial, ctx: LoadContext): GatehouseConfig {
+export function buildConfig(
+  file: ConfigFile,
+  tls: TlsMaterial,
+  ctx: LoadContext,
+  keysAdmin: KeysAdminSecrets,
+  auth: AuthMaterial,
+  limitsRedisUrl: string | null = null,
+): GatehouseConfig {
+  const stateDir = resolvePath(ctx, file.stateDir);
   return {
     stateDir: resolvePath(ctx, file.stateDir),
     listeners: file.listeners.map((listener, i) => ({
@@ -22,6 +34,7 @@ export function buildConfig(file: ConfigFile, tls: TlsMaterial, ctx: LoadContext
       openapi: resolvePath(ctx, api.openapi),
       basePath: api.basePath,
       upstream: { ...api.upstream, tls: required(tls.upstreams.get(i), `apis[${i}].upstream.tls`) },
+      ...(api.responseContract === undefined ? {} : { responseContract: api.responseContract }),
     })),
     log: {
       ...file.log,
@@ -30,6 +43,43 @@ export function buildConfig(file: ConfigFile, tls: TlsMaterial, ctx: LoadContext
         : resolvePath(ctx, file.log.destination),
     },
     journeyBufferSize: file.journeyBufferSize,
+    keys: buildKeysConfig(file, stateDir, ctx, keysAdmin),
+    admin: buildAdminConfig(file, keysAdmin),
+    auth: buildAuthConfig(file.auth, auth),
+    redis: file.redis === undefined || limitsRedisUrl === null ? null : { ...file.redis, url: limitsRedisUrl },
+    rateLimits: file.rateLimits,
+    preAuthLimit: file.preAuthLimit,
+    concurrency: file.concurrency,
+    validation: file.validation,
+    cors: file.cors ?? null,
+  };
+}
+
+function buildKeysConfig(
+  file: ConfigFile,
+  stateDir: string,
+  ctx: LoadContext,
+  secrets: KeysAdminSecrets,
+): KeysConfig {
+  const { store, sync, lastUsedFlushMs } = file.keys;
+  const redisUrl = secrets.redisUrl;
+  const common = { sync: { redisUrl, pollMs: sync.pollMs }, lastUsedFlushMs };
+  if (store.postgres !== undefined) {
+    const url = required(secrets.postgresUrl ?? undefined, 'keys.store.postgres.url');
+    return { store: { kind: 'postgres', url, schema: store.postgres.schema }, ...common };
+  }
+  const path = store.sqlite?.path;
+  const sqlitePath = path === undefined ? join(stateDir, configDefaults.keys.sqliteFile) : resolvePath(ctx, path);
+  return { store: { kind: 'sqlite', path: sqlitePath }, ...common };
+}
+
+function buildAdminConfig(file: ConfigFile, secrets: KeysAdminSecrets): AdminConfig | null {
+  if (file.admin === undefined) return null;
+  return {
+    host: file.admin.host,
+    port: file.admin.port,
+    token: required(secrets.adminToken ?? undefined, 'admin.token'),
+    tls: required(secrets.adminTls ?? undefined, 'admin.tls'),
   };
 }
 

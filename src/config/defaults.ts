@@ -32,4 +32,72 @@ export const configDefaults = {
     access: true,
     destination: 'stdout',
   },
+  keys: {
+    /** Relative to stateDir. */
+    sqliteFile: 'keys.db',
+    postgresSchema: 'public',
+    // ≤ 500 ms: a revocation reaches every process within a second even without Redis.
+    pollMs: 250,
+    lastUsedFlushMs: 10_000,
+  },
+  admin: {
+    host: '127.0.0.1',
+    port: 9443,
+  },
+  redis: {
+    // A Redis that hangs costs a decision at most this, then the policy's failure policy applies.
+    timeoutMs: 25,
+    keyPrefix: 'gatehouse:',
+  },
+  rateLimits: {
+    replicas: 1,
+    maxKeys: 100_000,
+    maxDelayed: 1000,
+  },
+  preAuthLimit: {
+    // A scan of random keys: 30 failures at once, then one every 2 s.
+    failedAuth: { limit: 30, window: '1m', burst: 30 },
+    login: {
+      perAddress: { limit: 20, window: '1m', burst: 10 },
+      perUsername: { limit: 10, window: '1m', burst: 5 },
+      backoff: { freeFailures: 3, initialDelay: '1s', maxDelay: '15m', forgetAfter: '1d' },
+      failureStatuses: [401, 403],
+    },
+  },
+  concurrency: {
+    maxInFlight: 4096,
+    perClientMaxInFlight: 256,
+    maxEventLoopDelayMs: 250,
+    shedClientsAbove: 8,
+  },
+  auth: {
+    realm: 'gatehouse',
+    issuer: 'urn:gatehouse',
+    // Bearer tokens are a few hundred bytes to a few KiB; beyond this one is refused undecoded.
+    maxTokenBytes: 8192,
+    verifiedTokenCacheSize: 10_000,
+    jwksTimeoutMs: 2000,
+    jwksCooldownSec: 30,
+    jwksMaxAgeSec: 600,
+    clockSkewSec: 30,
+    scopeClaim: 'scope',
+    rolesClaim: 'roles',
+    consumerClaim: 'client_id',
+    tokenAudience: 'gatehouse',
+    tokenLifetimeSec: 300,
+    apiKeyHeader: 'X-API-Key',
+    identityHeader: 'Gatehouse-Identity',
+    identityLifetimeSec: 60,
+    identityReuseSec: 30,
+  },
+  validation: {
+    maxJsonDepth: 32,
+    maxJsonKeys: 1000,
+  },
+  cors: {
+    allowCredentials: false,
+    allowedHeaders: ['authorization', 'content-type', 'idempotency-key'],
+    exposedHeaders: ['x-request-id', 'retry-after', 'ratelimit', 'ratelimit-policy'],
+    maxAgeSeconds: 600,
+  },
 } as const;

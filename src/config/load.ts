@@ -5,6 +5,9 @@ import { buildConfig, deepFreeze } from './build.js';
 import { checkRules } from './checks.js';
 import type { LoadContext } from './files.js';
 import { ConfigError, IssueList, type ConfigIssue } from './issues.js';
+import { loadKeysAdminSecrets } from './keys-admin.js';
+import { loadLimitsRedisUrl } from './redis-secret.js';
+import { loadAuthMaterial } from '../auth/config-material.js';
 import { loadTlsMaterial } from './tls-material.js';
 import type { GatehouseConfig } from './types.js';
 import { parseYamlSource } from './yaml-source.js';
@@ -42,8 +45,11 @@ export async function checkConfig(file: string, env: NodeJS.ProcessEnv = process
   const shapeIsValid = checkShape(source.data, issues);
   await checkRules(source.data, ctx, issues);
   const tls = await loadTlsMaterial(source.data, ctx, issues);
+  const keysAdmin = await loadKeysAdminSecrets(source.data, ctx, issues);
+  const auth = await loadAuthMaterial(source.data, ctx, issues);
+  const limitsRedisUrl = await loadLimitsRedisUrl(source.data, ctx, issues);
   if (!shapeIsValid || issues.size > 0) return { config: null, issues: issues.sorted() };
-  return { config: deepFreeze(buildConfig(source.data, tls, ctx)), issues: [] };
+  return { config: deepFreeze(buildConfig(source.data, tls, ctx, keysAdmin, auth, limitsRedisUrl)), issues: [] };
 }
 
 /** Like `checkConfig`, for start-up: returns the frozen configuration or throws a ConfigError listing every issue. */

@@ -1,5 +1,15 @@
 import { configDefaults as d } from './defaults.js';
-import type { LimitsConfig, LogConfig, UpstreamConfig } from './types.js';
+import type {
+  ConcurrencyConfig,
+  CorsConfig,
+  LimitsConfig,
+  LogConfig,
+  PreAuthLimitConfig,
+  RateLimitsConfig,
+  RedisConfig,
+  UpstreamConfig,
+  ValidationConfig,
+} from './types.js';
 
 /**
  * The JSON Schema (draft 2020-12) of the YAML configuration file. Every object is closed
@@ -132,6 +142,11 @@ const api = {
       hint: 'start with "/" and end without one, e.g. /bank (or / for the root)',
     },
     upstream,
+    // No default written into the file: absent means strip (src/contract/validation).
+    responseContract: {
+      enum: ['strip', 'reject'],
+      hint: 'strip removes undeclared properties from answers; reject replaces such an answer with a 502',
+    },
   },
 } as const;
 
@@ -151,6 +166,472 @@ const log = {
   },
 } as const;
 
+const secretUrl = (example: string, what: string) =>
+  ({
+    type: 'string',
+    minLength: 1,
+    examples: [example],
+    hint: `write env:NAME or file:PATH (${what} can hold a password, so it is never written inline)`,
+  }) as const;
+
+/** src/auth/keys: the key store, and how every gateway process learns of changes within a second. */
+const keys = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    store: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      maxProperties: 1,
+      hint: 'give either sqlite: { path: ./keys.db } or postgres: { url: env:DATABASE_URL }, not both',
+      properties: {
+        sqlite: { type: 'object', additionalProperties: false, properties: { path: pathField } },
+        postgres: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            url: secretUrl('env:DATABASE_URL', 'a PostgreSQL URL'),
+            schema: {
+              type: 'string',
+              pattern: '^[a-z_][a-z0-9_]{0,62}$',
+              default: d.keys.postgresSchema,
+              hint: 'use 1 to 63 lowercase letters, digits or "_", e.g. gatehouse',
+            },
+          },
+        },
+      },
+    },
+    sync: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        redisUrl: secretUrl('env:REDIS_URL', 'a Redis URL'),
+        pollMs: {
+          type: 'integer',
+          minimum: 10,
+          maximum: 500,
+          default: d.keys.pollMs,
+          hint: 'at most 500 ms, so a revoked key is refused everywhere within a second',
+        },
+      },
+    },
+    lastUsedFlushMs: { type: 'integer', minimum: 1000, maximum: 3_600_000, default: d.keys.lastUsedFlushMs },
+  },
+} as const;
+
+const loopbackHint =
+  'the admin API listens on loopback only: use 127.0.0.1 or ::1 (reach it from elsewhere through an SSH tunnel)';
+
+/** src/admin: present = an admin listener, which never starts without its credential. */
+const admin = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['token'],
+  properties: {
+    host: {
+      type: 'string',
+      pattern: '^(?:127(?:\\.(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}|::1|localhost)$',
+      default: d.admin.host,
+      hint: loopbackHint,
+    },
+    port: { type: 'integer', minimum: 0, maximum: 65_535, default: d.admin.port },
+    token: {
+      type: 'string',
+      minLength: 1,
+      examples: ['env:GATEHOUSE_ADMIN_TOKEN'],
+      hint: 'write env:NAME or file:PATH holding a random token of at least 32 characters (e.g. openssl rand -hex 32)',
+    },
+    tls: { ...serverTls, default: 'dev' },
+  },
+} as const;
+
+const duration = (example: string) =>
+  ({
+    type: 'string',
+    pattern: '^[1-9][0-9]{0,8}(ms|s|m|h|d)$',
+    examples: [example],
+    hint: `write a whole number and a unit (ms, s, m, h or d), e.g. ${example}`,
+  }) as const;
+const policyNamePattern = '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$';
+const failurePolicy = (fallback: string) =>
+  ({
+    enum: ['fallback', 'closed', 'open'],
+    default: fallback,
+    hint: 'fallback: a local limiter at this process share; closed: 503; open: no limit',
+  }) as const;
+const simpleRate = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['limit', 'window'],
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: 1_000_000_000, examples: [100] },
+    window: duration('1m'),
+    burst: { type: 'integer', minimum: 1, maximum: 1_000_000_000 },
+  },
+} as const;
+
+/**
+ * One rate-limit policy (src/limits), in `rateLimits.policies` and, with a `name`, inline in an
+ * operation's `x-gatehouse-rate-limit`.
+ */
+export const rateLimitPolicySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['limit'],
+  properties: {
+    type: { enum: ['rate', 'quota'], default: 'rate' },
+    key: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 4,
+      default: ['principal'],
+      items: {
+        type: 'string',
+        pattern:
+          "^(address|principal|consumer|apiKey|operation|header:[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}|param:[A-Za-z0-9_.-]{1,64}|body:[A-Za-z0-9_-]{1,64})$",
+        hint: 'use address, principal, consumer, apiKey, operation, header:NAME, param:NAME or body:FIELD',
+      },
+    },
+    limit: { type: 'integer', minimum: 1, maximum: 1_000_000_000, examples: [100] },
+    window: duration('1m'),
+    period: { enum: ['hour', 'day', 'month'] },
+    burst: { type: 'integer', minimum: 1, maximum: 1_000_000_000 },
+    mode: { enum: ['reject', 'delay'], default: 'reject' },
+    maxDelay: duration('2s'),
+    onStoreFailure: failurePolicy('fallback'),
+    shadow: { type: 'boolean', default: false },
+  },
+  if: { properties: { type: { const: 'quota' } }, required: ['type'] },
+  then: { required: ['period'] },
+  else: { required: ['window'] },
+} as const;
+
+/** src/limits: Redis shared by every gateway process; absent = each process limits in memory. */
+const redis = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['url'],
+  properties: {
+    url: {
+      type: 'string',
+      minLength: 1,
+      examples: ['env:REDIS_URL'],
+      hint: 'write env:NAME, file:PATH or redis://host:port (a URL with a password only as env: or file:)',
+    },
+    timeoutMs: timeoutMs(d.redis.timeoutMs),
+    keyPrefix: { type: 'string', pattern: '^[A-Za-z0-9:_.-]{0,64}$', default: d.redis.keyPrefix },
+  },
+} as const;
+
+const rateLimits = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    replicas: positiveInt(d.rateLimits.replicas),
+    maxKeys: positiveInt(d.rateLimits.maxKeys),
+    maxDelayed: positiveInt(d.rateLimits.maxDelayed),
+    apply: {
+      type: 'array',
+      default: [],
+      items: { type: 'string', pattern: policyNamePattern, hint: 'name a policy of rateLimits.policies' },
+    },
+    policies: {
+      type: 'object',
+      default: {},
+      propertyNames: { pattern: policyNamePattern, hint: nameHint },
+      additionalProperties: rateLimitPolicySchema,
+    },
+  },
+} as const;
+
+const preAuthLimit = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    perAddress: { ...simpleRate, type: ['object', 'null'], default: null },
+    failedAuth: { ...simpleRate, default: d.preAuthLimit.failedAuth },
+    login: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        perAddress: { ...simpleRate, default: d.preAuthLimit.login.perAddress },
+        perUsername: { ...simpleRate, default: d.preAuthLimit.login.perUsername },
+        backoff: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            freeFailures: {
+              type: 'integer',
+              minimum: 0,
+              maximum: 100,
+              default: d.preAuthLimit.login.backoff.freeFailures,
+            },
+            initialDelay: { ...duration('1s'), default: d.preAuthLimit.login.backoff.initialDelay },
+            maxDelay: { ...duration('15m'), default: d.preAuthLimit.login.backoff.maxDelay },
+            forgetAfter: { ...duration('1d'), default: d.preAuthLimit.login.backoff.forgetAfter },
+          },
+        },
+        failureStatuses: {
+          type: 'array',
+          default: d.preAuthLimit.login.failureStatuses,
+          items: { type: 'integer', minimum: 400, maximum: 499 },
+        },
+      },
+    },
+    onStoreFailure: failurePolicy('fallback'),
+  },
+} as const;
+
+const concurrency = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    maxInFlight: positiveInt(d.concurrency.maxInFlight),
+    perClientMaxInFlight: positiveInt(d.concurrency.perClientMaxInFlight),
+    maxEventLoopDelayMs: positiveInt(d.concurrency.maxEventLoopDelayMs),
+    shedClientsAbove: positiveInt(d.concurrency.shedClientsAbove),
+  },
+} as const;
+
+/** src/auth: asymmetric JWS algorithms only (RFC 7518 §3.1, RFC 8037). */
+const jwtAlgorithmHint =
+  'list asymmetric algorithms only (ES256, ES384, ES512, RS256, PS256, EdDSA…): an HMAC (HS256) shares its secret, and an HMAC checked against a public key is the algorithm-confusion attack';
+const headerNamePattern = "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$";
+const scopeItem = {
+  type: 'string',
+  pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,128}$',
+  hint: 'a scope is printable characters without spaces, quotes or backslashes (RFC 6749 §3.3)',
+} as const;
+const claimName = (fallback: string) =>
+  ({ type: 'string', minLength: 1, maxLength: 128, default: fallback }) as const;
+
+const jwtIssuer = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['issuer', 'audience', 'algorithms'],
+  properties: {
+    issuer: { type: 'string', minLength: 1, maxLength: 2048, examples: ['https://login.example.com'] },
+    audience: {
+      type: ['string', 'array'],
+      minLength: 1,
+      minItems: 1,
+      items: { type: 'string', minLength: 1 },
+      examples: ['gatehouse'],
+      hint: 'give the aud value the tokens meant for this gateway carry, or a list of them',
+    },
+    algorithms: {
+      type: 'array',
+      minItems: 1,
+      uniqueItems: true,
+      examples: ['[ES256]'],
+      hint: jwtAlgorithmHint,
+      items: {
+        enum: [
+          'ES256',
+          'ES384',
+          'ES512',
+          'RS256',
+          'RS384',
+          'RS512',
+          'PS256',
+          'PS384',
+          'PS512',
+          'EdDSA',
+          'Ed25519',
+        ],
+        hint: jwtAlgorithmHint,
+      },
+    },
+    jwksUrl: { type: 'string', minLength: 1, examples: ['https://login.example.com/.well-known/jwks.json'] },
+    jwksCa: pathField,
+    jwksTimeoutMs: timeoutMs(d.auth.jwksTimeoutMs),
+    jwksCooldownSec: positiveInt(d.auth.jwksCooldownSec),
+    jwksMaxAgeSec: positiveInt(d.auth.jwksMaxAgeSec),
+    keys: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        ...secretField,
+        hint: 'write file:PATH to a PEM public key, a certificate, a JWK or a JWK Set',
+      },
+    },
+    requiredClaims: { type: 'array', default: [], items: { type: 'string', minLength: 1 } },
+    clockSkewSec: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 300,
+      default: d.auth.clockSkewSec,
+      hint: 'a small allowance in seconds for clocks that differ, at most 300',
+    },
+    scopeClaim: claimName(d.auth.scopeClaim),
+    rolesClaim: claimName(d.auth.rolesClaim),
+    consumerClaim: claimName(d.auth.consumerClaim),
+  },
+} as const;
+
+const oauthClient = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'secret', 'scopes'],
+  properties: {
+    id: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$',
+      examples: ['reporting'],
+      hint: nameHint,
+    },
+    secret: {
+      ...secretField,
+      examples: ['env:REPORTING_CLIENT_SECRET'],
+      hint: 'write env:NAME or file:PATH: a client secret is never written inline',
+    },
+    consumer: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$', hint: nameHint },
+    scopes: { type: 'array', items: scopeItem, examples: ['[reports:read]'] },
+  },
+} as const;
+
+const auth = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    realm: {
+      type: 'string',
+      pattern: '^[\\x20\\x21\\x23-\\x5B\\x5D-\\x7E]{1,64}$',
+      default: d.auth.realm,
+      hint: 'printable characters without quotes or backslashes',
+    },
+    issuer: { type: 'string', minLength: 1, maxLength: 2048, default: d.auth.issuer },
+    signingKeys: {
+      type: 'array',
+      minItems: 1,
+      items: { ...secretField, examples: ['file:./signing-key.pem'] },
+      hint: 'list P-256 private keys as file:PATH or env:NAME, the signing one first; leave it out to keep generated keys in stateDir',
+    },
+    maxTokenBytes: { type: 'integer', minimum: 256, maximum: 65_536, default: d.auth.maxTokenBytes },
+    verifiedTokenCacheSize: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 1_000_000,
+      default: d.auth.verifiedTokenCacheSize,
+    },
+    issuers: { type: 'array', default: [], items: jwtIssuer },
+    tokenEndpoint: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: false },
+        basePath: {
+          type: 'string',
+          pattern: '^/$|^(/[^/?#\\s]+)+$',
+          default: '/',
+          hint: 'start with "/" and end without one, e.g. /gatehouse (or / for the root)',
+        },
+        audience: { type: 'string', minLength: 1, default: d.auth.tokenAudience },
+        lifetimeSec: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 3600,
+          default: d.auth.tokenLifetimeSec,
+          hint: 'access tokens are short-lived: at most 3600 seconds',
+        },
+        apiKeyHeader: { type: 'string', pattern: headerNamePattern, default: d.auth.apiKeyHeader },
+        clients: { type: 'array', default: [], items: oauthClient },
+      },
+    },
+    identity: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        header: { type: 'string', pattern: headerNamePattern, default: d.auth.identityHeader },
+        lifetimeSec: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 60,
+          default: d.auth.identityLifetimeSec,
+          hint: 'an identity assertion lives at most 60 seconds',
+        },
+        reuseSec: { type: 'integer', minimum: 0, maximum: 59, default: d.auth.identityReuseSec },
+      },
+    },
+  },
+} as const;
+
+/** src/contract/validation: bounds on JSON request bodies. */
+const validation = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    maxJsonDepth: { type: 'integer', minimum: 1, maximum: 256, default: d.validation.maxJsonDepth },
+    maxJsonKeys: { type: 'integer', minimum: 1, maximum: 1_000_000, default: d.validation.maxJsonKeys },
+  },
+} as const;
+
+const corsOriginHint =
+  'write an origin such as https://app.example.com (scheme, host, optional port; lowercase, no path), or "*"';
+const headerNameList = (fallback: readonly string[]) =>
+  ({
+    type: 'array',
+    default: fallback,
+    items: {
+      type: 'string',
+      pattern: "^[a-z0-9!#$%&'*+.^_`|~-]{1,64}$",
+      hint: 'write a lowercase header name',
+    },
+  }) as const;
+
+/**
+ * Fetch standard CORS: absent = no CORS headers at all (browsers then refuse cross-origin reads).
+ * "*" together with credentials is refused: it would let any site call the API as the user.
+ */
+const cors = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['allowedOrigins'],
+  properties: {
+    allowedOrigins: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'string',
+        pattern: '^(\\*|https?://[a-z0-9.-]+(:[0-9]{1,5})?|https?://\\[[0-9a-f:.]+\\](:[0-9]{1,5})?)$',
+        hint: corsOriginHint,
+      },
+      examples: [['https://app.example.com']],
+    },
+    allowCredentials: { type: 'boolean', default: d.cors.allowCredentials },
+    allowedHeaders: headerNameList(d.cors.allowedHeaders),
+    exposedHeaders: headerNameList(d.cors.exposedHeaders),
+    maxAgeSeconds: { type: 'integer', minimum: 0, maximum: 86_400, default: d.cors.maxAgeSeconds },
+  },
+  if: { properties: { allowCredentials: { const: true } }, required: ['allowCredentials'] },
+  then: {
+    properties: {
+      allowedOrigins: {
+        type: 'array',
+        items: {
+          type: 'string',
+          pattern: '^https?://',
+          hint: 'with allowCredentials: true list each origin; "*" with credentials would let any site call the API as the user',
+        },
+      },
+    },
+  },
+} as const;
+
 export const configSchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   $id: 'https://gatehouse.dev/schemas/config.json',
@@ -164,6 +645,15 @@ export const configSchema = {
     apis: { type: 'array', minItems: 1, items: api, hint: 'declare at least one API' },
     log,
     journeyBufferSize: { type: 'integer', minimum: 0, maximum: 100_000, default: d.journeyBufferSize },
+    keys,
+    admin,
+    redis,
+    rateLimits,
+    preAuthLimit,
+    concurrency,
+    auth,
+    validation,
+    cors,
   },
 } as const;
 
@@ -175,6 +665,15 @@ export interface ConfigFile {
   readonly apis: readonly ApiEntry[];
   readonly log: LogConfig;
   readonly journeyBufferSize: number;
+  readonly keys: KeysEntry;
+  readonly admin?: AdminEntry;
+  readonly redis?: Omit<RedisConfig, 'url'> & { readonly url: string };
+  readonly rateLimits: RateLimitsConfig;
+  readonly preAuthLimit: PreAuthLimitConfig;
+  readonly concurrency: ConcurrencyConfig;
+  readonly auth: AuthEntry;
+  readonly validation: ValidationConfig;
+  readonly cors?: CorsConfig;
 }
 
 export interface ListenerEntry {
@@ -192,5 +691,65 @@ export interface ApiEntry {
     readonly tls:
       | 'dev'
       | { readonly ca?: string; readonly cert?: string; readonly key?: string; readonly serverName?: string };
+  };
+  readonly responseContract?: 'strip' | 'reject';
+}
+
+export interface KeysEntry {
+  readonly store: {
+    readonly sqlite?: { readonly path?: string };
+    readonly postgres?: { readonly url: string; readonly schema: string };
+  };
+  readonly sync: { readonly redisUrl?: string; readonly pollMs: number };
+  readonly lastUsedFlushMs: number;
+}
+
+export interface AdminEntry {
+  readonly host: string;
+  readonly port: number;
+  readonly token: string;
+  readonly tls: ListenerEntry['tls'];
+}
+
+export interface AuthEntry {
+  readonly realm: string;
+  readonly issuer: string;
+  readonly signingKeys?: readonly string[];
+  readonly maxTokenBytes: number;
+  readonly verifiedTokenCacheSize: number;
+  readonly issuers: readonly {
+    readonly issuer: string;
+    readonly audience: string | readonly string[];
+    readonly algorithms: readonly string[];
+    readonly jwksUrl?: string;
+    readonly jwksCa?: string;
+    readonly jwksTimeoutMs: number;
+    readonly jwksCooldownSec: number;
+    readonly jwksMaxAgeSec: number;
+    readonly keys?: readonly string[];
+    readonly requiredClaims: readonly string[];
+    readonly clockSkewSec: number;
+    readonly scopeClaim: string;
+    readonly rolesClaim: string;
+    readonly consumerClaim: string;
+  }[];
+  readonly tokenEndpoint: {
+    readonly enabled: boolean;
+    readonly basePath: string;
+    readonly audience: string;
+    readonly lifetimeSec: number;
+    readonly apiKeyHeader: string;
+    readonly clients: readonly {
+      readonly id: string;
+      readonly secret: string;
+      readonly consumer?: string;
+      readonly scopes: readonly string[];
+    }[];
+  };
+  readonly identity: {
+    readonly enabled: boolean;
+    readonly header: string;
+    readonly lifetimeSec: number;
+    readonly reuseSec: number;
   };
 }

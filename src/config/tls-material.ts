@@ -35,7 +35,7 @@ export async function loadTlsMaterial(
   return { listeners, upstreams };
 }
 
-async function loadServerTls(raw: unknown, at: ConfigPath, ctx: LoadContext, issues: IssueList) {
+export async function loadServerTls(raw: unknown, at: ConfigPath, ctx: LoadContext, issues: IssueList) {
   if (raw === 'dev') return { dev: true } as const;
   if (!isRecord(raw)) return null;
   const pair = await loadIdentity(raw, at, ctx, issues);

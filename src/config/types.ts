@@ -68,6 +68,8 @@ export interface ApiConfig {
   /** Prefix under which the API is served at the gateway ("/" for the root). */
   readonly basePath: string;
   readonly upstream: UpstreamConfig;
+  /** Undeclared properties in an answer: removed (`strip`) or the answer replaced by a 502 (`reject`). */
+  readonly responseContract?: 'strip' | 'reject';
 }
 
 export interface LogConfig {
@@ -87,4 +89,238 @@ export interface GatehouseConfig {
   readonly log: LogConfig;
   /** How many journey records are kept in memory for inspection. */
   readonly journeyBufferSize: number;
+  /** The API key store and how gateway processes learn of changes (src/auth/keys). */
+  readonly keys: KeysConfig;
+  /** The admin API listener; null when the file has no `admin:` section (no admin listener). */
+  readonly admin: AdminConfig | null;
+  /** Redis shared by every gateway process for rate limits (src/limits); null = in-process memory. */
+  readonly redis: RedisConfig | null;
+  /** Named rate-limit policies and the ones every operation gets (src/limits). */
+  readonly rateLimits: RateLimitsConfig;
+  /** Per-address limits before authentication: floods, failed credentials, login brute force. */
+  readonly preAuthLimit: PreAuthLimitConfig;
+  /** Requests in flight at once, and load shedding when the gateway is saturated. */
+  readonly concurrency: ConcurrencyConfig;
+  /** JWT issuers, the gateway's own token endpoint and signing keys, the identity assertion (src/auth). */
+  readonly auth: AuthConfig;
+  /** Bounds of request validation (src/contract/validation). */
+  readonly validation: ValidationConfig;
+  /** Cross-origin access for browsers; null when the file has no `cors:` section (no CORS headers at all). */
+  readonly cors: CorsConfig | null;
+}
+
+export interface ValidationConfig {
+  /** Deepest nesting of objects and arrays in a JSON request body (400 beyond). */
+  readonly maxJsonDepth: number;
+  /** Object members in a JSON request body, all objects together (400 beyond). */
+  readonly maxJsonKeys: number;
+}
+
+/** Fetch standard CORS (https://fetch.spec.whatwg.org/#http-cors-protocol), as the gateway answers it. */
+export interface CorsConfig {
+  /** Exact origins ("https://app.example.com"), lowercase, or "*" (only without credentials). */
+  readonly allowedOrigins: readonly string[];
+  readonly allowCredentials: boolean;
+  /** Request headers a preflight may ask for (lowercase). */
+  readonly allowedHeaders: readonly string[];
+  /** Response headers scripts may read (lowercase). */
+  readonly exposedHeaders: readonly string[];
+  readonly maxAgeSeconds: number;
+}
+
+/** Where API key records live: a SQLite file (default `<stateDir>/keys.db`) or PostgreSQL. */
+export type KeyStoreConfig =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'postgres'; readonly url: string; readonly schema: string };
+
+export interface KeysConfig {
+  readonly store: KeyStoreConfig;
+  readonly sync: {
+    /** Redis for change notices (pub/sub), resolved from its secret reference; null = poll only. */
+    readonly redisUrl: string | null;
+    /** How often the store is polled for changes when Redis is not there (≤ 500 ms). */
+    readonly pollMs: number;
+  };
+  /** How often the last-use times gathered in memory are written back to the store. */
+  readonly lastUsedFlushMs: number;
+}
+
+export interface AdminConfig {
+  /** A loopback address only (127.0.0.0/8, ::1, localhost). */
+  readonly host: string;
+  readonly port: number;
+  /** The admin credential (a bearer token), resolved from its secret reference. */
+  readonly token: string;
+  readonly tls: ServerTls;
+}
+
+/** What a limit does when its store (Redis) cannot answer in time (DESIGN.md, "Security defaults"). */
+export type StoreFailurePolicy = 'fallback' | 'closed' | 'open';
+
+/**
+ * One rate-limit policy as written (in `rateLimits.policies` or inline in an operation's
+ * `x-gatehouse-rate-limit`); src/limits/policy.ts compiles it. Durations are text such as "1m".
+ */
+export interface RateLimitPolicyConfig {
+  /** rate: GCRA, smooth; quota: a count per calendar period (UTC). */
+  readonly type: 'rate' | 'quota';
+  /** address, principal, consumer, apiKey, operation, header:NAME, param:NAME, body:FIELD: joined into one key. */
+  readonly key: readonly string[];
+  readonly limit: number;
+  /** rate: `limit` requests per window. */
+  readonly window?: string;
+  /** quota: the calendar period the count covers. */
+  readonly period?: 'hour' | 'day' | 'month';
+  /** rate: the most admitted at once (default: limit). */
+  readonly burst?: number;
+  /** delay: a request over the limit waits for its turn (up to maxDelay) instead of a 429. */
+  readonly mode: 'reject' | 'delay';
+  readonly maxDelay?: string;
+  readonly onStoreFailure: StoreFailurePolicy;
+  /** Counts and logs what it would refuse, refuses nothing. */
+  readonly shadow: boolean;
+}
+
+/** A plain per-key rate: `limit` per `window`, at most `burst` at once (default: limit). */
+export interface SimpleRateConfig {
+  readonly limit: number;
+  readonly window: string;
+  readonly burst?: number;
+}
+
+export interface RedisConfig {
+  /** redis:// or rediss:// URL, resolved from its secret reference when it was one. */
+  readonly url: string;
+  /** Longest a limit decision waits for Redis before its failure policy applies. */
+  readonly timeoutMs: number;
+  readonly keyPrefix: string;
+}
+
+export interface RateLimitsConfig {
+  /** Gateway processes sharing the limits: a fallback admits limit / replicas locally. */
+  readonly replicas: number;
+  /** Keys the in-memory store keeps per policy (least recently used evicted beyond). */
+  readonly maxKeys: number;
+  /** Throttled requests waiting at once in this process (429 beyond). */
+  readonly maxDelayed: number;
+  /** Policies applied to every operation, by name. */
+  readonly apply: readonly string[];
+  readonly policies: Readonly<Record<string, RateLimitPolicyConfig>>;
+}
+
+export interface PreAuthLimitConfig {
+  /** Every request, per client address; null = off. */
+  readonly perAddress: SimpleRateConfig | null;
+  /** Failed authentications (401) per client address; past it the address is refused before authentication. */
+  readonly failedAuth: SimpleRateConfig;
+  /** Operations marked `x-gatehouse-login`. */
+  readonly login: {
+    readonly perAddress: SimpleRateConfig;
+    readonly perUsername: SimpleRateConfig;
+    readonly backoff: {
+      /** Consecutive failures allowed before the first wait. */
+      readonly freeFailures: number;
+      readonly initialDelay: string;
+      readonly maxDelay: string;
+      /** Failures are forgotten after this long without one. */
+      readonly forgetAfter: string;
+    };
+    /** Upstream statuses that mean "wrong credentials"; 2xx means success. */
+    readonly failureStatuses: readonly number[];
+  };
+  readonly onStoreFailure: StoreFailurePolicy;
+}
+
+export interface ConcurrencyConfig {
+  /** Requests in flight in this process; 503 beyond. */
+  readonly maxInFlight: number;
+  /** Requests in flight per client address; 429 beyond. */
+  readonly perClientMaxInFlight: number;
+  /** Event-loop delay beyond which the gateway counts as saturated. */
+  readonly maxEventLoopDelayMs: number;
+  /** While saturated, clients with this many requests in flight are refused (503) first. */
+  readonly shedClientsAbove: number;
+}
+
+/** A JWKS endpoint an issuer publishes its keys at (src/auth/jwt/remote-jwks.ts). */
+export interface JwksConfig {
+  /** https:// only. */
+  readonly url: string;
+  /** PEM CA bundle for the JWKS server; null = the system roots. */
+  readonly ca: string | null;
+  /** Bound on one fetch: a request waits at most this long for keys, then gets a 401. */
+  readonly timeoutMs: number;
+  /** Least time between two fetches triggered by an unknown `kid` (or a failure). */
+  readonly cooldownSec: number;
+  /** Keys older than this are refreshed in the background. */
+  readonly maxAgeSec: number;
+}
+
+/** One trusted JWT issuer (src/auth/jwt). */
+export interface JwtIssuerConfig {
+  /** Exact `iss` value (RFC 7519 §4.1.1). */
+  readonly issuer: string;
+  /** Accepted `aud` values; a token must name one of them (RFC 7519 §4.1.3). */
+  readonly audiences: readonly string[];
+  /** Asymmetric algorithms only: an HMAC shared with a public key is algorithm confusion. */
+  readonly algorithms: readonly string[];
+  /** Where the keys come from: a JWKS endpoint, or null when `keys` are given. */
+  readonly jwks: JwksConfig | null;
+  /** Contents of the key files named (PEM public keys or certificates, a JWK, a JWK Set). */
+  readonly keys: readonly string[];
+  /** Claims a token must carry besides exp and sub, which are always required. */
+  readonly requiredClaims: readonly string[];
+  readonly clockSkewSec: number;
+  readonly scopeClaim: string;
+  readonly rolesClaim: string;
+  readonly consumerClaim: string;
+}
+
+/** A client of the token endpoint that authenticates with a secret (RFC 6749 §2.3.1). */
+export interface OAuthClientConfig {
+  readonly id: string;
+  readonly consumer: string;
+  /** The most a token issued to it carries. */
+  readonly scopes: readonly string[];
+  /** SHA-256 of the secret, hex: the secret itself is not kept once loaded. */
+  readonly secretSha256: string;
+}
+
+/** The OAuth2 client-credentials token endpoint the gateway serves itself (RFC 6749 §4.4). */
+export interface TokenEndpointConfig {
+  readonly enabled: boolean;
+  /** Prefix of /oauth/token and /.well-known/jwks.json ("/" for the root). */
+  readonly basePath: string;
+  /** `aud` of the access tokens issued; the gateway accepts its own tokens for this audience. */
+  readonly audience: string;
+  readonly lifetimeSec: number;
+  /** Header in which a client presents its API key to authenticate. */
+  readonly apiKeyHeader: string;
+  readonly clients: readonly OAuthClientConfig[];
+}
+
+/** The signed identity assertion sent to upstreams (src/auth/assertion). */
+export interface IdentityConfig {
+  readonly enabled: boolean;
+  readonly header: string;
+  /** ≤ 60 s. */
+  readonly lifetimeSec: number;
+  /** An assertion is reused for the same principal and upstream this long (0: one per request). */
+  readonly reuseSec: number;
+}
+
+export interface AuthConfig {
+  /** `realm` of WWW-Authenticate challenges (RFC 9110 §11.5). */
+  readonly realm: string;
+  /** Bearer tokens longer than this are refused before any decoding. */
+  readonly maxTokenBytes: number;
+  /** Verified tokens kept (least recently used evicted beyond). */
+  readonly verifiedTokenCacheSize: number;
+  /** `iss` of the tokens and assertions the gateway signs. */
+  readonly issuer: string;
+  /** PEM private keys (P-256) from secret references, the first signs; [] = keys kept in stateDir. */
+  readonly signingKeys: readonly string[];
+  readonly issuers: readonly JwtIssuerConfig[];
+  readonly tokenEndpoint: TokenEndpointConfig;
+  readonly identity: IdentityConfig;
 }

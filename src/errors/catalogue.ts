@@ -17,6 +17,31 @@ export const errorCatalogue = {
   GH_UPSTREAM_BAD_RESPONSE: { status: 502, title: 'Bad gateway' },
   GH_UPSTREAM_RESPONSE_TOO_LARGE: { status: 502, title: 'Bad gateway' },
   GH_UPSTREAM_TIMEOUT: { status: 504, title: 'Gateway timeout' },
+  GH_LIMIT_RATE_EXCEEDED: { status: 429, title: 'Too many requests' },
+  GH_LIMIT_QUOTA_EXCEEDED: { status: 429, title: 'Quota exceeded' },
+  GH_LIMIT_CONCURRENCY: { status: 429, title: 'Too many requests' },
+  GH_LIMIT_STORE_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
+  GH_ADMIN_UNAUTHORIZED: { status: 401, title: 'Unauthorized' },
+  GH_ADMIN_NOT_FOUND: { status: 404, title: 'Not found' },
+  GH_ADMIN_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  GH_ADMIN_BAD_REQUEST: { status: 400, title: 'Bad request' },
+  GH_ADMIN_CONFLICT: { status: 409, title: 'Conflict' },
+  GH_ADMIN_BODY_TOO_LARGE: { status: 413, title: 'Request body too large' },
+  GH_ADMIN_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  // One code per status for every authentication or authorization cause, so the body never
+  // tells an attacker which check failed; the cause is in the detail (journey record, log).
+  GH_AUTH_UNAUTHENTICATED: { status: 401, title: 'Unauthorized' },
+  GH_AUTH_FORBIDDEN: { status: 403, title: 'Forbidden' },
+  // Request validation (src/contract/validation): the problem names the field and the rule in
+  // `errors`, never the value sent.
+  GH_VALIDATE_PARAMETER: { status: 400, title: 'Invalid request parameter' },
+  GH_VALIDATE_BODY: { status: 400, title: 'Invalid request body' },
+  GH_VALIDATE_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  // One code for every way an upstream answer breaks its contract (undeclared status, wrong
+  // content type, unparseable or refused body): which one is in the detail, not in the answer.
+  GH_UPSTREAM_CONTRACT_VIOLATION: { status: 502, title: 'Bad gateway' },
+  // Not a refusal: the gateway's own answer to an allowed CORS preflight (Fetch standard, §3.2.2).
+  GH_CORS_PREFLIGHT: { status: 204, title: 'No content' },
   GH_OVERLOADED: { status: 503, title: 'Service unavailable' },
   GH_INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -1,4 +1,5 @@
 import { errorCatalogue, type ErrorCode } from './catalogue.js';
+import type { ProblemFieldError } from './problem.js';
 
 /**
  * The one error family of Gatehouse. A stage that refuses a request throws (or returns) one of
@@ -10,8 +11,18 @@ export class GatehouseError extends Error {
   readonly detail: string;
   /** Extra response headers the refusal needs (e.g. `Allow` on a 405). */
   readonly headers: Readonly<Record<string, string>> | undefined;
+  /**
+   * Which fields were refused and by which rule, worded by the gateway from the contract (never
+   * a library message, never the value sent): sent as the problem's `errors` member.
+   */
+  readonly errors: readonly ProblemFieldError[] | undefined;
 
-  constructor(code: ErrorCode, detail: string, headers?: Readonly<Record<string, string>>) {
+  constructor(
+    code: ErrorCode,
+    detail: string,
+    headers?: Readonly<Record<string, string>>,
+    errors?: readonly ProblemFieldError[],
+  ) {
     // A refusal is an expected outcome, not a bug: capturing a stack trace for each one would
     // make refusing (a flood of 404s, say) costlier than serving.
     const stackTraceLimit = Error.stackTraceLimit;
@@ -23,6 +34,7 @@ export class GatehouseError extends Error {
     this.status = errorCatalogue[code].status;
     this.detail = detail;
     this.headers = headers;
+    this.errors = errors;
   }
 }
 

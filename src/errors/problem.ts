@@ -21,12 +21,21 @@ for (const code of Object.keys(errorCatalogue) as ErrorCode[]) {
   precomputed.set(code, { type: problemTypeFor(code), title, status });
 }
 
+/** A refused field and the rule it broke, e.g. `{ field: 'amount', rule: 'must be an integer ≥ 1' }`. */
+export interface ProblemFieldError {
+  readonly field: string;
+  readonly rule: string;
+}
+
 /**
  * The RFC 9457 body for a refusal. `instance` is the request id (a URN, §3.1.5), the only
- * request-specific value: nothing the client sent and nothing internal is echoed.
+ * request-specific value: nothing the client sent and nothing internal is echoed. `errors`, an
+ * extension member (§3.2), lists refused fields as the gateway words them.
  */
-export function problemBody(code: ErrorCode, requestId: string): string {
+export function problemBody(code: ErrorCode, requestId: string, errors?: readonly ProblemFieldError[]): string {
   const base = precomputed.get(code) ?? precomputed.get('GH_INTERNAL')!;
   const problem: Problem = { ...base, instance: `urn:uuid:${requestId}` };
-  return JSON.stringify(problem);
+  if (errors === undefined || errors.length === 0) return JSON.stringify(problem);
+  const fields = errors.map(({ field, rule }) => ({ field, rule }));
+  return JSON.stringify({ ...problem, errors: fields });
 }

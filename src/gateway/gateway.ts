@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { startKeyServices, type KeyServices } from '../auth/keys/services.js';
 import type { GatehouseConfig, ListenerConfig } from '../config/types.js';
 import { JourneyBuffer } from '../observe/journey.js';
 import { ensureDevCertificates, type DevCertificates } from '../tls/dev-certs.js';
@@ -18,6 +19,8 @@ export interface Gateway {
   readonly addresses: ReadonlyMap<string, AddressInfo>;
   readonly journeys: JourneyBuffer;
   readonly config: () => GatehouseConfig;
+  /** API key verifier and admin API (src/auth/keys/services.ts); kept across reloads. */
+  readonly keys: KeyServices;
   /** Swap in a new configuration; throws (and keeps serving the old one) when it cannot be built. */
   reload(next: GatehouseConfig): Promise<void>;
   close(graceMs?: number): Promise<void>;
@@ -30,7 +33,11 @@ export interface Gateway {
  */
 export async function startGateway(config: GatehouseConfig, logger: Logger): Promise<Gateway> {
   let devCerts = await prepareDevCertificates(config);
-  let runtime: Runtime = await buildRuntime(config, devCerts);
+  const keys = await startKeyServices(config, logger);
+  let runtime: Runtime = await buildRuntime(config, devCerts, keys.verifier).catch(async (err: unknown) => {
+    await keys.close();
+    throw err;
+  });
   const journeys = new JourneyBuffer(config.journeyBufferSize);
   const onTransportRefusal = (refusal: TransportRefusal): void =>
     recordTransportRefusal(refusal, logger, journeys);
@@ -69,6 +76,7 @@ export async function startGateway(config: GatehouseConfig, logger: Logger): Pro
   } catch (err) {
     await Promise.all([...listeners.values()].map((listener) => listener.close(0)));
     await retireRuntime(runtime);
+    await keys.close();
     throw err;
   }
 
@@ -76,10 +84,11 @@ export async function startGateway(config: GatehouseConfig, logger: Logger): Pro
     addresses,
     journeys,
     config: () => runtime.config,
+    keys,
     async reload(next: GatehouseConfig): Promise<void> {
       assertSameListeners(runtime.config, next);
       const nextCerts = await prepareDevCertificates(next);
-      const built = await buildRuntime(next, nextCerts);
+      const built = await buildRuntime(next, nextCerts, keys.verifier);
       for (const listenerConfig of next.listeners) {
         listeners.get(listenerConfig.name)!.setTls(tlsMaterialFor(listenerConfig, nextCerts));
       }
@@ -91,6 +100,7 @@ export async function startGateway(config: GatehouseConfig, logger: Logger): Pro
     async close(graceMs = 10_000): Promise<void> {
       await Promise.all([...listeners.values()].map((listener) => listener.close(graceMs)));
       await retireRuntime(runtime);
+      await keys.close();
       logger.flush();
     },
   };

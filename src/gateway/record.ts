@@ -38,6 +38,7 @@ export function recordJourney(
     reason: journey.reason,
     durationMs: journey.durationMs,
     client: journey.clientAddress,
+    contract: journey.contract,
   });
 }
 
@@ -60,6 +61,7 @@ export function recordTransportRefusal(
     reason: refusal.reason,
     status,
     durationMs: 0,
+    contract: null,
   });
   logger.info({
     msg: 'request',

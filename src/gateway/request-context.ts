@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../auth/principal.js';
 import type { RouteMatch } from '../contract/index.js';
+import type { ResponseContract } from '../contract/validation/index.js';
+import type { LimitsNote } from '../limits/note.js';
 import type { JourneyRecord } from '../observe/journey.js';
 import type { StageName } from './stage.js';
 
@@ -30,6 +32,22 @@ export class RequestContext {
   pipeline: { complete(ctx: RequestContext): void } | null = null;
   /** The exchange with the upstream once forwarded: aborted if the client goes away. */
   upstream: { abort(): void } | null = null;
+  /**
+   * Header name/value pairs a stage adds to whatever answer the request gets (the upstream's or
+   * a problem): the rate limit's `RateLimit-Policy` and `RateLimit`. null when there are none.
+   */
+  responseHeaders: string[] | null = null;
+  /** What the limit stages must release or count when the request completes (src/limits). */
+  limits: LimitsNote | null = null;
+  /**
+   * Request headers the forward stage must not pass on (the client's credentials), set by the
+   * authenticate stage from the operation's compiled policy; null = none beyond the hop-by-hop ones.
+   */
+  upstreamHeaderDrops: ReadonlySet<string> | null = null;
+  /** Name/value pairs the forward stage appends (the identity assertion), set by the authorize stage. */
+  upstreamHeaderExtras: readonly string[] | null = null;
+  /** The operation's response contract, set by the validate stage; the upstream exchange applies it. */
+  responseContract: ResponseContract | null = null;
 
   constructor(
     id: string,
@@ -55,6 +73,7 @@ export class RequestContext {
       reason: null,
       status: 0,
       durationMs: 0,
+      contract: null,
     };
   }
 }

@@ -7,6 +7,12 @@ import type { RequestContext } from './request-context.js';
 export const HSTS_VALUE = 'max-age=63072000; includeSubDomains';
 
 /**
+ * An API answer is data, never a page: nothing in it may load, run or be framed, even if a
+ * browser is tricked into rendering it (CSP Level 3 `default-src`; `frame-ancestors` §6.4.2).
+ */
+export const CSP_VALUE = "default-src 'none'; frame-ancestors 'none'";
+
+/**
  * Headers Gatehouse adds to every answer. `Server` and `X-Powered-By` are never sent: Node
  * adds neither, and upstream copies are dropped in forward.ts.
  */
@@ -16,6 +22,8 @@ export function securityHeaders(requestId: string): string[] {
     HSTS_VALUE,
     'x-content-type-options',
     'nosniff',
+    'content-security-policy',
+    CSP_VALUE,
     'x-request-id',
     requestId,
   ];
@@ -38,7 +46,7 @@ export function sendProblem(ctx: RequestContext, err: GatehouseError): void {
   ctx.answered = true;
   // A body we did not read could be large, or crafted to be taken as the next request: close.
   if (hasUnreadBody(ctx)) res.shouldKeepAlive = false;
-  writeProblem(res, err, ctx.id, ctx.req.method === 'HEAD');
+  writeProblem(res, err, ctx.id, ctx.req.method === 'HEAD', ctx.responseHeaders);
 }
 
 function hasUnreadBody(ctx: RequestContext): boolean {
@@ -52,9 +60,15 @@ export function writeProblem(
   err: GatehouseError,
   requestId: string,
   headOnly: boolean,
+  extraHeaders: readonly string[] | null = null,
 ): void {
-  const body = problemBody(err.code, requestId);
   const headers = securityHeaders(requestId);
+  if (err.status === 204) {
+    // A local answer with no content (an allowed CORS preflight): its headers are the answer.
+    writeEmptyAnswer(res, headers, err, extraHeaders);
+    return;
+  }
+  const body = problemBody(err.code, requestId, err.errors);
   headers.push(
     'content-type',
     'application/problem+json',
@@ -66,7 +80,24 @@ export function writeProblem(
   if (err.headers !== undefined) {
     for (const [name, value] of Object.entries(err.headers)) headers.push(name, value);
   }
+  // Headers earlier stages gathered for any answer (RateLimit on a 403, say): RequestContext.responseHeaders.
+  if (extraHeaders !== null) for (const item of extraHeaders) headers.push(item);
   if (err.status === 408 || err.status === 413) res.shouldKeepAlive = false;
   res.writeHead(err.status, headers);
   res.end(headOnly ? undefined : body);
+}
+
+function writeEmptyAnswer(
+  res: ServerResponse,
+  headers: string[],
+  err: GatehouseError,
+  extraHeaders: readonly string[] | null,
+): void {
+  headers.push('cache-control', 'no-store');
+  if (err.headers !== undefined) {
+    for (const [name, value] of Object.entries(err.headers)) headers.push(name, value);
+  }
+  if (extraHeaders !== null) for (const item of extraHeaders) headers.push(item);
+  res.writeHead(err.status, headers);
+  res.end();
 }

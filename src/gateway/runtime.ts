@@ -1,11 +1,21 @@
+import { BUILTIN_API_NAME } from '../auth/oauth/builtin-api.js';
+import { buildAuth, type ApiKeyCheck, type AuthRuntime } from '../auth/setup.js';
 import type { GatehouseConfig } from '../config/types.js';
 import { buildRouteTable, compileApi, loadOpenApiDocument, type CompiledApi } from '../contract/index.js';
+import { compileContracts, contractOptionsOf } from '../contract/validation/index.js';
+import { createLimits, type Limits } from '../limits/limits.js';
 import type { DevCertificates } from '../tls/dev-certs.js';
 import { Pipeline } from './pipeline.js';
+import { createAuthenticateStage } from './stages/authenticate.js';
+import { createAuthorizeStage } from './stages/authorize.js';
 import { createBodyStage } from './stages/body.js';
+import { createCorsStage } from './stages/cors.js';
 import { createForwardStage } from './stages/forward.js';
+import { createPreAuthLimitStage } from './stages/pre-auth-limit.js';
+import { createRateLimitStage } from './stages/rate-limit.js';
 import { createRouteStage } from './stages/route.js';
 import { createTransportStage } from './stages/transport.js';
+import { createValidateStage } from './stages/validate.js';
 import { createUpstreamTarget, type UpstreamTarget } from './upstream.js';
 
 /**
@@ -18,31 +28,50 @@ export interface Runtime {
   readonly pipeline: Pipeline;
   readonly targets: ReadonlyMap<string, UpstreamTarget>;
   readonly apis: readonly CompiledApi[];
+  /** Rate limits, concurrency guard and their store (src/limits). */
+  readonly limits: Limits;
+  /** Policies, verifiers, signing keys and the built-in token endpoint (src/auth). */
+  readonly auth: AuthRuntime;
 }
 
 export async function buildRuntime(
   config: GatehouseConfig,
   devCerts: DevCertificates | null,
+  apiKeys: ApiKeyCheck | null = null,
 ): Promise<Runtime> {
   const apis: CompiledApi[] = [];
   for (const api of config.apis) {
     apis.push(compileApi(api, await loadOpenApiDocument(api.openapi)));
   }
+  const auth = await buildAuth(config, apis, apiKeys);
+  // The token endpoint and JWKS are a built-in API: routed, limited and validated like the others.
+  if (auth.builtin !== null) apis.push(auth.builtin.api);
   const routes = buildRouteTable(apis, { maxTargetBytes: config.limits.maxPathBytes });
+  const limits = await createLimits(config, apis);
+  const contracts = compileContracts(apis, contractOptionsOf(config));
   const targets = new Map<string, UpstreamTarget>();
   for (const api of config.apis) targets.set(api.name, createUpstreamTarget(api, devCerts));
+  if (auth.builtin !== null) targets.set(BUILTIN_API_NAME, auth.builtin.target);
   // The journey of DESIGN.md, in order; pre-auth limit, authenticate, rate limit, authorize and
   // validate take their places between route and body as those parts are built.
   const pipeline = new Pipeline([
     createTransportStage(config.limits),
+    ...(config.cors === null ? [] : [createCorsStage(config.cors, routes)]),
     createRouteStage(routes),
+    createPreAuthLimitStage(limits.preAuth),
+    createAuthenticateStage(auth),
+    createRateLimitStage(limits.rateLimit),
+    createAuthorizeStage(auth),
     createBodyStage(config.limits),
+    createValidateStage(contracts),
     createForwardStage(targets),
   ]);
-  return { config, pipeline, targets, apis };
+  return { config, pipeline, targets, apis, limits, auth };
 }
 
 /** Closes the upstream pools once the requests still using them have finished. */
 export async function retireRuntime(runtime: Runtime): Promise<void> {
   await Promise.all([...runtime.targets.values()].map((target) => target.pool.close()));
+  await runtime.limits.close();
+  await runtime.auth.close();
 }

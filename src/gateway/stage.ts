@@ -19,6 +19,7 @@ export interface Stage {
 
 export type StageName =
   | 'transport'
+  | 'cors'
   | 'identify'
   | 'route'
   | 'pre-auth-limit'

@@ -20,6 +20,11 @@ export interface JourneyRecord {
   reason: string | null;
   status: number;
   durationMs: number;
+  /**
+   * What the response contract changed or refused ("removed owner.passwordHash", "replaced: upstream
+   * answered 500"), so operators can fix the upstream or the document; null when nothing.
+   */
+  contract: string[] | null;
 }
 
 /** A fixed-size ring of the most recent journeys: constant memory, no allocation once full. */

@@ -248,7 +248,7 @@ describe('gateway core over real TLS listeners', () => {
       status: 200,
       decidedBy: 'respond',
       route: '/items/{id}',
-      passed: ['transport', 'route', 'body', 'forward'],
+      passed: ['transport', 'route', 'pre-auth-limit', 'authenticate', 'rate-limit', 'authorize', 'body', 'validate', 'forward'],
     });
   });
 });

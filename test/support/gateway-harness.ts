@@ -41,6 +41,12 @@ export interface HarnessOptions {
   readonly upstreamUrl?: string;
   readonly slowMs?: number;
   readonly bigBytes?: number;
+  /** Top-level YAML sections appended as written (e.g. `keys:` and `admin:`). */
+  readonly extraYaml?: string;
+  /** The OpenAPI document (YAML text) to serve instead of test/fixtures/test-api.yaml. */
+  readonly openapi?: string;
+  /** Keys added to the API entry, as `name: value` (e.g. `{ responseContract: 'reject' }`). */
+  readonly api?: Record<string, string>;
 }
 
 /**
@@ -54,7 +60,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   if (options.slowMs !== undefined) upstreamOptions.slowMs = options.slowMs;
   if (options.bigBytes !== undefined) upstreamOptions.bigBytes = options.bigBytes;
   const upstream = await startTestUpstream(certs, upstreamOptions);
-  await copyFile(path.join(fixtures, 'test-api.yaml'), path.join(dir, 'test-api.yaml'));
+  if (options.openapi === undefined) await copyFile(path.join(fixtures, 'test-api.yaml'), path.join(dir, 'test-api.yaml'));
+  else await writeFile(path.join(dir, 'test-api.yaml'), options.openapi);
   const logFile = path.join(dir, 'access.log');
   const configFile = path.join(dir, 'gatehouse.yaml');
   await writeFile(configFile, harnessYaml(options, options.upstreamUrl ?? upstream.url, logFile));
@@ -93,7 +100,11 @@ export function harnessYaml(options: HarnessOptions, upstreamUrl: string, logFil
     (options.limits === undefined ? '' : `limits:\n${block(options.limits, '  ')}`) +
     `apis:\n  - name: test\n    openapi: ./test-api.yaml\n    upstream:\n      url: ${upstreamUrl}\n      tls: dev\n` +
     block(options.upstream, '      ') +
-    `log:\n  level: info\n  access: true\n  destination: ${logFile}\n`
+    Object.entries(options.api ?? {})
+      .map(([key, value]) => `    ${key}: ${value}\n`)
+      .join('') +
+    `log:\n  level: info\n  access: true\n  destination: ${logFile}\n` +
+    (options.extraYaml ?? '')
   );
 }
 

@@ -3,6 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DevCertificates } from '../../src/tls/dev-certs.js';
+import { answerValidationApi } from './validation-upstream.js';
 
 export interface ReceivedRequest {
   readonly method: string;
@@ -86,6 +87,11 @@ function answer(
       'x-powered-by': 'Express',
     });
     res.end(JSON.stringify({ id: decodeURIComponent(path.slice(7)), name: 'widget' }));
+  } else if (path === '/login') {
+    // A login: 200 for the password "right", 401 otherwise (what a brute-force run meets).
+    const ok = /"password"\s*:\s*"right"/.test(record.body);
+    res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ ok }));
   } else if (path === '/echo') {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(record));
@@ -123,6 +129,8 @@ function answer(
     }, 10);
   } else if (path === '/redirect') {
     res.writeHead(302, { location: 'https://evil.example/steal' }).end();
+  } else if (path.startsWith('/v/')) {
+    answerValidationApi(record, res);
   } else {
     res.writeHead(404).end();
   }

@@ -46,7 +46,13 @@ export function createForwardStage(targets: ReadonlyMap<string, UpstreamTarget>)
           path:
             target.pathPrefix + (path === '' ? '/' : path) + (route.query === '' ? '' : '?' + route.query),
           method: ctx.req.method!,
-          headers: upstreamRequestHeaders(ctx.req, ctx.id, ctx.journey.clientAddress),
+          headers: upstreamRequestHeaders(
+            ctx.req,
+            ctx.id,
+            ctx.journey.clientAddress,
+            ctx.upstreamHeaderDrops,
+            ctx.upstreamHeaderExtras,
+          ),
           body: ctx.body,
         },
         exchange,
@@ -55,11 +61,17 @@ export function createForwardStage(targets: ReadonlyMap<string, UpstreamTarget>)
   };
 }
 
-/** The client's headers minus hop-by-hop ones, plus what the gateway vouches for. */
+/**
+ * The client's headers minus hop-by-hop ones, plus what the gateway vouches for. `drop` and
+ * `extra` come from the auth stages: the client's credentials are not passed on, the identity
+ * assertion is (RequestContext.upstreamHeaderDrops / upstreamHeaderExtras).
+ */
 export function upstreamRequestHeaders(
   req: IncomingMessage,
   requestId: string,
   clientAddress: string,
+  drop: ReadonlySet<string> | null = null,
+  extra: readonly string[] | null = null,
 ): string[] {
   const raw = req.rawHeaders;
   const connectionTokens = req.headers.connection;
@@ -67,9 +79,11 @@ export function upstreamRequestHeaders(
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     if (DROPPED_REQUEST_HEADERS.has(name)) continue;
+    if (drop !== null && drop.has(name)) continue;
     if (connectionTokens !== undefined && listsToken(connectionTokens, name)) continue;
     out.push(name, raw[i + 1]!);
   }
   out.push('x-forwarded-for', clientAddress, 'x-forwarded-proto', 'https', 'x-request-id', requestId);
+  if (extra !== null) for (let i = 0; i < extra.length; i += 1) out.push(extra[i]!);
   return out;
 }

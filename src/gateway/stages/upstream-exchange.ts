@@ -1,3 +1,4 @@
+import { checkResponseBody, type ResponseDecision } from '../../contract/validation/index.js';
 import { GatehouseError } from '../../errors/gatehouse-error.js';
 import type { RequestContext } from '../request-context.js';
 import { securityHeaders, sendProblem } from '../respond.js';
@@ -17,7 +18,15 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   'x-powered-by',
   'strict-transport-security',
   'x-content-type-options',
+  'content-security-policy',
   'x-request-id',
+  // CORS is the gateway's to answer, as its configuration allows (stages/cors.ts).
+  'access-control-allow-origin',
+  'access-control-allow-credentials',
+  'access-control-allow-methods',
+  'access-control-allow-headers',
+  'access-control-expose-headers',
+  'access-control-max-age',
 ]);
 
 /** Connection values that name no other header, so there is nothing more to strip. */
@@ -50,6 +59,11 @@ export class UpstreamExchange {
   #clientGone = false;
   #replacedBy: GatehouseError | null = null;
   #declaredLength = false;
+  /** Index of the content-length value in #headers, to restate it after filtering; -1 when absent. */
+  #lengthIndex = -1;
+  /** Set when the answer's body must be checked against the contract: held whole, never streamed. */
+  #checked: Exclude<ResponseDecision, string | null> | null = null;
+  #held: Buffer[] | null = null;
 
   constructor(ctx: RequestContext, target: UpstreamTarget) {
     this.#ctx = ctx;
@@ -72,11 +86,17 @@ export class UpstreamExchange {
     if (status >= 500) {
       // The upstream's own error page may carry a stack trace or an internal host name: read
       // and drop it (the connection stays reusable), then answer a generic problem.
-      this.#replacedBy = new GatehouseError('GH_UPSTREAM_BAD_RESPONSE', `upstream answered ${status}`);
+      this.#replace(new GatehouseError('GH_UPSTREAM_BAD_RESPONSE', `upstream answered ${status}`));
       return true;
     }
-    const headers = securityHeaders(this.#ctx.id);
+    const ctx = this.#ctx;
+    const contract = ctx.responseContract;
+    // RFC 9111 §5.2.2.5: an answer given for credentials is never stored by any cache.
+    const noStore = ctx.principal !== null || (contract !== null && contract.noStore);
+    const headers = securityHeaders(ctx.id);
     let connectionTokens: string | null = null;
+    let contentType: string | undefined;
+    let contentEncoding: string | undefined;
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const name = rawHeaders[i]!.toString('latin1').toLowerCase();
       const value = rawHeaders[i + 1]!.toString('latin1');
@@ -85,11 +105,25 @@ export class UpstreamExchange {
           return this.#abortWith(new GatehouseError('GH_UPSTREAM_RESPONSE_TOO_LARGE', `upstream declared ${value} bytes`));
         }
         this.#declaredLength = true;
+        this.#lengthIndex = headers.length;
       } else if (name === 'connection' && !PLAIN_CONNECTION_VALUES.has(value.toLowerCase())) {
         connectionTokens = value;
-      }
+      } else if (name === 'content-type') contentType = value;
+      else if (name === 'content-encoding') contentEncoding = value;
+      else if (noStore && name === 'cache-control') continue;
       if (!DROPPED_RESPONSE_HEADERS.has(name)) headers.push(name, value);
     }
+    if (contract !== null) {
+      const decision = contract.decide(status, ctx.req.method, contentType, contentEncoding);
+      if (typeof decision === 'string') {
+        this.#replace(new GatehouseError('GH_UPSTREAM_CONTRACT_VIOLATION', decision));
+        return true;
+      }
+      this.#checked = decision;
+    }
+    if (noStore) headers.push('cache-control', 'no-store');
+    const extra = ctx.responseHeaders;
+    if (extra !== null) for (let i = 0; i < extra.length; i += 1) headers.push(extra[i]!);
     this.#status = status;
     this.#headers = connectionTokens === null ? headers : withoutConnectionTokens(headers, connectionTokens);
     this.#resume = resume;
@@ -106,6 +140,10 @@ export class UpstreamExchange {
       return this.#abortWith(
         new GatehouseError('GH_UPSTREAM_RESPONSE_TOO_LARGE', `upstream sent over ${this.#maxBytes} bytes`),
       );
+    }
+    if (this.#checked !== null) {
+      (this.#held ??= []).push(chunk);
+      return true;
     }
     if (!this.#streaming) {
       if (this.#pending === null) {
@@ -124,6 +162,10 @@ export class UpstreamExchange {
     const ctx = this.#ctx;
     if (this.#replacedBy !== null) {
       sendProblem(ctx, this.#replacedBy);
+      return;
+    }
+    if (this.#checked !== null) {
+      this.#completeChecked();
       return;
     }
     if (this.#streaming) {
@@ -153,6 +195,43 @@ export class UpstreamExchange {
     else sendProblem(this.#ctx, new GatehouseError('GH_UPSTREAM_UNREACHABLE', describe(err)));
   }
 
+  /**
+   * Checks a held answer against its response contract and writes what may leave: the original
+   * bytes when nothing was undeclared, the filtered JSON otherwise; or replaces it with a 502.
+   */
+  #completeChecked(): void {
+    const ctx = this.#ctx;
+    if (ctx.answered) return;
+    const held = this.#held;
+    const raw = held === null ? Buffer.alloc(0) : held.length === 1 ? held[0]! : Buffer.concat(held, this.#received);
+    const removed: string[] = [];
+    const checked = checkResponseBody(this.#checked!, ctx.responseContract!.mode, raw, removed);
+    if (checked.violation !== null) {
+      this.#replace(new GatehouseError('GH_UPSTREAM_CONTRACT_VIOLATION', checked.violation));
+      sendProblem(ctx, this.#replacedBy!);
+      return;
+    }
+    if (removed.length > 0) ctx.journey.contract = removed.map(describeRemoval);
+    ctx.answered = true;
+    ctx.journey.decidedBy = 'respond';
+    const headers = this.#headers!;
+    const body = checked.body!;
+    const length = String(typeof body === 'string' ? Buffer.byteLength(body) : body.length);
+    if (this.#lengthIndex >= 0) headers[this.#lengthIndex + 1] = length;
+    else headers.push('content-length', length);
+    ctx.res.writeHead(this.#status, headers);
+    if (typeof body === 'string') ctx.res.end(body);
+    else if (body.length <= SINGLE_WRITE_MAX_BYTES) ctx.res.end(body.toString('latin1'), 'latin1');
+    else ctx.res.end(body);
+  }
+
+  /** The answer will be replaced by a problem: recorded for operators, body read and dropped. */
+  #replace(err: GatehouseError): void {
+    this.#replacedBy = err;
+    this.#ctx.journey.decidedBy = 'respond';
+    (this.#ctx.journey.contract ??= []).push(`replaced: ${err.detail}`);
+  }
+
   #startStreaming(): void {
     const ctx = this.#ctx;
     this.#streaming = true;
@@ -167,6 +246,10 @@ export class UpstreamExchange {
     this.#abort?.(err);
     return false;
   }
+}
+
+function describeRemoval(location: string): string {
+  return `removed undeclared ${location}`;
 }
 
 function describe(err: Error): string {

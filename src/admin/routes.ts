@@ -1,0 +1,145 @@
+import type { IncomingMessage } from 'node:http';
+import { DURATION_HINT, parseDuration } from '../auth/keys/duration.js';
+import { KeyRequestError, type KeyLifecycle } from '../auth/keys/lifecycle.js';
+import { keyRequestProblem, type KeyRequest } from '../auth/keys/record.js';
+import { GatehouseError } from '../errors/gatehouse-error.js';
+import { readJsonBody } from './body.js';
+
+export interface AdminAnswer {
+  readonly status: number;
+  readonly body: unknown;
+  /** The route template, for the log: never the raw path. */
+  readonly route: string;
+}
+
+/** The overlap a rotation gets when the caller names none: a day to roll the new key out. */
+export const DEFAULT_OVERLAP = '24h';
+const MAX_OVERLAP_MS = 30 * 86_400_000;
+const MAX_LIFETIME_MS = 3650 * 86_400_000;
+const MAX_PAGE = 1000;
+const KEY_ROUTE = /^\/keys\/([0-9a-f]{16})(?:\/(revoke|rotate))?$/;
+
+/**
+ * The admin routes, for a caller already authenticated:
+ *   POST /keys               create; the answer holds the key, the only time it is ever shown
+ *   GET  /keys               list (never a secret), ?consumer=&after=&limit= (keyset paging)
+ *   GET  /keys/{id}          one record
+ *   POST /keys/{id}/revoke   revoke
+ *   POST /keys/{id}/rotate   new key, old one kept for `overlap` (default 24h)
+ */
+export async function routeAdminRequest(req: IncomingMessage, lifecycle: KeyLifecycle): Promise<AdminAnswer> {
+  const url = new URL(req.url ?? '/', 'https://admin.invalid');
+  const method = req.method ?? '';
+  if (url.pathname === '/keys') {
+    if (method === 'GET') return listKeys(url.searchParams, lifecycle);
+    if (method === 'POST') return createKey(await readJsonBody(req), lifecycle);
+    throw methodNotAllowed('GET, POST', '/keys');
+  }
+  const match = KEY_ROUTE.exec(url.pathname);
+  if (match === null) throw new GatehouseError('GH_ADMIN_NOT_FOUND', 'no admin route at this path');
+  const [, id, action] = match as unknown as [string, string, 'revoke' | 'rotate' | undefined];
+  if (action === undefined) {
+    if (method !== 'GET') throw methodNotAllowed('GET', '/keys/{id}');
+    return getKey(id, lifecycle);
+  }
+  if (method !== 'POST') throw methodNotAllowed('POST', `/keys/{id}/${action}`);
+  const body = await readJsonBody(req);
+  return action === 'revoke' ? revokeKey(id, body, lifecycle) : rotateKey(id, body, lifecycle);
+}
+
+async function createKey(body: unknown, lifecycle: KeyLifecycle): Promise<AdminAnswer> {
+  const request = parseCreateBody(body);
+  try {
+    const created = await lifecycle.create(request);
+    return { status: 201, route: 'POST /keys', body: { key: created.key, record: created.record } };
+  } catch (err) {
+    if (err instanceof KeyRequestError) throw new GatehouseError('GH_ADMIN_BAD_REQUEST', err.message);
+    throw err;
+  }
+}
+
+async function listKeys(params: URLSearchParams, lifecycle: KeyLifecycle): Promise<AdminAnswer> {
+  const limitText = params.get('limit') ?? '100';
+  const limit = /^[1-9][0-9]{0,3}$/.test(limitText) ? Math.min(Number(limitText), MAX_PAGE) : NaN;
+  if (Number.isNaN(limit)) throw new GatehouseError('GH_ADMIN_BAD_REQUEST', `limit must be 1 to ${MAX_PAGE}`);
+  const keys = await lifecycle.list({ after: params.get('after'), consumer: params.get('consumer'), limit });
+  const next = keys.length === limit ? keys[keys.length - 1]!.id : null;
+  return { status: 200, route: 'GET /keys', body: { keys, next } };
+}
+
+async function getKey(id: string, lifecycle: KeyLifecycle): Promise<AdminAnswer> {
+  const record = await lifecycle.get(id);
+  if (record === null) throw keyNotFound(id);
+  return { status: 200, route: 'GET /keys/{id}', body: { record } };
+}
+
+async function revokeKey(id: string, body: unknown, lifecycle: KeyLifecycle): Promise<AdminAnswer> {
+  expectFields(body, []);
+  const record = await lifecycle.revoke(id);
+  if (record === null) throw keyNotFound(id);
+  return { status: 200, route: 'POST /keys/{id}/revoke', body: { record } };
+}
+
+async function rotateKey(id: string, body: unknown, lifecycle: KeyLifecycle): Promise<AdminAnswer> {
+  const fields = expectFields(body, ['overlap', 'expiresIn']);
+  const overlapMs = durationField(fields.overlap ?? DEFAULT_OVERLAP, 'overlap', MAX_OVERLAP_MS);
+  const options =
+    fields.expiresIn === undefined
+      ? { overlapMs }
+      : { overlapMs, lifetimeMs: durationField(fields.expiresIn, 'expiresIn', MAX_LIFETIME_MS) };
+  const outcome = await lifecycle.rotate(id, options);
+  if (!outcome.ok) {
+    if (outcome.reason === 'not-found') throw keyNotFound(id);
+    throw new GatehouseError('GH_ADMIN_CONFLICT', `key ${id} cannot be rotated: ${outcome.reason}`);
+  }
+  const { key, record, replaced } = outcome.rotated;
+  return { status: 201, route: 'POST /keys/{id}/rotate', body: { key, record, replaced } };
+}
+
+function parseCreateBody(body: unknown): KeyRequest {
+  const fields = expectFields(body, ['consumer', 'scopes', 'expiresIn', 'env']);
+  const problem = keyRequestProblem(fields.consumer, fields.scopes ?? []);
+  if (problem !== null) throw new GatehouseError('GH_ADMIN_BAD_REQUEST', problem);
+  const env = fields.env ?? 'live';
+  if (env !== 'live' && env !== 'test')
+    throw new GatehouseError('GH_ADMIN_BAD_REQUEST', 'env must be live or test');
+  return {
+    consumer: fields.consumer as string,
+    scopes: (fields.scopes ?? []) as string[],
+    env,
+    lifetimeMs:
+      fields.expiresIn === undefined || fields.expiresIn === null
+        ? null
+        : durationField(fields.expiresIn, 'expiresIn', MAX_LIFETIME_MS),
+  };
+}
+
+/** The body as a record holding only `allowed` fields: an unknown field is refused, not ignored. */
+function expectFields(body: unknown, allowed: readonly string[]): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new GatehouseError('GH_ADMIN_BAD_REQUEST', 'admin body must be a JSON object');
+  }
+  const unknownField = Object.keys(body).find((name) => !allowed.includes(name));
+  if (unknownField !== undefined) {
+    throw new GatehouseError(
+      'GH_ADMIN_BAD_REQUEST',
+      `unknown field in admin body: ${unknownField.slice(0, 40)}`,
+    );
+  }
+  return body as Record<string, unknown>;
+}
+
+function durationField(value: unknown, name: string, maxMs: number): number {
+  const ms = parseDuration(value);
+  if (ms === null || ms > maxMs)
+    throw new GatehouseError('GH_ADMIN_BAD_REQUEST', `${name}: ${DURATION_HINT}`);
+  return ms;
+}
+
+function methodNotAllowed(allow: string, route: string): GatehouseError {
+  return new GatehouseError('GH_ADMIN_METHOD_NOT_ALLOWED', `method not allowed on ${route}`, { allow });
+}
+
+function keyNotFound(id: string): GatehouseError {
+  return new GatehouseError('GH_ADMIN_NOT_FOUND', `no key with id ${id}`);
+}

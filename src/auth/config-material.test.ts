@@ -1,0 +1,126 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { checkConfig, loadConfig } from '../config/index.js';
+import { makeConfigDir, minimalYaml, type ConfigDir } from '../config/testing.js';
+
+const ecPublic = () =>
+  generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    .publicKey.export({ type: 'spki', format: 'pem' })
+    .toString();
+const ecPrivate = (curve = 'P-256') =>
+  generateKeyPairSync('ec', { namedCurve: curve })
+    .privateKey.export({ type: 'pkcs8', format: 'pem' })
+    .toString();
+
+describe('the auth section of the configuration', () => {
+  let dir: ConfigDir;
+  beforeEach(async () => {
+    dir = await makeConfigDir();
+  });
+  afterEach(() => dir.remove());
+
+  const issuesOf = async (auth: string) =>
+    (await checkConfig(await dir.config(minimalYaml + auth), {})).issues;
+
+  it('has secure defaults when absent', async () => {
+    const config = await loadConfig(await dir.config(minimalYaml), {});
+    expect(config.auth).toMatchObject({
+      realm: 'gatehouse',
+      issuer: 'urn:gatehouse',
+      maxTokenBytes: 8192,
+      issuers: [],
+      signingKeys: [],
+      tokenEndpoint: { enabled: false, lifetimeSec: 300 },
+      identity: { enabled: true, header: 'Gatehouse-Identity', lifetimeSec: 60, reuseSec: 30 },
+    });
+  });
+
+  it('loads an issuer with static keys and a token endpoint client, keeping only the secret digest', async () => {
+    await dir.file('issuer.pem', ecPublic());
+    await dir.file('client.secret', 'x'.repeat(40));
+    const config = await loadConfig(
+      await dir.config(`${minimalYaml}auth:
+  issuers:
+    - { issuer: "https://login.example", audience: gatehouse, algorithms: [ES256], keys: ["file:./issuer.pem"] }
+  tokenEndpoint:
+    enabled: true
+    clients: [ { id: reporting, secret: "file:./client.secret", scopes: [r] } ]
+`),
+      {},
+    );
+    expect(config.auth.issuers[0]).toMatchObject({
+      issuer: 'https://login.example',
+      audiences: ['gatehouse'],
+      jwks: null,
+      clockSkewSec: 30,
+    });
+    expect(config.auth.issuers[0]!.keys[0]).toContain('BEGIN PUBLIC KEY');
+    expect(config.auth.tokenEndpoint.clients[0]).toEqual({
+      id: 'reporting',
+      consumer: 'reporting',
+      scopes: ['r'],
+      secretSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    expect(JSON.stringify(config)).not.toContain('x'.repeat(40));
+  });
+
+  it('refuses HMAC and "none" algorithms with a hint about algorithm confusion', async () => {
+    const issues = await issuesOf(`auth:
+  issuers:
+    - { issuer: a, audience: g, algorithms: [HS256, none], jwksUrl: "https://a.example/jwks" }
+`);
+    expect(issues.map((i) => [i.path, i.message])).toEqual([
+      ['auth.issuers[0].algorithms[0]', expect.stringMatching(/^"HS256" is not one of: ES256/)],
+      ['auth.issuers[0].algorithms[1]', expect.stringMatching(/^"none" is not one of: ES256/)],
+    ]);
+    expect(issues[0]!.hint).toMatch(/algorithm-confusion/);
+  });
+
+  it('reports every key-source problem at once', async () => {
+    const privatePem = ecPrivate();
+    await dir.file('private.pem', privatePem);
+    const issues = await issuesOf(`auth:
+  issuers:
+    - { issuer: a, audience: g, algorithms: [ES256] }
+    - { issuer: b, audience: g, algorithms: [ES256], jwksUrl: "http://b.example/jwks" }
+    - { issuer: c, audience: g, algorithms: [ES256], jwksUrl: "https://c.example/jwks", keys: ["file:./x.pem"] }
+    - { issuer: d, audience: g, algorithms: [ES256], keys: ["file:./private.pem"] }
+    - { issuer: d, audience: g, algorithms: [RS256], keys: ["file:./missing.pem"] }
+    - { issuer: "urn:gatehouse", audience: g, algorithms: [ES256], jwksUrl: "https://e.example/jwks" }
+`);
+    const text = issues.map((i) => `${i.path}: ${i.message}`).join('\n');
+    expect(text).toMatch(/auth\.issuers\[0\]: has neither jwksUrl nor keys/);
+    expect(text).toMatch(/auth\.issuers\[1\]\.jwksUrl: uses http:\/\/ instead of https:\/\//);
+    expect(text).toMatch(/auth\.issuers\[2\]: has both jwksUrl and keys/);
+    expect(text).toMatch(/auth\.issuers\[3\]\.keys\[0\]: .* holds a private key/);
+    expect(text).toMatch(/auth\.issuers\[4\]\.issuer: is already the issuer of auth\.issuers\[3\]/);
+    expect(text).toMatch(/auth\.issuers\[4\]\.keys\[0\]: .* does not exist/);
+    expect(text).toMatch(/auth\.issuers\[5\]\.issuer: is the gateway's own issuer/);
+    expect(text).not.toContain(privatePem.split('\n')[1]);
+  });
+
+  it('refuses short client secrets, inline secrets, non-P-256 signing keys and long-lived assertions', async () => {
+    await dir.file('short.secret', 'abc');
+    await dir.file('p384.pem', ecPrivate('P-384'));
+    const issues = await issuesOf(`auth:
+  signingKeys: ["file:./p384.pem"]
+  identity: { lifetimeSec: 120, reuseSec: 30 }
+  tokenEndpoint:
+    clients:
+      - { id: a, secret: "file:./short.secret", scopes: [] }
+      - { id: a, secret: "hunter2hunter2hunter2hunter2hunter2", scopes: [] }
+`);
+    const text = issues.map((i) => `${i.path}: ${i.message} — ${i.hint}`).join('\n');
+    expect(text).toMatch(/signingKeys\[0\]: .* is not a P-256 \(ES256\) key/);
+    expect(text).toMatch(/identity\.lifetimeSec/);
+    expect(text).toMatch(/clients\[0\]\.secret: .* shorter than 32 characters/);
+    expect(text).toMatch(/clients\[1\]\.id: is already the id of clients\[0\]/);
+    expect(text).toMatch(/clients\[1\]\.secret: is not a secret reference/);
+    expect(text).not.toContain('hunter2');
+  });
+
+  it('refuses reuseSec not shorter than lifetimeSec', async () => {
+    const issues = await issuesOf(`auth:\n  identity: { lifetimeSec: 20, reuseSec: 20 }\n`);
+    expect(issues.map((i) => i.path)).toEqual(['auth.identity.reuseSec']);
+  });
+});

@@ -1,0 +1,136 @@
+import { createHash } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader, type ProtectedHeaderParameters } from 'jose';
+import type { Principal } from '../principal.js';
+import { principalFromClaims } from './claims.js';
+import { compactJwsProblem } from './compact-jws.js';
+import type { IssuerVerifier } from './issuer-verifier.js';
+import { describeJoseFailure } from './jose-failures.js';
+import { VerifiedTokenCache } from './verified-token-cache.js';
+
+/** A bearer token refused; `reason` (a stable `jwt.*` cause, then details) is for the operator only. */
+export class JwtRefused extends Error {
+  override readonly name = 'JwtRefused';
+  constructor(readonly reason: string) {
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0; // an expected outcome: no stack to capture
+    super(reason);
+    Error.stackTraceLimit = stackTraceLimit;
+  }
+}
+
+/**
+ * Header parameters that make a verifier look for keys the token itself supplies or points to
+ * (RFC 7515 §4.1.2–4.1.6). jose ignores them unless asked, but a token carrying one is an
+ * attempt to choose its own key, and is refused outright (RFC 8725 §3.10).
+ */
+const KEY_SUPPLYING_PARAMETERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
+
+export interface JwtVerifierOptions {
+  readonly maxTokenBytes: number;
+  readonly cacheSize: number;
+}
+
+/**
+ * Verifies bearer JWTs for the configured issuers. The common path is `cached()`: a token
+ * verified before costs one map lookup until its `exp`. The first sight of a token goes through
+ * `verify()`: shape, header, issuer and algorithm checks, then jose (signature, iss, aud, exp,
+ * nbf, required claims); concurrent requests with the same new token share one verification.
+ */
+export class JwtVerifier {
+  readonly #issuers: ReadonlyMap<string, IssuerVerifier>;
+  readonly #cache: VerifiedTokenCache;
+  readonly #inflight = new Map<string, Promise<Principal>>();
+  readonly #maxTokenBytes: number;
+
+  constructor(issuers: readonly IssuerVerifier[], options: JwtVerifierOptions) {
+    this.#issuers = new Map(issuers.map((issuer) => [issuer.issuer, issuer]));
+    this.#cache = new VerifiedTokenCache(options.cacheSize);
+    this.#maxTokenBytes = options.maxTokenBytes;
+  }
+
+  get cacheSize(): number {
+    return this.#cache.size;
+  }
+
+  /** The principal of a token verified before and not yet expired, else null. Synchronous. */
+  cached(token: string): Principal | null {
+    if (token.length > this.#maxTokenBytes) return null;
+    return this.#cache.get(token, Date.now());
+  }
+
+  /** Verifies a token not in the cache; rejects with JwtRefused. */
+  verify(token: string): Promise<Principal> {
+    const running = this.#inflight.get(token);
+    if (running !== undefined) return running;
+    const verification = this.#verify(token).finally(() => this.#inflight.delete(token));
+    this.#inflight.set(token, verification);
+    return verification;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#issuers.values()].map((issuer) => issuer.close()));
+  }
+
+  async #verify(token: string): Promise<Principal> {
+    const shape = compactJwsProblem(token, this.#maxTokenBytes);
+    if (shape !== null) throw new JwtRefused(`jwt.malformed: ${shape}`);
+    const issuer = this.#issuerOf(token, headerOf(token));
+    let payload;
+    try {
+      payload = await issuer.verify(token);
+    } catch (err) {
+      throw new JwtRefused(describeJoseFailure(err, issuer.issuer));
+    }
+    const tokenId = typeof payload.jti === 'string' ? payload.jti : digestId(token);
+    const principal = principalFromClaims(payload, issuer.issuer, issuer.mapping, tokenId);
+    if (typeof principal === 'string') throw new JwtRefused(`jwt.claims: ${principal}`);
+    this.#cache.set(token, principal, payload.exp! * 1000);
+    return principal;
+  }
+
+  /** The configured issuer the token claims, once its header passed; nothing here is trusted yet. */
+  #issuerOf(token: string, header: ProtectedHeaderParameters): IssuerVerifier {
+    let claimed: unknown;
+    try {
+      claimed = decodeJwt(token).iss;
+    } catch {
+      throw new JwtRefused('jwt.malformed: the payload is not a JSON object');
+    }
+    const issuer = typeof claimed === 'string' ? this.#issuers.get(claimed) : undefined;
+    if (issuer === undefined)
+      throw new JwtRefused(`jwt.issuer: ${quote(claimed)} is not a configured issuer`);
+    if (!issuer.algorithms.has(header.alg!)) {
+      throw new JwtRefused(`jwt.algorithm: ${quote(header.alg)} is not allowed for ${issuer.issuer}`);
+    }
+    return issuer;
+  }
+}
+
+function headerOf(token: string): ProtectedHeaderParameters {
+  let header: ProtectedHeaderParameters;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    throw new JwtRefused('jwt.malformed: the header is not a JSON object');
+  }
+  for (const parameter of KEY_SUPPLYING_PARAMETERS) {
+    if (header[parameter] !== undefined) {
+      throw new JwtRefused(`jwt.header: "${parameter}" in the header (a token may not name its own key)`);
+    }
+  }
+  if (typeof header.alg !== 'string' || header.alg === 'none') {
+    throw new JwtRefused(`jwt.algorithm: ${quote(header.alg)} (unsigned tokens are never accepted)`);
+  }
+  return header;
+}
+
+/** An id for a token without `jti`: not the token, and not enough to rebuild it. */
+function digestId(token: string): string {
+  return 'sha256:' + createHash('sha256').update(token).digest('base64url').slice(0, 22);
+}
+
+/** Attacker-chosen text for a log line: JSON-quoted and cut short. */
+function quote(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}

@@ -1,0 +1,54 @@
+import type { LimitsConfig } from '../config/types.js';
+import type { RequestContext } from '../gateway/request-context.js';
+import type { Stage } from '../gateway/stage.js';
+import { createBodyStage } from '../gateway/stages/body.js';
+import { LimitsNote } from './note.js';
+
+/**
+ * Reading the body early, for a policy keyed on a body field (the login username). The body
+ * stage's own reader does it (same streaming size limit); it finds `ctx.body` set and skips.
+ * Only operations whose policies name a body field pay for this, and only once the limits that
+ * need no body have admitted the request.
+ */
+export function createBodyReader(limits: LimitsConfig): Stage['onRequest'] {
+  return createBodyStage(limits).onRequest;
+}
+
+export function bodyPending(ctx: RequestContext): boolean {
+  if (ctx.body !== null) return false;
+  const headers = ctx.req.headers;
+  return headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0';
+}
+
+/** A top-level string or number field of a JSON or form body; '' when absent or not readable. */
+export function readBodyField(ctx: RequestContext, field: string): string {
+  const note = (ctx.limits ??= new LimitsNote());
+  if (note.parsedBody === undefined) note.parsedBody = parseBody(ctx);
+  const body = note.parsedBody;
+  if (body instanceof URLSearchParams) return body.get(field) ?? '';
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return '';
+  const value: unknown = Object.hasOwn(body, field) ? (body as Record<string, unknown>)[field] : undefined;
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : '';
+}
+
+function parseBody(ctx: RequestContext): unknown {
+  const body = ctx.body;
+  if (body === null) return null;
+  const type = (ctx.req.headers['content-type'] ?? '').toLowerCase();
+  if (type.startsWith('application/x-www-form-urlencoded')) return new URLSearchParams(body.toString('utf8'));
+  try {
+    // Anything else is tried as JSON (application/json, +json, or no type): the validate stage
+    // decides later whether the body is acceptable; here it only has to yield a key.
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * One account, one key: case, surrounding space and Unicode compatibility forms (NFKC) do not
+ * make a new username, so they cannot reset a backoff.
+ */
+export function normaliseUsername(raw: string): string {
+  return raw.normalize('NFKC').trim().toLowerCase();
+}

@@ -1,0 +1,9 @@
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const DURATION = /^([1-9][0-9]{0,8})(ms|s|m|h|d)$/;
+
+/** "250ms", "1s", "15m", "1d" → milliseconds. The config schema has checked the form already. */
+export function parseDuration(text: string): number {
+  const match = DURATION.exec(text);
+  if (match === null) throw new TypeError(`"${text}" is not a duration such as 500ms, 1s, 1m, 1h or 1d`);
+  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+}

@@ -1,0 +1,141 @@
+import type { Operation } from '../contract/index.js';
+import { GatehouseError } from '../errors/gatehouse-error.js';
+import type { RequestContext } from '../gateway/request-context.js';
+import type { Stage } from '../gateway/stage.js';
+import { refusalOf, refusedBy } from './answer.js';
+import { bodyPending, normaliseUsername, readBodyField } from './body-field.js';
+import type { ConcurrencyGuard } from './concurrency.js';
+import type { Decision, Limiter } from './limiter.js';
+import { noteDecision } from './journey-note.js';
+import { boundedValue } from './key.js';
+import { LimitsNote } from './note.js';
+import type { PreAuthPlan } from './plan.js';
+import type { PreAuthRules, Rule } from './rule.js';
+import { arrivedOnClosingConnection, holdRefusal, refuseOnConnection } from './tarpit.js';
+
+/** One shared instance: the connection is already closed, nothing is written. */
+const PIPELINED_PAST_REFUSAL = new GatehouseError(
+  'GH_LIMIT_RATE_EXCEEDED',
+  'request pipelined behind a repeated refusal: connection closed',
+);
+
+/**
+ * Before any credential is looked at: the concurrency guard, the per-address limit, the
+ * failed-authentication penalty and, on login-marked operations, the login limits and backoff
+ * per address and per username. A flood or a credential-stuffing run is refused here without
+ * a key-store lookup or a token verification.
+ */
+export class PreAuthLimiter {
+  readonly #plans: ReadonlyMap<Operation, PreAuthPlan>;
+  readonly #rules: PreAuthRules;
+  readonly #usernameRules: readonly Rule[];
+  readonly #limiter: Limiter;
+  readonly #concurrency: ConcurrencyGuard;
+  readonly #readBody: Stage['onRequest'];
+  readonly #failureStatuses: ReadonlySet<number>;
+
+  constructor(options: {
+    plans: ReadonlyMap<Operation, PreAuthPlan>;
+    rules: PreAuthRules;
+    limiter: Limiter;
+    concurrency: ConcurrencyGuard;
+    readBody: Stage['onRequest'];
+    failureStatuses: readonly number[];
+  }) {
+    this.#plans = options.plans;
+    this.#rules = options.rules;
+    this.#usernameRules = [options.rules.loginUsername, options.rules.backoffUsername];
+    this.#limiter = options.limiter;
+    this.#concurrency = options.concurrency;
+    this.#readBody = options.readBody;
+    this.#failureStatuses = new Set(options.failureStatuses);
+  }
+
+  onRequest(ctx: RequestContext): void | Promise<void> {
+    if (arrivedOnClosingConnection(ctx)) throw PIPELINED_PAST_REFUSAL;
+    const address = ctx.journey.clientAddress;
+    const shed = this.#concurrency.admit(address);
+    if (shed !== null) return slowRefusal(ctx, refuseOnConnection(ctx, shed));
+    const note = (ctx.limits ??= new LimitsNote());
+    note.inFlight = true;
+    const plan = this.#plans.get(ctx.route!.operation);
+    if (plan === undefined) return;
+    if (plan.countsFailedAuth) note.failedAuthKey = address;
+    if (plan.login !== null) note.loginAddressKey = address;
+    if (plan.addressRules.length === 0) return;
+    const keys = new Array<string>(plan.addressRules.length).fill(address);
+    const decision = this.#limiter.decide(plan.addressRules, keys);
+    if (decision instanceof Promise) return decision.then((d) => this.#afterAddress(ctx, plan, d));
+    return this.#afterAddress(ctx, plan, decision);
+  }
+
+  #afterAddress(ctx: RequestContext, plan: PreAuthPlan, decision: Decision): void | Promise<void> {
+    noteDecision(ctx, decision);
+    const refusal = refusalOf(decision);
+    if (refusal !== null) {
+      if (refusal.status !== 429) throw refusal;
+      refuseOnConnection(ctx, refusal);
+      // A flood is answered slowly (see tarpit.ts); login and failed-auth refusals go out at once.
+      const flood = this.#rules.perAddress;
+      if (flood !== null && refusedBy(decision, flood)) return slowRefusal(ctx, refusal);
+      throw refusal;
+    }
+    const field = plan.login?.usernameField ?? null;
+    if (field === null) return;
+    if (!bodyPending(ctx)) return this.#checkUsername(ctx, field);
+    return Promise.resolve(this.#readBody(ctx)).then(() => this.#checkUsername(ctx, field));
+  }
+
+  #checkUsername(ctx: RequestContext, field: string): void | Promise<void> {
+    const username = normaliseUsername(readBodyField(ctx, field));
+    if (username === '') return; // nothing to key on: the per-address login limits still held
+    const key = boundedValue(username);
+    ctx.limits!.loginUsernameKey = key;
+    const rules = this.#usernameRules;
+    const decision = this.#limiter.decide(rules, [key, key]);
+    if (decision instanceof Promise) return decision.then((d) => enforce(ctx, d));
+    enforce(ctx, decision);
+  }
+
+  /** Counts failed authentications and login outcomes, and releases the concurrency slot. */
+  onComplete(ctx: RequestContext): void {
+    const note = ctx.limits;
+    if (note === null) return;
+    const journey = ctx.journey;
+    if (note.inFlight) {
+      note.inFlight = false;
+      this.#concurrency.release(journey.clientAddress);
+    }
+    if (
+      note.failedAuthKey !== null &&
+      journey.status === 401 &&
+      journey.code?.startsWith('GH_AUTH_') === true
+    ) {
+      this.#limiter.record(this.#rules.failedAuth, note.failedAuthKey, 'failure');
+    }
+    // A login outcome is the upstream's own answer (code null); a refusal by the gateway is neither.
+    if (note.loginAddressKey === null || journey.code !== null) return;
+    const event = this.#failureStatuses.has(journey.status)
+      ? 'failure'
+      : journey.status >= 200 && journey.status < 300
+        ? 'success'
+        : null;
+    if (event === null) return;
+    this.#limiter.record(this.#rules.backoffAddress, note.loginAddressKey, event);
+    if (note.loginUsernameKey !== null)
+      this.#limiter.record(this.#rules.backoffUsername, note.loginUsernameKey, event);
+  }
+}
+
+/** The refusal, held back a second when the address has not too many held already (tarpit.ts). */
+function slowRefusal(ctx: RequestContext, refusal: GatehouseError): Promise<never> {
+  const held = holdRefusal(ctx, refusal);
+  if (held !== null) return held;
+  throw refusal;
+}
+
+function enforce(ctx: RequestContext, decision: Decision): void {
+  noteDecision(ctx, decision);
+  const refusal = refusalOf(decision);
+  if (refusal !== null) throw refusal;
+}

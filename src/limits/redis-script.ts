@@ -1,0 +1,114 @@
+/**
+ * The Redis side of the limits: the same arithmetic as memory-store.ts, in Lua, so that one
+ * decision is one atomic script call (one round trip; ioredis sends EVALSHA and pipelines
+ * concurrent calls). Time is Redis's own (TIME, microseconds): every gateway process and replica
+ * decides against one clock, so clock skew between hosts cannot let extra requests through.
+ * Numbers are written with %.0f: Lua 5.1's default conversion keeps 14 digits, too few for
+ * microseconds since the epoch.
+ */
+
+/** Arguments per check in DECIDE_SCRIPT's ARGV. */
+export const DECIDE_ARGS_PER_CHECK = 5;
+
+/**
+ * KEYS[i]: the key of check i. ARGV per check: kind (r rate, q quota, p penalty, b backoff),
+ * enforced (1/0), then a, b, c:
+ *   r: interval µs, tolerance µs, max delay µs    q: limit, period end (ms since the epoch), -
+ *   p: -, tolerance µs, -                        b: forget µs, -, -
+ * Reply: per check outcome (0 admit, 1 delay, 2 refuse), remaining (-1 unknown), reset µs, wait µs.
+ * Every enforced check admits or delays → each admitting check is charged; otherwise none is.
+ */
+export const DECIDE_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local reply = {}
+local pending = {}
+local refused = false
+for i = 1, #KEYS do
+  local o = (i - 1) * ${DECIDE_ARGS_PER_CHECK}
+  local kind = ARGV[o + 1]
+  local a, b, c = tonumber(ARGV[o + 3]), tonumber(ARGV[o + 4]), tonumber(ARGV[o + 5])
+  local outcome, remaining, reset, wait = 0, -1, 0, 0
+  if kind == 'r' then
+    local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+    if tat < now then tat = now end
+    wait = tat - b - now
+    if wait > c then
+      outcome, remaining, reset = 2, 0, tat - now
+    else
+      local nxt = tat + a
+      pending[i] = nxt
+      remaining = math.floor((now + b - nxt) / a) + 1
+      if remaining < 0 then remaining = 0 end
+      reset = nxt - now
+      if wait > 0 then outcome = 1 else wait = 0 end
+    end
+  elseif kind == 'q' then
+    local count = tonumber(redis.call('GET', KEYS[i]) or '0')
+    reset = b * 1000 - now
+    if count >= a then
+      outcome, remaining, wait = 2, 0, reset
+    else
+      pending[i] = count + 1
+      remaining = a - count - 1
+    end
+  elseif kind == 'p' then
+    local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+    wait = tat - b - now
+    if wait > 0 then outcome, remaining, reset = 2, 0, tat - now else wait = 0 end
+  elseif kind == 'b' then
+    local state = redis.call('HMGET', KEYS[i], 'u', 'l')
+    local untilv, last = tonumber(state[1] or '0'), tonumber(state[2] or '0')
+    wait = untilv - now
+    if wait > 0 and now - last <= a then outcome, remaining, reset = 2, 0, wait else wait = 0 end
+  end
+  if outcome == 2 and ARGV[o + 2] == '1' then refused = true end
+  reply[#reply + 1] = outcome
+  reply[#reply + 1] = remaining
+  reply[#reply + 1] = math.floor(reset)
+  reply[#reply + 1] = math.floor(wait)
+end
+if not refused then
+  for i = 1, #KEYS do
+    local v = pending[i]
+    if v ~= nil then
+      local o = (i - 1) * ${DECIDE_ARGS_PER_CHECK}
+      if ARGV[o + 1] == 'r' then
+        redis.call('SET', KEYS[i], string.format('%.0f', v), 'PX', math.max(1, math.ceil((v - now) / 1000)))
+      else
+        redis.call('SET', KEYS[i], v, 'PXAT', string.format('%.0f', tonumber(ARGV[o + 4]) + 1000))
+      end
+    end
+  end
+end
+return reply
+`;
+
+/**
+ * KEYS[1]: the key. ARGV: event (p penalty failure, f backoff failure, s backoff success), a, b, c, d:
+ *   p: interval µs, tolerance µs       f: free failures, initial µs, max µs, forget µs
+ */
+export const RECORD_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local event = ARGV[1]
+local a, b, c, d = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+if event == 'p' then
+  local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if tat < now then tat = now end
+  local nxt = math.min(tat + a, now + b + a)
+  redis.call('SET', KEYS[1], string.format('%.0f', nxt), 'PX', math.max(1, math.ceil((nxt - now) / 1000)))
+elseif event == 'f' then
+  local state = redis.call('HMGET', KEYS[1], 'f', 'l')
+  local failures, last = tonumber(state[1] or '0'), tonumber(state[2] or '0')
+  if now - last > d then failures = 0 end
+  failures = failures + 1
+  local delay = 0
+  if failures > a then delay = math.min(c, b * 2 ^ (failures - a - 1)) end
+  redis.call('HSET', KEYS[1], 'f', failures, 'u', string.format('%.0f', now + delay), 'l', string.format('%.0f', now))
+  redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil(math.max(d, delay) / 1000)))
+elseif event == 's' then
+  redis.call('DEL', KEYS[1])
+end
+return 1
+`;

@@ -1,0 +1,126 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStore } from './redis-store.js';
+import { ADMIT, DELAY, REFUSE } from './store.js';
+import { preAuthRules, quotaRule, rateRule } from './testing.js';
+
+const REDIS_URL = process.env.REDIS_URL;
+
+/**
+ * The Redis store must decide exactly as the memory store does (memory-store.test.ts has the
+ * same scenarios on a manual clock); here the clock is Redis's own, so waits are compared
+ * within a few milliseconds.
+ */
+describe.skipIf(REDIS_URL === undefined)('redis store (REDIS_URL; skipped without it)', () => {
+  const prefix = `gh-unit-${randomUUID()}:`;
+  const events: string[] = [];
+  let store: RedisStore;
+  let inspect: Redis;
+  beforeAll(async () => {
+    store = new RedisStore(
+      { url: REDIS_URL!, timeoutMs: 500, keyPrefix: prefix },
+      { down: (reason) => events.push(`down ${reason}`), up: () => events.push('up') },
+    );
+    expect(await store.ready(2000)).toBe(true);
+    inspect = new Redis(REDIS_URL!);
+  });
+  afterAll(async () => {
+    await store.close();
+    const keys = await inspect.keys(`${prefix}*`);
+    if (keys.length > 0) await inspect.del(...keys);
+    inspect.disconnect();
+  });
+
+  it('admits the burst, then refuses with the wait until one more fits, and keys expire by themselves', async () => {
+    const rule = rateRule('p', 10, '1m', { burst: 5 }); // T = 6 s
+    const remaining: number[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const [v] = await store.decide([rule], ['burst']);
+      expect(v!.outcome).toBe(ADMIT);
+      remaining.push(v!.remaining);
+    }
+    expect(remaining).toEqual([4, 3, 2, 1, 0]);
+    const [refused] = await store.decide([rule], ['burst']);
+    expect(refused!.outcome).toBe(REFUSE);
+    expect(refused!.waitMs).toBeGreaterThan(5900);
+    expect(refused!.waitMs).toBeLessThanOrEqual(6000);
+    const ttl = await inspect.pttl(`${prefix}rl:p:burst`);
+    expect(ttl).toBeGreaterThan(29_000); // five intervals ahead
+    expect(ttl).toBeLessThanOrEqual(30_000);
+  });
+
+  it('charges nothing when an enforced rule refuses, and lets a shadow rule refuse nothing', async () => {
+    const generous = rateRule('generous', 3, '1m');
+    const strict = rateRule('strict', 1, '1m');
+    const shadow = rateRule('trial', 1, '1m', { shadow: true });
+    expect((await store.decide([generous, strict], ['k', 'k'])).map((v) => v.outcome)).toEqual([
+      ADMIT,
+      ADMIT,
+    ]);
+    for (let i = 0; i < 3; i += 1) {
+      expect((await store.decide([generous, strict], ['k', 'k'])).map((v) => v.outcome)).toEqual([
+        ADMIT,
+        REFUSE,
+      ]);
+    }
+    expect((await store.decide([generous], ['k']))[0]).toMatchObject({ outcome: ADMIT, remaining: 1 });
+    await store.decide([shadow], ['s']);
+    expect((await store.decide([generous, shadow], ['s', 's'])).map((v) => v.outcome)).toEqual([
+      ADMIT,
+      REFUSE,
+    ]);
+  });
+
+  it('reserves turns in delay mode and refuses past the longest wait', async () => {
+    const rule = rateRule('slow', 5, '1s', { burst: 1, mode: 'delay', maxDelay: '1s' });
+    const verdicts = await Promise.all(Array.from({ length: 8 }, () => store.decide([rule], ['q'])));
+    const outcomes = verdicts.map(([v]) => v!.outcome);
+    expect(outcomes).toEqual([ADMIT, DELAY, DELAY, DELAY, DELAY, DELAY, REFUSE, REFUSE]);
+    verdicts.slice(1, 6).forEach(([v], i) => expect(Math.abs(v!.waitMs - (i + 1) * 200)).toBeLessThan(30));
+  });
+
+  it('counts a quota until the end of the UTC day', async () => {
+    const rule = quotaRule('daily', 2, 'day');
+    expect((await store.decide([rule], ['t']))[0]!.remaining).toBe(1);
+    expect((await store.decide([rule], ['t']))[0]!.remaining).toBe(0);
+    const [refused] = await store.decide([rule], ['t']);
+    const now = new Date();
+    const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
+    expect(refused!.outcome).toBe(REFUSE);
+    expect(Math.abs(refused!.waitMs - (midnight - Date.now()))).toBeLessThan(1000);
+  });
+
+  it('blocks after failed authentications and grows a login backoff until a success', async () => {
+    const rules = preAuthRules({ freeFailures: 1, initialDelay: '1s', maxDelay: '4s', forgetAfter: '1h' });
+    for (let i = 0; i < 3; i += 1) await store.record(rules.failedAuth, 'scan', 'failure');
+    const [blocked] = await store.decide([rules.failedAuth], ['scan']);
+    expect(blocked!.outcome).toBe(REFUSE);
+    expect(blocked!.waitMs).toBeGreaterThan(9900);
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      await store.record(rules.backoffUsername, 'alex', 'failure');
+      const [v] = await store.decide([rules.backoffUsername], ['alex']);
+      waits.push(v!.outcome === REFUSE ? Math.round(v!.waitMs / 100) * 100 : 0);
+    }
+    expect(waits).toEqual([0, 1000, 2000, 4000]);
+    await store.record(rules.backoffUsername, 'alex', 'success');
+    expect((await store.decide([rules.backoffUsername], ['alex']))[0]!.outcome).toBe(ADMIT);
+  });
+
+  it('fails fast and says so when Redis cannot be reached', async () => {
+    const reports: string[] = [];
+    const dead = new RedisStore(
+      { url: 'redis://127.0.0.1:1', timeoutMs: 50, keyPrefix: prefix },
+      { down: (reason) => reports.push(reason), up: () => reports.push('up') },
+    );
+    expect(await dead.ready(200)).toBe(false);
+    expect(dead.available).toBe(false);
+    const started = performance.now();
+    await expect(dead.decide([rateRule('p', 1, '1s')], ['x'])).rejects.toThrow();
+    expect(performance.now() - started).toBeLessThan(100);
+    expect(reports.length).toBe(1); // once per outage, not per request
+    await dead.close();
+    expect(events).toEqual([]); // the healthy store never went down
+  });
+});
