@@ -83,7 +83,11 @@ async function startDemoBank(config: GatehouseConfig, certs: DevCertificates): P
   return startBank({
     port: Number(upstream.port),
     tls: { key: certs.serverKey, cert: certs.serverCert, ca: certs.caCert },
-    gateway: { issuer: config.auth.issuer, audience: config.apis[0]!.name, keys: { keys: [...ring.jwks.keys] } },
+    gateway: {
+      issuer: config.auth.issuer,
+      audience: config.apis[0]!.name,
+      keys: { keys: [...ring.jwks.keys] },
+    },
     database: { kind: 'sqlite', path: path.join(config.stateDir, 'bank', 'bank.db') },
     tokens: { issuer: upstream.origin },
     logger: false,
@@ -99,7 +103,10 @@ async function issueDemoKeys(gateway: Gateway, users: SeededUser[], demoDir: str
       out.push({ ...user, apiKeys: null, apiKeyIds: [] });
       continue;
     }
-    const full = await lifecycle.create({ ...keyRequest(user), scopes: ['accounts:read', 'transfers:write'] });
+    const full = await lifecycle.create({
+      ...keyRequest(user),
+      scopes: ['accounts:read', 'transfers:write'],
+    });
     const readOnly = await lifecycle.create({ ...keyRequest(user), scopes: ['accounts:read'] });
     out.push({
       ...user,
@@ -117,7 +124,9 @@ function keyRequest(user: SeededUser): { consumer: string; env: 'test'; lifetime
 
 async function previousKeyIds(demoDir: string): Promise<string[]> {
   try {
-    const previous = JSON.parse(await readFile(path.join(demoDir, 'credentials.json'), 'utf8')) as DemoCredentials;
+    const previous = JSON.parse(
+      await readFile(path.join(demoDir, 'credentials.json'), 'utf8'),
+    ) as DemoCredentials;
     return previous.users.flatMap((user) => user.apiKeyIds ?? []);
   } catch {
     return [];
