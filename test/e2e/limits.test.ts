@@ -291,6 +291,52 @@ describe('pre-auth limit and concurrency guard (memory store)', () => {
   });
 });
 
+describe('failed authentications throttle the address (real authenticate stage)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({
+      openapi: `openapi: 3.1.0
+info: { title: key scan, version: 1.0.0 }
+components:
+  securitySchemes:
+    key: { type: apiKey, in: header, name: X-API-Key }
+paths:
+  /items/{id}:
+    get:
+      security: [ { key: [] } ]
+      parameters:
+        - { name: id, in: path, required: true, schema: { type: string } }
+      responses:
+        '200': { description: an item }
+`,
+      extraYaml: 'preAuthLimit:\n  failedAuth: { limit: 6, window: 1m, burst: 3 }\n',
+    });
+  });
+  afterAll(async () => h.close());
+
+  it('refuses a scan of random keys before authentication once it has failed `burst` times', async () => {
+    const scan = (i: number): Promise<Answer> =>
+      h.get(`/items/${i}`, {
+        headers: { 'x-api-key': `gk_live_${randomUUID().replaceAll('-', '')}_000000` },
+      });
+    for (let i = 0; i < 3; i += 1) {
+      const refused = await scan(i);
+      expect(refused.status).toBe(401);
+      expect((refused.json() as { type: string }).type).toBe(`${PROBLEM_BASE}auth-unauthenticated`);
+    }
+    await sleep(50); // failures are counted when each answer completes
+    const throttled = await scan(3);
+    expectProblem(throttled, 429, 'limit-rate-exceeded');
+    expect(retryAfter(throttled)).toBe(10); // 6 per minute: one more try every 10 s
+    await sleep(50);
+    expect(h.gateway.journeys.find(String(throttled.headers['x-request-id']))).toMatchObject({
+      decidedBy: 'pre-auth-limit',
+      passed: ['transport', 'route'], // never reached the authenticate stage
+    });
+    expect(h.upstream.hits()).toBe(0);
+  });
+});
+
 function utcTomorrow(): [number, number, number] {
   const now = new Date();
   return [now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1];
