@@ -34,10 +34,12 @@ export interface Gateway {
 export async function startGateway(config: GatehouseConfig, logger: Logger): Promise<Gateway> {
   let devCerts = await prepareDevCertificates(config);
   const keys = await startKeyServices(config, logger);
-  let runtime: Runtime = await buildRuntime(config, devCerts, keys.verifier).catch(async (err: unknown) => {
-    await keys.close();
-    throw err;
-  });
+  let runtime: Runtime = await buildRuntime(config, devCerts, keys.verifier, logger).catch(
+    async (err: unknown) => {
+      await keys.close();
+      throw err;
+    },
+  );
   const journeys = new JourneyBuffer(config.journeyBufferSize);
   const onTransportRefusal = (refusal: TransportRefusal): void =>
     recordTransportRefusal(refusal, logger, journeys);
@@ -88,7 +90,7 @@ export async function startGateway(config: GatehouseConfig, logger: Logger): Pro
     async reload(next: GatehouseConfig): Promise<void> {
       assertSameListeners(runtime.config, next);
       const nextCerts = await prepareDevCertificates(next);
-      const built = await buildRuntime(next, nextCerts, keys.verifier);
+      const built = await buildRuntime(next, nextCerts, keys.verifier, logger);
       for (const listenerConfig of next.listeners) {
         listeners.get(listenerConfig.name)!.setTls(tlsMaterialFor(listenerConfig, nextCerts));
       }

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { BUILTIN_API_NAME } from '../auth/oauth/builtin-api.js';
 import { buildAuth, type ApiKeyCheck, type AuthRuntime } from '../auth/setup.js';
 import type { GatehouseConfig } from '../config/types.js';
@@ -38,6 +39,7 @@ export async function buildRuntime(
   config: GatehouseConfig,
   devCerts: DevCertificates | null,
   apiKeys: ApiKeyCheck | null = null,
+  logger: Logger | null = null,
 ): Promise<Runtime> {
   const apis: CompiledApi[] = [];
   for (const api of config.apis) {
@@ -47,7 +49,7 @@ export async function buildRuntime(
   // The token endpoint and JWKS are a built-in API: routed, limited and validated like the others.
   if (auth.builtin !== null) apis.push(auth.builtin.api);
   const routes = buildRouteTable(apis, { maxTargetBytes: config.limits.maxPathBytes });
-  const limits = await createLimits(config, apis);
+  const limits = await createLimits(config, apis, logger);
   const contracts = compileContracts(apis, contractOptionsOf(config));
   const targets = new Map<string, UpstreamTarget>();
   for (const api of config.apis) targets.set(api.name, createUpstreamTarget(api, devCerts));

@@ -39,7 +39,7 @@ export async function createLimits(
   const preAuthRules = compilePreAuthRules(config.preAuthLimit, replicas);
   const preAuthPlans = compilePreAuthPlans(preAuthRules, apis);
   const memory = new MemoryStore(config.rateLimits.maxKeys);
-  // Store outages are logged; until the gateway passes its logger in, Redis users get one of their own.
+  // Store outages are logged; a limiter built outside a gateway (tests, benches) gets a logger of its own.
   const ownLogger = logger === null && config.redis !== null ? createLogger(config.log) : null;
   const log = logger ?? ownLogger;
   const redis = config.redis === null || log === null ? null : new RedisStore(config.redis, healthLog(log));
