@@ -4,6 +4,7 @@
 // fresh Idempotency-Key and a gateway-style identity assertion, then the ledger checked.
 // Usage: npm run build && node bench/bank-transfers.mjs [--db sqlite|postgres] [--duration 10]
 //        [--clients 64] [--accounts 64] [--hot]   (--hot: every client pays from one account)
+//        [--through-gateway]   (clients call Gatehouse with API keys; Gatehouse calls the bank)
 // PostgreSQL: DATABASE_URL must be set; the run uses its own schema and drops it after.
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -33,12 +34,15 @@ const { values: opt } = parseArgs({
     clients: { type: 'string', default: '64' },
     accounts: { type: 'string', default: '64' },
     hot: { type: 'boolean', default: false },
+    'through-gateway': { type: 'boolean', default: false },
   },
 });
 const seconds = Number(opt.duration);
 const clients = Number(opt.clients);
 const accountCount = Number(opt.accounts);
-const ISSUER = 'urn:gatehouse:bench';
+const viaGateway = opt['through-gateway'];
+// Through the gateway, the bank trusts the gateway's own signing keys and default issuer.
+const ISSUER = viaGateway ? 'urn:gatehouse' : 'urn:gatehouse:bench';
 
 try {
   execFileSync('pgrep', ['-x', 'wrk']);
@@ -53,9 +57,14 @@ const stateDir = path.join(dir, 'state');
 const certs = await ensureDevCertificates(stateDir);
 const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
 const kid = randomUUID();
+const { loadSigningKeyRing } = await import(dist('auth/signing/signing-keys.js'));
 writeFileSync(
   path.join(dir, 'gateway.json'),
-  JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'ES256' }] }),
+  JSON.stringify(
+    viaGateway
+      ? { keys: [...(await loadSigningKeyRing([], stateDir, 120)).jwks.keys] }
+      : { keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'ES256' }] },
+  ),
 );
 
 let database;
@@ -138,6 +147,11 @@ const assertions = await Promise.all(
   ),
 );
 
+const gateway = viaGateway ? await startGatehouse(url) : null;
+const target = gateway?.url ?? url;
+const credentials = gateway?.apiKeys ?? assertions;
+const credentialHeader = gateway === null ? 'gatehouse-identity' : 'x-api-key';
+
 const agent = new Agent({
   connect: { ca: certs.caCert, cert: certs.clientCert, key: certs.clientKey },
   connections: clients,
@@ -154,13 +168,13 @@ async function client(index) {
     const from = opt.hot ? 0 : index % users.length;
     const to = (from + 1 + (n++ % (users.length - 1))) % users.length;
     const started = performance.now();
-    const res = await request(`${url}/accounts/${users[from].accounts[0]}/transfer`, {
+    const res = await request(`${target}/accounts/${users[from].accounts[0]}/transfer`, {
       dispatcher: agent,
       method: 'POST',
       headers: {
         'content-type': 'application/json',
         'idempotency-key': randomUUID(),
-        'gatehouse-identity': assertions[from],
+        [credentialHeader]: credentials[from],
       },
       body: JSON.stringify({ toAccountId: users[to].accounts[0], amount: 1 + (n % 500), currency: 'EUR' }),
     });
@@ -176,12 +190,14 @@ try {
   const running = Array.from({ length: clients }, (_, i) => client(i));
   await new Promise((r) => setTimeout(r, 1500)); // warm-up: handshakes, statement caches
   const cpuBefore = cpuSeconds(bank.pid);
+  const gatewayCpuBefore = gateway === null ? 0 : cpuSeconds(gateway.process.pid);
   measuring = true;
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   measuring = false;
   const elapsed = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(bank.pid) - cpuBefore;
+  const gatewayCpu = gateway === null ? 0 : cpuSeconds(gateway.process.pid) - gatewayCpuBefore;
   stop = true;
   await Promise.all(running);
   const made = statuses.get(201) ?? 0;
@@ -199,7 +215,9 @@ try {
     transfersPerSecond: Math.round(made / elapsed),
     statuses: Object.fromEntries(statuses),
     latencyMs: { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99) },
+    path: gateway === null ? 'direct to the bank' : 'through Gatehouse (API keys)',
     bankCpuUsPerTransfer: made > 0 ? Math.round((cpu / made) * 1e6) : null,
+    gatewayCpuUsPerTransfer: gateway !== null && made > 0 ? Math.round((gatewayCpu / made) * 1e6) : null,
     ledger: {
       sound: isLedgerSound(report),
       transfers: report.transfers,
@@ -210,8 +228,56 @@ try {
   console.log(JSON.stringify(summary, null, 2));
   if (!summary.ledger.sound || report.totalBalance !== report.openingTotal) process.exitCode = 1;
 } finally {
+  gateway?.process.kill('SIGTERM');
   bank.kill('SIGTERM');
   await new Promise((r) => bank.once('exit', r));
   await agent.close();
   await cleanup();
+}
+
+/**
+ * Gatehouse in front of the bank (`dist/cli.js start`), sharing the state folder (dev CA, the
+ * signing key the bank trusts), with one full API key per bench user created in its key store.
+ */
+async function startGatehouse(bankUrl) {
+  const { loadConfig } = await import(dist('config/index.js'));
+  const { openKeyStore, KeyLifecycle } = await import(dist('auth/keys/index.js'));
+  const configFile = path.join(dir, 'gatehouse.yaml');
+  writeFileSync(
+    configFile,
+    `stateDir: ${stateDir}
+listeners: [ { name: public, host: 127.0.0.1, port: 0, tls: dev } ]
+apis:
+  - name: bank
+    openapi: ${path.join(root, 'src/bank/openapi.yaml')}
+    upstream: { url: "${bankUrl}", tls: dev, connections: ${clients} }
+log: { level: info, access: true, destination: stdout }
+`,
+  );
+  const config = await loadConfig(configFile);
+  const store = await openKeyStore(config.keys, null);
+  const lifecycle = new KeyLifecycle(store, async () => undefined);
+  const apiKeys = [];
+  for (const user of users) {
+    const created = await lifecycle.create({
+      consumer: user.id,
+      scopes: ['accounts:read', 'transfers:write'],
+      env: 'test',
+      lifetimeMs: null,
+    });
+    apiKeys.push(created.key);
+  }
+  await store.close();
+  const child = spawn(process.execPath, [dist('cli.js'), 'start', '--config', configFile], {
+    env: { PATH: process.env.PATH },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const gatewayUrl = await new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`gatehouse exited with ${code}`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const match = /"url":"(https:[^"]+)"/.exec(line);
+      if (match !== null) resolve(match[1]);
+    });
+  });
+  return { url: gatewayUrl, apiKeys, process: child };
 }
