@@ -3,19 +3,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STACK_TRACE } from '../support/test-upstream.js';
 import { readLog, startHarness, type Answer, type Harness } from '../support/gateway-harness.js';
-
-const PROBLEM_BASE = 'https://gatehouse.dev/problems/';
-
-function expectProblem(answer: Answer, status: number, type: string): void {
-  expect(answer.status).toBe(status);
-  expect(answer.headers['content-type']).toBe('application/problem+json');
-  expect(answer.headers['strict-transport-security']).toMatch(/^max-age=\d+/);
-  const body = answer.json() as Record<string, unknown>;
-  expect(Object.keys(body).sort()).toEqual(['instance', 'status', 'title', 'type']);
-  expect(body['type']).toBe(PROBLEM_BASE + type);
-  expect(body['status']).toBe(status);
-  expect(body['instance']).toBe(`urn:uuid:${String(answer.headers['x-request-id'])}`);
-}
+import { expectProblem, PROBLEM_BASE } from '../support/problems.js';
 
 describe('gateway core over real TLS listeners', () => {
   let h: Harness;
@@ -248,7 +236,17 @@ describe('gateway core over real TLS listeners', () => {
       status: 200,
       decidedBy: 'respond',
       route: '/items/{id}',
-      passed: ['transport', 'route', 'pre-auth-limit', 'authenticate', 'rate-limit', 'authorize', 'body', 'validate', 'forward'],
+      passed: [
+        'transport',
+        'route',
+        'pre-auth-limit',
+        'authenticate',
+        'rate-limit',
+        'authorize',
+        'body',
+        'validate',
+        'forward',
+      ],
     });
   });
 });

@@ -9,20 +9,10 @@ import { API_KEY_SCANNER_REGEX } from '../../src/auth/keys/index.js';
 import { AdminStartRefused, startAdminServer } from '../../src/admin/server.js';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { fetchAnswer, readLog, startHarness, type Answer, type Harness } from '../support/gateway-harness.js';
+import { expectProblem, PROBLEM_BASE } from '../support/problems.js';
 
-const PROBLEM_BASE = 'https://gatehouse.dev/problems/';
 const TOKEN = randomBytes(32).toString('hex');
 process.env.GH_TEST_ADMIN_TOKEN = TOKEN;
-
-function expectProblem(answer: Answer, status: number, type: string): void {
-  expect(answer.status).toBe(status);
-  expect(answer.headers['content-type']).toBe('application/problem+json');
-  expect(answer.headers['strict-transport-security']).toMatch(/^max-age=\d+/);
-  const body = answer.json() as Record<string, unknown>;
-  expect(Object.keys(body).sort()).toEqual(['instance', 'status', 'title', 'type']);
-  expect(body['type']).toBe(PROBLEM_BASE + type);
-  expect(body['instance']).toBe(`urn:uuid:${String(answer.headers['x-request-id'])}`);
-}
 
 interface KeyAnswer {
   key: string;

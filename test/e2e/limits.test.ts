@@ -3,19 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchAnswer, readLog, startHarness, type Answer, type Harness } from '../support/gateway-harness.js';
+import { expectProblem, PROBLEM_BASE } from '../support/problems.js';
 
-const PROBLEM_BASE = 'https://gatehouse.dev/problems/';
 const REDIS_URL = process.env.REDIS_URL;
-
-function expectProblem(answer: Answer, status: number, type: string): void {
-  expect(answer.status).toBe(status);
-  expect(answer.headers['content-type']).toBe('application/problem+json');
-  const body = answer.json() as Record<string, unknown>;
-  expect(Object.keys(body).sort()).toEqual(['instance', 'status', 'title', 'type']);
-  expect(body['type']).toBe(PROBLEM_BASE + type);
-  expect(body['status']).toBe(status);
-  expect(body['instance']).toBe(`urn:uuid:${String(answer.headers['x-request-id'])}`);
-}
 
 /** RFC 9110 §10.2.3 delay-seconds, at least 1. */
 function retryAfter(answer: Answer): number {

@@ -60,7 +60,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   if (options.slowMs !== undefined) upstreamOptions.slowMs = options.slowMs;
   if (options.bigBytes !== undefined) upstreamOptions.bigBytes = options.bigBytes;
   const upstream = await startTestUpstream(certs, upstreamOptions);
-  if (options.openapi === undefined) await copyFile(path.join(fixtures, 'test-api.yaml'), path.join(dir, 'test-api.yaml'));
+  if (options.openapi === undefined)
+    await copyFile(path.join(fixtures, 'test-api.yaml'), path.join(dir, 'test-api.yaml'));
   else await writeFile(path.join(dir, 'test-api.yaml'), options.openapi);
   const logFile = path.join(dir, 'access.log');
   const configFile = path.join(dir, 'gatehouse.yaml');
