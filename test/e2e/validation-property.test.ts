@@ -151,7 +151,9 @@ describe('property: requests generated from the schema', () => {
         .join('&');
     await fc.assert(
       fc.asyncProperty(validQuery, async (query) => {
-        const target = '/v/accounts?' + encode(query);
+        // An empty query is sent without its '?': the gateway forwards `/v/accounts?` as `/v/accounts`.
+        const search = encode(query);
+        const target = search === '' ? '/v/accounts' : '/v/accounts?' + search;
         expect((await h.get(target)).status).toBe(200);
         expect(h.upstream.received.at(-1)!.url).toBe(target);
       }),
