@@ -39,11 +39,13 @@ export interface DemoUser {
  * the keys of the previous start are revoked.
  */
 export async function runDemo(): Promise<void> {
-  const demoDir = path.join(packageRoot, '.gatehouse', 'demo');
+  const stateDir = path.join(packageRoot, '.gatehouse');
+  const demoDir = path.join(stateDir, 'demo');
   await mkdir(demoDir, { recursive: true, mode: 0o700 });
   const adminToken = await ensureAdminToken(path.join(demoDir, 'admin-token'));
+  // Before the configuration is read: it names the development CA as the bank JWKS's trust.
+  const certs = await ensureDevCertificates(stateDir);
   const config = await loadConfig(path.join(packageRoot, 'examples', 'demo.yaml'));
-  const certs = await ensureDevCertificates(config.stateDir);
   const bank = await startDemoBank(config, certs);
   let gateway: Gateway | null = null;
   try {
