@@ -1,10 +1,11 @@
 import { createHash, createPrivateKey } from 'node:crypto';
-import { describePath, readSmallFile, resolvePath, type LoadContext } from '../config/files.js';
+import type { LoadContext } from '../config/files.js';
 import type { ConfigPath, IssueList } from '../config/issues.js';
-import { certificateProblem, privateKeyProblem } from '../config/pem.js';
+import { privateKeyProblem } from '../config/pem.js';
 import { isRecord, recordsIn, stringIn, type RawRecord } from '../config/raw.js';
 import type { AuthEntry } from '../config/schema.js';
 import { readSecretRef } from '../config/secrets.js';
+import { readOptionalCertificates } from '../config/tls-material.js';
 import type { AuthConfig, JwtIssuerConfig, OAuthClientConfig } from '../config/types.js';
 import { jwksFromKeyFile } from './jwt/public-jwks.js';
 
@@ -54,8 +55,8 @@ export async function loadAuthMaterial(
     checkKeySource(issuer, at, issues);
     const keys = await readIssuerKeys(issuer, at, ctx, issues);
     if (keys !== null) issuerKeys.set(i, keys);
-    const ca = await readCaFile(issuer, [...at, 'jwksCa'], ctx, issues);
-    if (ca !== null) jwksCa.set(i, ca);
+    const ca = await readOptionalCertificates(issuer, [...at, 'jwksCa'], ctx, issues);
+    if (typeof ca === 'string') jwksCa.set(i, ca);
   }
   const signingKeys = await readSigningKeys(auth, ctx, issues);
   const clientSecretHashes = await readClientSecrets(auth, ctx, issues);
@@ -153,32 +154,6 @@ async function readIssuerKeys(
     }
   }
   return texts;
-}
-
-async function readCaFile(
-  raw: RawRecord,
-  at: ConfigPath,
-  ctx: LoadContext,
-  issues: IssueList,
-): Promise<string | null> {
-  const path = stringIn(raw, 'jwksCa');
-  if (path === undefined || path === '') return null;
-  const read = await readSmallFile(resolvePath(ctx, path));
-  const source = `file ${describePath(ctx, path)}`;
-  if ('problem' in read) {
-    issues.add(
-      at,
-      `${source} ${read.problem}`,
-      "check the path (relative paths start at the configuration file's folder)",
-    );
-    return null;
-  }
-  const problem = certificateProblem(read.text);
-  if (problem !== null) {
-    issues.add(at, `${source} ${problem.message}`, problem.hint);
-    return null;
-  }
-  return read.text;
 }
 
 async function readSigningKeys(auth: RawRecord, ctx: LoadContext, issues: IssueList): Promise<string[]> {

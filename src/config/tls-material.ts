@@ -75,8 +75,16 @@ async function loadIdentity(raw: RawRecord, at: ConfigPath, ctx: LoadContext, is
   return { cert, key };
 }
 
-/** The PEM text of the certificate file at raw[field]; null when absent; undefined when unusable. */
-async function readOptionalCertificates(raw: RawRecord, at: ConfigPath, ctx: LoadContext, issues: IssueList) {
+/**
+ * The PEM text of the certificate file at raw[field], where field is the last step of `at`;
+ * null when absent; undefined when unusable (the issue is reported).
+ */
+export async function readOptionalCertificates(
+  raw: RawRecord,
+  at: ConfigPath,
+  ctx: LoadContext,
+  issues: IssueList,
+) {
   const field = String(at[at.length - 1]);
   if (raw[field] === undefined) return null;
   const path = stringIn(raw, field);

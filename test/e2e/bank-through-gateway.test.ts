@@ -260,6 +260,13 @@ log: { level: info, access: true, destination: ./access.log }
             : body,
         );
         expect(answer.status, JSON.stringify(body)).toBe(400);
+        // Refused by the gateway's contract check: the bank never saw it, and the body is generic.
+        expect(decidedBy(answer), JSON.stringify(body)).toBe('validate');
+        expect(answer.json()).toMatchObject({
+          type: 'https://gatehouse.dev/problems/validate-body',
+          status: 400,
+        });
+        expect(answer.text).not.toContain('DROP TABLE');
       }
       for (const text of injections) {
         const answer = await transfer(alice.full, encodeURIComponent(text), {

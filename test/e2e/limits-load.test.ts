@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,7 +9,7 @@ import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDevCertificates, type DevCertificates } from '../../src/tls/dev-certs.js';
 import { fetchAnswer } from '../support/gateway-harness.js';
-import { canRunRedisServer, startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { canRunRedisServer, freePort, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { startTestUpstream, type TestUpstream } from '../support/test-upstream.js';
 
 /**
@@ -308,15 +307,4 @@ async function waitUntilServing(agent: Agent, base: string, path = '/items/hamme
     await sleep(100);
   }
   throw new Error(`gateway at ${base} did not start`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
