@@ -1,12 +1,18 @@
 import { createSecureContext } from 'node:tls';
-import { Pool } from 'undici';
 import type { ApiConfig } from '../config/types.js';
 import type { DevCertificates } from '../tls/dev-certs.js';
+import { UpstreamPool } from './upstream-client/pool.js';
+import type { UpstreamDispatcher } from './upstream-client/types.js';
+
+/** Largest header section accepted in an upstream answer (Node's own default is 16 KiB). */
+const UPSTREAM_MAX_HEADER_BYTES = 32_768;
+/** Idle upstream connections close before the 5 s keep-alive most servers (Node's included) use. */
+const UPSTREAM_KEEP_ALIVE_MS = 4_000;
 
 /** One upstream, ready to be called: its connection pool and how public paths map onto it. */
 export interface UpstreamTarget {
   readonly apiName: string;
-  readonly pool: Pool;
+  readonly pool: UpstreamDispatcher;
   /** Path of the upstream URL ("" for its root), prepended to every forwarded path. */
   readonly pathPrefix: string;
   /** Length of the API's public basePath, cut from the request path ("/" counts as 0). */
@@ -22,20 +28,16 @@ export interface UpstreamTarget {
 export function createUpstreamTarget(api: ApiConfig, devCerts: DevCertificates | null): UpstreamTarget {
   const upstream = api.upstream;
   const url = new URL(upstream.url);
-  const pool = new Pool(url.origin, {
+  const pool = new UpstreamPool({
+    origin: url,
+    // One context for every connection of the pool: parsing keys per connection is slow.
+    secureContext: createSecureContext(upstreamTlsOptions(api, devCerts)),
+    servername: serverNameOf(api),
     connections: upstream.connections,
-    pipelining: 1,
-    headersTimeout: upstream.responseTimeoutMs,
-    bodyTimeout: upstream.responseTimeoutMs,
-    keepAliveTimeout: 4_000,
-    strictContentLength: true,
-    connect: {
-      timeout: upstream.connectTimeoutMs,
-      rejectUnauthorized: true,
-      // One context for every connection of the pool: parsing keys per connection is slow.
-      secureContext: createSecureContext(upstreamTlsOptions(api, devCerts)),
-      ...serverNameOption(api),
-    },
+    connectTimeoutMs: upstream.connectTimeoutMs,
+    responseTimeoutMs: upstream.responseTimeoutMs,
+    keepAliveTimeoutMs: UPSTREAM_KEEP_ALIVE_MS,
+    maxHeaderBytes: UPSTREAM_MAX_HEADER_BYTES,
   });
   return {
     apiName: api.name,
@@ -61,7 +63,7 @@ function upstreamTlsOptions(api: ApiConfig, devCerts: DevCertificates | null): R
   return options;
 }
 
-function serverNameOption(api: ApiConfig): { servername?: string } {
+function serverNameOf(api: ApiConfig): string | null {
   const tls = api.upstream.tls;
-  return !tls.dev && tls.serverName !== null ? { servername: tls.serverName } : {};
+  return !tls.dev && tls.serverName !== null ? tls.serverName : null;
 }

@@ -1,4 +1,3 @@
-import type { Dispatcher } from 'undici';
 import type { TokenEndpointConfig } from '../../config/types.js';
 import { compileApi, type CompiledApi } from '../../contract/index.js';
 import type { RequestContext } from '../../gateway/request-context.js';
@@ -63,9 +62,7 @@ export function createBuiltinApi(
   };
 }
 
-function requestIdOf(headers: Dispatcher.DispatchOptions['headers']): string {
-  if (!Array.isArray(headers)) return '';
-  for (let i = 0; i < headers.length; i += 2)
-    if (headers[i] === 'x-request-id') return String(headers[i + 1]);
+function requestIdOf(headers: readonly string[]): string {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'x-request-id') return headers[i + 1]!;
   return '';
 }

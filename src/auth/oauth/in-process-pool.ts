@@ -1,4 +1,4 @@
-import { Pool, type Dispatcher } from 'undici';
+import type { UpstreamDispatcher, UpstreamHandler, UpstreamRequest } from '../../gateway/upstream-client/types.js';
 
 /** An answer made in-process: status, JSON body and its Cache-Control. */
 export interface LocalAnswer {
@@ -8,53 +8,39 @@ export interface LocalAnswer {
 }
 
 /**
- * An undici Pool that never opens a connection: each request is answered in-process, through
- * the same handler calls a network answer makes, so the forward and respond stages treat the
+ * An upstream that never opens a connection: each request is answered in-process, through the
+ * same handler calls a network answer makes, so the forward and respond stages treat the
  * built-in API like any upstream.
  */
-export class InProcessPool extends Pool {
-  readonly #answer: (options: Dispatcher.DispatchOptions) => LocalAnswer;
+export class InProcessPool implements UpstreamDispatcher {
+  readonly #answer: (request: UpstreamRequest) => LocalAnswer;
 
-  constructor(answer: (options: Dispatcher.DispatchOptions) => LocalAnswer) {
-    super('https://gatehouse.builtin.invalid', { connections: 1 });
+  constructor(answer: (request: UpstreamRequest) => LocalAnswer) {
     this.#answer = answer;
   }
 
-  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    queueMicrotask(() => deliver(handler, this.#answer(options)));
-    return true;
+  dispatch(request: UpstreamRequest, handler: UpstreamHandler): void {
+    queueMicrotask(() => deliver(handler, this.#answer(request)));
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 }
 
-function deliver(handler: Dispatcher.DispatchHandler, answer: LocalAnswer): void {
+function deliver(handler: UpstreamHandler, answer: LocalAnswer): void {
   const body = Buffer.from(answer.body);
-  const headers = {
-    'content-type': 'application/json',
-    'content-length': String(body.length),
-    'cache-control': answer.cache,
-  };
+  const headers = [
+    'content-type',
+    'application/json',
+    'content-length',
+    String(body.length),
+    'cache-control',
+    answer.cache,
+  ];
   let aborted = false;
-  if (handler.onHeaders !== undefined) {
-    handler.onConnect?.(() => (aborted = true));
-    const raw = Object.entries(headers).flatMap(([name, value]) => [Buffer.from(name), Buffer.from(value)]);
-    if (aborted || handler.onHeaders(answer.status, raw, () => undefined, '') === false || aborted) return;
-    handler.onData?.(body);
-    if (!aborted) handler.onComplete?.(null);
-    return;
-  }
-  const controller: Dispatcher.DispatchController = {
-    get aborted() {
-      return aborted;
-    },
-    paused: false,
-    reason: null,
-    abort: () => (aborted = true),
-    pause: () => undefined,
-    resume: () => undefined,
-  };
-  handler.onRequestStart?.(controller, {});
-  if (aborted) return;
-  handler.onResponseStart?.(controller, answer.status, headers, '');
-  if (!aborted) handler.onResponseData?.(controller, body);
-  if (!aborted) handler.onResponseEnd?.(controller, {});
+  handler.onConnect(() => (aborted = true));
+  if (aborted || !handler.onHeaders(answer.status, headers, () => undefined) || aborted) return;
+  handler.onData(body);
+  if (!aborted) handler.onComplete();
 }

@@ -4,6 +4,8 @@ import type { RequestContext } from '../request-context.js';
 import { securityHeaders, sendProblem } from '../respond.js';
 import type { UpstreamTarget } from '../upstream.js';
 import { listsToken } from '../headers.js';
+import type { UpstreamHandler } from '../upstream-client/types.js';
+import { UpstreamError } from '../upstream-client/upstream-error.js';
 
 /** Response headers that describe the upstream hop or that the gateway states itself. */
 const DROPPED_RESPONSE_HEADERS = new Set([
@@ -39,15 +41,14 @@ const PLAIN_CONNECTION_VALUES = new Set(['keep-alive', 'close']);
  */
 const SINGLE_WRITE_MAX_BYTES = 16_384;
 
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 /**
- * One request's exchange with the upstream, as an undici dispatch handler (its callback API
- * avoids a stream and a parsed header object per request). A small answer is held until it is
+ * One request's exchange with the upstream, as an upstream-client handler (callbacks, not a
+ * stream and a parsed header object per request). A small answer is held until it is
  * complete and written with its headers in one call; a larger one is streamed with
  * back-pressure. Nothing the upstream says about its own failures reaches the client.
  */
-export class UpstreamExchange {
+export class UpstreamExchange implements UpstreamHandler {
   readonly #ctx: RequestContext;
   readonly #maxBytes: number;
   #abort: ((reason: Error) => void) | null = null;
@@ -81,7 +82,7 @@ export class UpstreamExchange {
     if (this.#clientGone) abort(new Error('client closed the connection'));
   }
 
-  onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
+  onHeaders(status: number, rawHeaders: readonly string[], resume: () => void): boolean {
     if (status < 200) return true;
     if (status >= 500) {
       // The upstream's own error page may carry a stack trace or an internal host name: read
@@ -98,8 +99,8 @@ export class UpstreamExchange {
     let contentType: string | undefined;
     let contentEncoding: string | undefined;
     for (let i = 0; i < rawHeaders.length; i += 2) {
-      const name = rawHeaders[i]!.toString('latin1').toLowerCase();
-      const value = rawHeaders[i + 1]!.toString('latin1');
+      const name = rawHeaders[i]!.toLowerCase();
+      const value = rawHeaders[i + 1]!;
       if (name === 'content-length') {
         if (Number(value) > this.#maxBytes) {
           return this.#abortWith(new GatehouseError('GH_UPSTREAM_RESPONSE_TOO_LARGE', `upstream declared ${value} bytes`));
@@ -188,9 +189,8 @@ export class UpstreamExchange {
 
   onError(err: Error): void {
     if (this.#clientGone) return;
-    const code = (err as { code?: string }).code ?? '';
     if (err instanceof GatehouseError) sendProblem(this.#ctx, err);
-    else if (TIMEOUT_CODES.has(code))
+    else if (err instanceof UpstreamError && err.isTimeout)
       sendProblem(this.#ctx, new GatehouseError('GH_UPSTREAM_TIMEOUT', describe(err)));
     else sendProblem(this.#ctx, new GatehouseError('GH_UPSTREAM_UNREACHABLE', describe(err)));
   }

@@ -1,0 +1,88 @@
+import type { UpstreamHandler, UpstreamRequest } from './types.js';
+import { UpstreamError } from './upstream-error.js';
+
+/** Where an exchange currently is, so that aborting it undoes the right thing. */
+export interface ExchangeHost {
+  /** The exchange was aborted while a connection carried it: that connection cannot be reused. */
+  abandon(exchange: Exchange): void;
+}
+
+/** RFC 9110 §9.2.1: safe methods, which may be sent again when a reused connection was closed under them. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * One request's life in the client: queued, written to a connection, answered. It settles
+ * exactly once (complete, or one error), and its abort only ever affects itself, never the
+ * next request a reused connection carries.
+ */
+export class Exchange {
+  readonly request: UpstreamRequest;
+  readonly handler: UpstreamHandler;
+  readonly skipsBody: boolean;
+  /** Set by the connection carrying it, cleared when it stops carrying it. */
+  host: ExchangeHost | null = null;
+  settled = false;
+  /** The upstream has said something about this request (a status line at least). */
+  answered = false;
+  retried = false;
+  timer: NodeJS.Timeout | null = null;
+  readonly abort: (reason: Error) => void;
+
+  constructor(request: UpstreamRequest, handler: UpstreamHandler) {
+    this.request = request;
+    this.handler = handler;
+    this.skipsBody = request.method === 'HEAD';
+    this.abort = (reason) => this.#abort(reason);
+  }
+
+  /** May be sent again on a fresh connection: nothing was heard yet and resending is harmless. */
+  get retriable(): boolean {
+    return !this.answered && !this.retried && SAFE_METHODS.has(this.request.method);
+  }
+
+  /** Ends the exchange with an error (once); the handler hears it now. */
+  fail(err: Error): void {
+    if (this.settled) return;
+    this.#settle();
+    this.handler.onError(err);
+  }
+
+  /** Ends the exchange with an error (once), wherever it is: its connection, if any, is closed. */
+  expire(err: Error): void {
+    if (this.settled) return;
+    const host = this.host;
+    this.host = null;
+    this.fail(err);
+    host?.abandon(this);
+  }
+
+  /** Ends the exchange successfully (once). */
+  complete(): void {
+    if (this.settled) return;
+    this.#settle();
+    this.handler.onComplete();
+  }
+
+  #settle(): void {
+    this.settled = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /**
+   * The caller gave up (client gone, answer too large, …). The handler hears the reason on a
+   * later tick, never from inside its own callback.
+   */
+  #abort(reason: Error): void {
+    if (this.settled) return;
+    this.#settle();
+    const host = this.host;
+    this.host = null;
+    host?.abandon(this);
+    queueMicrotask(() => this.handler.onError(reason));
+  }
+}
+
+export function responseTimeout(ms: number): UpstreamError {
+  return new UpstreamError('UPSTREAM_RESPONSE_TIMEOUT', `no complete answer within ${ms} ms`);
+}

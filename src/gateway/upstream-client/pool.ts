@@ -1,0 +1,143 @@
+import type { SecureContext } from 'node:tls';
+import { isIP } from 'node:net';
+import { UpstreamConnection, type ConnectionOptions, type ConnectionOwner } from './connection.js';
+import { Exchange, responseTimeout } from './exchange.js';
+import type { UpstreamDispatcher, UpstreamHandler, UpstreamRequest } from './types.js';
+import { UpstreamError } from './upstream-error.js';
+
+export interface UpstreamPoolOptions {
+  /** https: origin of the upstream. */
+  readonly origin: URL;
+  readonly secureContext: SecureContext;
+  /** Name the upstream certificate must carry (and SNI); null: the URL's host. */
+  readonly servername: string | null;
+  /** Most connections open at once; requests beyond them wait in order. */
+  readonly connections: number;
+  readonly connectTimeoutMs: number;
+  /** From the moment a request is handed over until its answer is complete, refreshed while it streams. */
+  readonly responseTimeoutMs: number;
+  /** An idle connection is closed after this long (below the usual 5 s of upstream servers). */
+  readonly keepAliveTimeoutMs: number;
+  readonly maxHeaderBytes: number;
+}
+
+/**
+ * Kept-alive TLS connections to one upstream, most recently used first. A request takes an
+ * idle connection, or opens one while under the limit, or waits its turn; its response timer
+ * runs from the hand-over, so time spent waiting counts against it too.
+ */
+export class UpstreamPool implements UpstreamDispatcher, ConnectionOwner {
+  readonly #options: UpstreamPoolOptions;
+  readonly #connection: ConnectionOptions;
+  readonly #idle: UpstreamConnection[] = [];
+  readonly #open = new Set<UpstreamConnection>();
+  #waiting: Exchange[] = [];
+  #closing = false;
+  #onDrained: (() => void) | null = null;
+  #closed: Promise<void> | null = null;
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(options: UpstreamPoolOptions) {
+    if (options.origin.protocol !== 'https:') throw new TypeError('upstream origin must be https:');
+    this.#options = options;
+    const host = options.origin.hostname.replace(/^\[(.*)\]$/, '$1');
+    this.#connection = {
+      host,
+      port: Number(options.origin.port || 443),
+      authority: options.origin.host,
+      secureContext: options.secureContext,
+      servername: options.servername ?? (isIP(host) === 0 ? host : null),
+      connectTimeoutMs: options.connectTimeoutMs,
+      maxHeaderBytes: options.maxHeaderBytes,
+    };
+    const every = Math.max(250, Math.min(1000, options.keepAliveTimeoutMs / 4));
+    this.#sweeper = setInterval(() => this.#closeStaleIdle(), every).unref();
+  }
+
+  dispatch(request: UpstreamRequest, handler: UpstreamHandler): void {
+    const exchange = new Exchange(request, handler);
+    handler.onConnect(exchange.abort);
+    if (exchange.settled) return;
+    if (this.#closing) {
+      queueMicrotask(() => exchange.fail(new UpstreamError('UPSTREAM_POOL_CLOSED', 'the upstream pool is closed')));
+      return;
+    }
+    const ms = this.#options.responseTimeoutMs;
+    exchange.timer = setTimeout(() => exchange.expire(responseTimeout(ms)), ms);
+    this.#start(exchange);
+  }
+
+  close(): Promise<void> {
+    // Every caller waits for the same drain: a second call must not replace the first's.
+    return (this.#closed ??= this.#close());
+  }
+
+  async #close(): Promise<void> {
+    this.#closing = true;
+    clearInterval(this.#sweeper);
+    for (const connection of this.#idle) connection.destroy(null);
+    this.#idle.length = 0;
+    if (this.#open.size === 0) return;
+    await new Promise<void>((resolve) => (this.#onDrained = resolve));
+  }
+
+  /**
+   * ConnectionOwner: the connection is free for the next request. While closing, requests
+   * already waiting are still served (a reload retires a pool with its queue, not instead of it).
+   */
+  release(connection: UpstreamConnection): void {
+    const next = this.#nextWaiting();
+    if (next !== null) connection.send(next);
+    else if (this.#closing) connection.destroy(null);
+    else {
+      connection.idleSince = Date.now();
+      this.#idle.push(connection);
+    }
+  }
+
+  /** ConnectionOwner: the connection is gone. */
+  closed(connection: UpstreamConnection, retry: Exchange | null): void {
+    this.#open.delete(connection);
+    const at = this.#idle.indexOf(connection);
+    if (at >= 0) this.#idle.splice(at, 1);
+    if (retry !== null) {
+      retry.retried = true;
+      this.#start(retry);
+    }
+    // Requests waiting for a free connection get a new one in place of the one that closed.
+    const next = this.#open.size < this.#options.connections ? this.#nextWaiting() : null;
+    if (next !== null) this.#openConnection().send(next);
+    if (this.#closing && this.#open.size === 0) this.#onDrained?.();
+  }
+
+  #start(exchange: Exchange): void {
+    let connection = this.#idle.pop();
+    while (connection !== undefined && connection.isClosed) connection = this.#idle.pop();
+    if (connection !== undefined) connection.send(exchange);
+    else if (this.#open.size < this.#options.connections) this.#openConnection().send(exchange);
+    else this.#waiting.push(exchange);
+  }
+
+  #openConnection(): UpstreamConnection {
+    const connection = new UpstreamConnection(this.#connection, this);
+    this.#open.add(connection);
+    return connection;
+  }
+
+  #nextWaiting(): Exchange | null {
+    while (this.#waiting.length > 0) {
+      const exchange = this.#waiting.shift()!;
+      if (!exchange.settled) return exchange;
+    }
+    return null;
+  }
+
+  #closeStaleIdle(): void {
+    const cutoff = Date.now() - this.#options.keepAliveTimeoutMs;
+    // Idle connections are pushed in release order, so the stale ones are at the front.
+    let stale = 0;
+    while (stale < this.#idle.length && this.#idle[stale]!.idleSince <= cutoff) stale += 1;
+    if (stale === 0) return;
+    for (const connection of this.#idle.splice(0, stale)) connection.destroy(null);
+  }
+}
