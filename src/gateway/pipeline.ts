@@ -11,10 +11,20 @@ import type { Stage } from './stage.js';
 export class Pipeline {
   readonly stages: readonly Stage[];
   readonly #completers: readonly Stage[];
+  /**
+   * #passedAfter[n]: the names of the first n stages, frozen and shared by every request's
+   * journey (stages run in order, so what a request passed is always such a prefix).
+   */
+  readonly #passedAfter: readonly (readonly string[])[];
 
   constructor(stages: readonly Stage[]) {
     this.stages = Object.freeze([...stages]);
     this.#completers = Object.freeze(stages.filter((stage) => stage.onComplete !== undefined));
+    this.#passedAfter = Object.freeze(
+      stages.map((_, n) => Object.freeze(stages.slice(0, n).map((stage) => stage.name))).concat([
+        Object.freeze(stages.map((stage) => stage.name)),
+      ]),
+    );
   }
 
   /** Tells the stages that asked for it how the request ended. */
@@ -42,12 +52,12 @@ export class Pipeline {
         );
         return;
       }
-      ctx.journey.passed.push(stage.name);
+      ctx.journey.passed = this.#passedAfter[i + 1]!;
     }
   }
 
   #resume(ctx: RequestContext): void {
-    ctx.journey.passed.push(ctx.currentStage);
+    ctx.journey.passed = this.#passedAfter[ctx.nextStage]!;
     if (ctx.res.destroyed) return;
     this.run(ctx);
   }

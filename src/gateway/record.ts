@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { JourneyBuffer } from '../observe/journey.js';
+import { NONE_PASSED, type JourneyBuffer } from '../observe/journey.js';
 import { errorCatalogue } from '../errors/catalogue.js';
 import type { TransportRefusal } from './listener.js';
 import type { RequestContext } from './request-context.js';
@@ -55,7 +55,7 @@ export function recordTransportRefusal(
     clientAddress: refusal.clientAddress,
     route: null,
     api: null,
-    passed: [],
+    passed: NONE_PASSED,
     decidedBy: 'transport',
     code: refusal.code,
     reason: refusal.reason,

@@ -3,7 +3,7 @@ import type { Principal } from '../auth/principal.js';
 import type { RouteMatch } from '../contract/index.js';
 import type { ResponseContract } from '../contract/validation/index.js';
 import type { LimitsNote } from '../limits/note.js';
-import type { JourneyRecord } from '../observe/journey.js';
+import { NONE_PASSED, type JourneyRecord } from '../observe/journey.js';
 import type { StageName } from './stage.js';
 
 /**
@@ -67,7 +67,7 @@ export class RequestContext {
       clientAddress,
       route: null,
       api: null,
-      passed: [],
+      passed: NONE_PASSED,
       decidedBy: null,
       code: null,
       reason: null,
