@@ -184,7 +184,8 @@ function createApiKey(config) {
 function rateLimitYaml() {
   const store = process.env.BENCH_GATEHOUSE_RATE_LIMIT ?? '';
   if (store === '') return '';
-  if (store !== 'memory' && store !== 'redis') throw new Error('BENCH_GATEHOUSE_RATE_LIMIT: use memory or redis');
+  if (store !== 'memory' && store !== 'redis')
+    throw new Error('BENCH_GATEHOUSE_RATE_LIMIT: use memory or redis');
   const policy = `rateLimits:
   apply: [bench]
   policies:
@@ -195,8 +196,18 @@ function rateLimitYaml() {
   return `${policy}redis: { url: "${url}", keyPrefix: "bench-${process.pid}:", timeoutMs: 100 }\n`;
 }
 
-/** Starts Gatehouse; resolves to the process and the headers requests must carry (--auth). */
-export async function startGatehouse(dir, stateDir, port, upstreamPort, { auth = 'none' } = {}) {
+/**
+ * Starts Gatehouse; resolves to the process and the headers requests must carry (--auth).
+ * `wrapper` runs node under another program (bench/instructions.mjs: valgrind), which may need
+ * a longer `readyTimeoutMs`.
+ */
+export async function startGatehouse(
+  dir,
+  stateDir,
+  port,
+  upstreamPort,
+  { auth = 'none', wrapper = [], readyTimeoutMs = 20000 } = {},
+) {
   const credentials = await gatehouseAuth(dir, auth);
   writeFileSync(
     path.join(dir, 'openapi.yaml'),
@@ -242,11 +253,9 @@ ${credentials.yaml}${rateLimitYaml()}`,
   const headers = credentials.headers ?? { 'x-api-key': createApiKey(config) };
   // BENCH_GATEHOUSE_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the proxy.
   const nodeArgs = (process.env.BENCH_GATEHOUSE_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawnTracked('gatehouse', process.execPath, [...nodeArgs, CLI, 'start', '--config', config], {
-    cwd: dir,
-    logFile: true,
-  });
-  await waitReady(child, port, PROBE, { headers });
+  const command = [...wrapper, process.execPath, ...nodeArgs, CLI, 'start', '--config', config];
+  const child = spawnTracked('gatehouse', command[0], command.slice(1), { cwd: dir, logFile: true });
+  await waitReady(child, port, PROBE, { headers }, readyTimeoutMs);
   return { child, headers };
 }
 
@@ -377,7 +386,8 @@ function scenarioPaths(security) {
  * pre-formatted requests cycled through, each with `headers` (the credential of --auth).
  */
 export function writeScenarioLuaScript(dir, scenario, headers = {}) {
-  if (!SCENARIOS.includes(scenario)) throw new Error(`--scenario ${scenario}: use one of ${SCENARIOS.join(', ')}`);
+  if (!SCENARIOS.includes(scenario))
+    throw new Error(`--scenario ${scenario}: use one of ${SCENARIOS.join(', ')}`);
   if (scenario === 'items') return null;
   const post = scenario.startsWith('transfer');
   const all = {

@@ -21,9 +21,9 @@ export class Pipeline {
     this.stages = Object.freeze([...stages]);
     this.#completers = Object.freeze(stages.filter((stage) => stage.onComplete !== undefined));
     this.#passedAfter = Object.freeze(
-      stages.map((_, n) => Object.freeze(stages.slice(0, n).map((stage) => stage.name))).concat([
-        Object.freeze(stages.map((stage) => stage.name)),
-      ]),
+      stages
+        .map((_, n) => Object.freeze(stages.slice(0, n).map((stage) => stage.name)))
+        .concat([Object.freeze(stages.map((stage) => stage.name))]),
     );
   }
 

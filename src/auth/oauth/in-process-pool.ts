@@ -1,4 +1,8 @@
-import type { UpstreamDispatcher, UpstreamHandler, UpstreamRequest } from '../../gateway/upstream-client/types.js';
+import type {
+  UpstreamDispatcher,
+  UpstreamHandler,
+  UpstreamRequest,
+} from '../../gateway/upstream-client/types.js';
 
 /** An answer made in-process: status, JSON body and its Cache-Control. */
 export interface LocalAnswer {

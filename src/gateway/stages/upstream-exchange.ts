@@ -41,7 +41,6 @@ const PLAIN_CONNECTION_VALUES = new Set(['keep-alive', 'close']);
  */
 const SINGLE_WRITE_MAX_BYTES = 16_384;
 
-
 /**
  * One request's exchange with the upstream, as an upstream-client handler (callbacks, not a
  * stream and a parsed header object per request). A small answer is held until it is
@@ -103,7 +102,9 @@ export class UpstreamExchange implements UpstreamHandler {
       const value = rawHeaders[i + 1]!;
       if (name === 'content-length') {
         if (Number(value) > this.#maxBytes) {
-          return this.#abortWith(new GatehouseError('GH_UPSTREAM_RESPONSE_TOO_LARGE', `upstream declared ${value} bytes`));
+          return this.#abortWith(
+            new GatehouseError('GH_UPSTREAM_RESPONSE_TOO_LARGE', `upstream declared ${value} bytes`),
+          );
         }
         this.#declaredLength = true;
         this.#lengthIndex = headers.length;
@@ -203,7 +204,8 @@ export class UpstreamExchange implements UpstreamHandler {
     const ctx = this.#ctx;
     if (ctx.answered) return;
     const held = this.#held;
-    const raw = held === null ? Buffer.alloc(0) : held.length === 1 ? held[0]! : Buffer.concat(held, this.#received);
+    const raw =
+      held === null ? Buffer.alloc(0) : held.length === 1 ? held[0]! : Buffer.concat(held, this.#received);
     const removed: string[] = [];
     const checked = checkResponseBody(this.#checked!, ctx.responseContract!.mode, raw, removed);
     if (checked.violation !== null) {

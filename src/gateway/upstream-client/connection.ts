@@ -69,7 +69,10 @@ export class UpstreamConnection implements ExchangeHost {
     this.#socket = socket;
     this.#connectTimer = setTimeout(() => {
       this.destroy(
-        new UpstreamError('UPSTREAM_CONNECT_TIMEOUT', `no TLS connection within ${options.connectTimeoutMs} ms`),
+        new UpstreamError(
+          'UPSTREAM_CONNECT_TIMEOUT',
+          `no TLS connection within ${options.connectTimeoutMs} ms`,
+        ),
       );
     }, options.connectTimeoutMs);
     socket.once('secureConnect', () => this.#clearConnectTimer());
@@ -87,7 +90,10 @@ export class UpstreamConnection implements ExchangeHost {
   send(exchange: Exchange): void {
     const head = requestHead(exchange, this.#authority);
     if (head === null) {
-      const refused = new UpstreamError('UPSTREAM_BAD_REQUEST', 'a forwarded header value holds a line break or NUL');
+      const refused = new UpstreamError(
+        'UPSTREAM_BAD_REQUEST',
+        'a forwarded header value holds a line break or NUL',
+      );
       queueMicrotask(() => exchange.fail(refused));
       this.#owner.release(this);
       return;
@@ -97,7 +103,8 @@ export class UpstreamConnection implements ExchangeHost {
     const body = exchange.request.body;
     const socket = this.#socket;
     if (body === null || body.length === 0) socket.write(head, 'latin1');
-    else if (head.length + body.length <= SINGLE_WRITE_MAX_BYTES) socket.write(head + body.toString('latin1'), 'latin1');
+    else if (head.length + body.length <= SINGLE_WRITE_MAX_BYTES)
+      socket.write(head + body.toString('latin1'), 'latin1');
     else {
       socket.cork();
       socket.write(head, 'latin1');
@@ -119,7 +126,12 @@ export class UpstreamConnection implements ExchangeHost {
 
   // llhttp callbacks (createParser).
 
-  headersComplete(status: number, fields: string[] | undefined, keepAlive: boolean, upgrade: boolean): number {
+  headersComplete(
+    status: number,
+    fields: string[] | undefined,
+    keepAlive: boolean,
+    upgrade: boolean,
+  ): number {
     const exchange = this.#exchange;
     let headers = fields ?? [];
     if (this.#partialHeaders !== null) headers = this.#partialHeaders.concat(headers);
@@ -220,8 +232,13 @@ export class UpstreamConnection implements ExchangeHost {
       const reason = this.#closeReason;
       // A kept-alive connection the upstream closed just as a request went out: a safe request
       // that heard nothing may go again on a fresh connection (RFC 9110 §9.2.2).
-      if (this.#reused && exchange.retriable && (reason === null || reason.code === 'UPSTREAM_CLOSED')) retry = exchange;
-      else exchange.fail(reason ?? new UpstreamError('UPSTREAM_CLOSED', 'the upstream closed the connection before answering'));
+      if (this.#reused && exchange.retriable && (reason === null || reason.code === 'UPSTREAM_CLOSED'))
+        retry = exchange;
+      else
+        exchange.fail(
+          reason ??
+            new UpstreamError('UPSTREAM_CLOSED', 'the upstream closed the connection before answering'),
+        );
     }
     this.#owner.closed(this, retry);
   }
@@ -275,7 +292,10 @@ function requestHead(exchange: Exchange, authority: string): string | null {
 }
 
 function parseFailure(err: ParseError): UpstreamError {
-  return new UpstreamError('UPSTREAM_BAD_RESPONSE', `unparseable answer: ${err.code ?? 'parse error'} ${err.reason ?? ''}`.trim());
+  return new UpstreamError(
+    'UPSTREAM_BAD_RESPONSE',
+    `unparseable answer: ${err.code ?? 'parse error'} ${err.reason ?? ''}`.trim(),
+  );
 }
 
 function describe(err: Error): string {

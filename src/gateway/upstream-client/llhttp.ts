@@ -34,7 +34,9 @@ function loadParser(): ParserConstructor {
   const common = createRequire(import.meta.url)('_http_common') as { HTTPParser?: ParserConstructor };
   const parser = common.HTTPParser;
   if (typeof parser !== 'function' || typeof parser.kOnHeadersComplete !== 'number') {
-    throw new TypeError(`this Node.js (${process.version}) has no usable HTTP parser binding; use Node.js 20 or 22`);
+    throw new TypeError(
+      `this Node.js (${process.version}) has no usable HTTP parser binding; use Node.js 20 or 22`,
+    );
   }
   return parser;
 }

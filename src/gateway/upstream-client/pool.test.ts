@@ -1,10 +1,20 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import {
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createSecureContext, createServer as createTlsServer, type SecureContext, type TLSSocket } from 'node:tls';
+import {
+  createSecureContext,
+  createServer as createTlsServer,
+  type SecureContext,
+  type TLSSocket,
+} from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../test/support/redis-server.js';
 import { ensureDevCertificates, type DevCertificates } from '../../tls/dev-certs.js';
@@ -162,7 +172,11 @@ class RecordingHandler implements UpstreamHandler {
   }
 }
 
-function send(pool: UpstreamPool, request: Partial<UpstreamRequest> = {}, hooks: Hooks = {}): RecordingHandler {
+function send(
+  pool: UpstreamPool,
+  request: Partial<UpstreamRequest> = {},
+  hooks: Hooks = {},
+): RecordingHandler {
   const handler = new RecordingHandler(hooks);
   pool.dispatch({ method: 'GET', path: '/', headers: [], body: null, ...request }, handler);
   return handler;
@@ -279,7 +293,10 @@ async function closeServer(server: NetServer, sockets: Iterable<Socket>): Promis
 /** `HTTP/1.1 200 OK` with a Content-Length body. */
 function ok(body: string | Buffer, headers = ''): Buffer {
   const bytes = typeof body === 'string' ? Buffer.from(body, 'latin1') : body;
-  return Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\n${headers}Content-Length: ${bytes.length}\r\n\r\n`), bytes]);
+  return Buffer.concat([
+    Buffer.from(`HTTP/1.1 200 OK\r\n${headers}Content-Length: ${bytes.length}\r\n\r\n`),
+    bytes,
+  ]);
 }
 
 /** Answers every request with `ok(<its path>)`. */
@@ -309,7 +326,14 @@ describe('UpstreamPool: requests and answers', () => {
 
     expect(handler.events).toEqual(COMPLETE);
     expect(handler.status).toBe(200);
-    expect(handler.headers).toEqual(['X-Trace-Id', 'abc', 'content-TYPE', 'text/plain', 'Content-Length', '5']);
+    expect(handler.headers).toEqual([
+      'X-Trace-Id',
+      'abc',
+      'content-TYPE',
+      'text/plain',
+      'Content-Length',
+      '5',
+    ]);
     expect(handler.body.toString()).toBe('hello');
     expect(upstream.requests.map((r) => r.head)).toEqual([
       `GET /items?page=2&q=a%20b HTTP/1.1\r\nhost: 127.0.0.1:${upstream.port}\r\naccept: text/plain\r\nx-request-id: r-1\r\n\r\n`,
@@ -324,7 +348,14 @@ describe('UpstreamPool: requests and answers', () => {
     const small = everyByte(1_000);
     const large = everyByte(100_000);
 
-    const first = await settled(send(pool, { method: 'POST', path: '/small', headers: ['content-type', 'application/octet-stream'], body: small }));
+    const first = await settled(
+      send(pool, {
+        method: 'POST',
+        path: '/small',
+        headers: ['content-type', 'application/octet-stream'],
+        body: small,
+      }),
+    );
     const second = await settled(send(pool, { method: 'PUT', path: '/large', body: large }));
 
     expect([first.events, second.events]).toEqual([COMPLETE, COMPLETE]);
@@ -389,7 +420,13 @@ describe('UpstreamPool: connection reuse', () => {
     let handshakes = 0;
     const seen: string[] = [];
     const server = createHttpsServer(
-      { key: certs.serverKey, cert: certs.serverCert, ca: certs.caCert, requestCert: true, rejectUnauthorized: true },
+      {
+        key: certs.serverKey,
+        cert: certs.serverCert,
+        ca: certs.caCert,
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
       (req, res) => {
         seen.push(`${req.method} ${req.url} ${(req.socket as TLSSocket).getPeerCertificate().subject?.CN}`);
         res.setHeader('X-Seq', String(seen.length));
@@ -504,7 +541,9 @@ describe('UpstreamPool: connection reuse', () => {
   it('completes an answer followed in the same read by garbage, and drops the connection', async () => {
     const upstream = await startRawUpstream((request, socket) => {
       const answer = ok(`answer ${request.connection}`);
-      socket.write(request.connection === 1 ? Buffer.concat([answer, Buffer.from('GARBAGE\r\n\r\n')]) : answer);
+      socket.write(
+        request.connection === 1 ? Buffer.concat([answer, Buffer.from('GARBAGE\r\n\r\n')]) : answer,
+      );
     });
     const pool = createPool(upstream.port);
 
@@ -561,7 +600,9 @@ describe('UpstreamPool: message framing', () => {
 
   it('completes a HEAD answer with a Content-Length without waiting for a body', async () => {
     const upstream = await startRawUpstream((request, socket) => {
-      socket.write(request.index === 0 ? 'HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n' : ok('after head'));
+      socket.write(
+        request.index === 0 ? 'HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n' : ok('after head'),
+      );
     });
     const pool = createPool(upstream.port);
 
@@ -600,7 +641,9 @@ describe('UpstreamPool: message framing', () => {
         socket.write(hints);
         setTimeout(() => socket.write(ok('final', 'X-Final: 1\r\n')), 30);
       } else {
-        socket.write(Buffer.concat([Buffer.from(hints + 'HTTP/1.1 100 Continue\r\n\r\n'), ok('final again')]));
+        socket.write(
+          Buffer.concat([Buffer.from(hints + 'HTTP/1.1 100 Continue\r\n\r\n'), ok('final again')]),
+        );
       }
     });
     const pool = createPool(upstream.port);
@@ -647,22 +690,25 @@ describe('UpstreamPool: malformed answers', () => {
     ],
   ];
 
-  it.each(malformed)('refuses %s as UPSTREAM_BAD_RESPONSE and never reuses the connection', async (_, answer, events) => {
-    const upstream = await startRawUpstream((request, socket) => {
-      socket.write(request.connection === 1 ? answer : ok('clean'));
-    });
-    const pool = createPool(upstream.port);
+  it.each(malformed)(
+    'refuses %s as UPSTREAM_BAD_RESPONSE and never reuses the connection',
+    async (_, answer, events) => {
+      const upstream = await startRawUpstream((request, socket) => {
+        socket.write(request.connection === 1 ? answer : ok('clean'));
+      });
+      const pool = createPool(upstream.port);
 
-    const bad = await settled(send(pool));
-    const next = await settled(send(pool));
+      const bad = await settled(send(pool));
+      const next = await settled(send(pool));
 
-    expect(bad.events).toEqual(events);
-    expect(bad.code).toBe('UPSTREAM_BAD_RESPONSE');
-    expect(bad.dataCalls).toBe(0);
-    expect(next.events).toEqual(COMPLETE);
-    expect(next.body.toString()).toBe('clean');
-    expect(upstream.requests.map((r) => r.connection)).toEqual([1, 2]);
-  });
+      expect(bad.events).toEqual(events);
+      expect(bad.code).toBe('UPSTREAM_BAD_RESPONSE');
+      expect(bad.dataCalls).toBe(0);
+      expect(next.events).toEqual(COMPLETE);
+      expect(next.body.toString()).toBe('clean');
+      expect(upstream.requests.map((r) => r.connection)).toEqual([1, 2]);
+    },
+  );
 
   it('refuses a header section over maxHeaderBytes, and accepts one under it', async () => {
     const upstream = await startRawUpstream((request, socket) => {
@@ -920,14 +966,18 @@ describe('UpstreamPool: aborting', () => {
     const reason = new Error('client went away');
 
     const aborted = await settled(
-      send(pool, {}, {
-        onData: (_, handler) => {
-          handler.abort(reason);
-          // Aborting twice changes nothing.
-          handler.abort(new Error('again'));
-          return false;
+      send(
+        pool,
+        {},
+        {
+          onData: (_, handler) => {
+            handler.abort(reason);
+            // Aborting twice changes nothing.
+            handler.abort(new Error('again'));
+            return false;
+          },
         },
-      }),
+      ),
     );
     await expect.poll(() => upstream.closedConnections()).toBe(1);
     const next = await settled(send(pool));
@@ -1023,12 +1073,16 @@ describe('UpstreamPool: back-pressure', () => {
     const pool = createPool(upstream.port);
 
     const handler = await settled(
-      send(pool, {}, {
-        onData: (_, h) => {
-          setImmediate(h.resume);
-          return false;
+      send(
+        pool,
+        {},
+        {
+          onData: (_, h) => {
+            setImmediate(h.resume);
+            return false;
+          },
         },
-      }),
+      ),
     );
 
     expect(handler.events).toEqual(COMPLETE);
@@ -1059,7 +1113,9 @@ describe('UpstreamPool: refused requests', () => {
     const upstream = await startRawUpstream(echoPath);
     const pool = createPool(upstream.port, { connections: 1 });
 
-    const refused = await settled(send(pool, { path: '/refused', headers: ['x-ok', 'fine', 'x-evil', value] }));
+    const refused = await settled(
+      send(pool, { path: '/refused', headers: ['x-ok', 'fine', 'x-evil', value] }),
+    );
     const next = await settled(send(pool, { path: '/next' }));
 
     expect(refused.events).toEqual(['connect', 'error']);

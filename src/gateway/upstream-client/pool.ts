@@ -59,7 +59,9 @@ export class UpstreamPool implements UpstreamDispatcher, ConnectionOwner {
     handler.onConnect(exchange.abort);
     if (exchange.settled) return;
     if (this.#closing) {
-      queueMicrotask(() => exchange.fail(new UpstreamError('UPSTREAM_POOL_CLOSED', 'the upstream pool is closed')));
+      queueMicrotask(() =>
+        exchange.fail(new UpstreamError('UPSTREAM_POOL_CLOSED', 'the upstream pool is closed')),
+      );
       return;
     }
     const ms = this.#options.responseTimeoutMs;
