@@ -29,19 +29,19 @@ const { values: opt } = parseArgs({
 });
 const [requests, warmup, concurrency] = [opt.requests, opt.warmup, opt.concurrency].map(Number);
 
-/** Sends `count` GETs over `concurrency` kept-alive connections; returns how many were not 200. */
-function drive(port, headers, count) {
-  const agent = new https.Agent({ keepAlive: true, maxSockets: concurrency, rejectUnauthorized: false });
+/**
+ * Sends `count` GETs over the agent's kept-alive connections; returns how many were not 200. The
+ * same agent serves warm-up and measurement, so no TLS handshake falls inside the count.
+ */
+function drive(agent, port, headers, count) {
   let next = 0;
   let done = 0;
   let bad = 0;
   return new Promise((resolve) => {
     const settle = () => {
       done += 1;
-      if (done === count) {
-        agent.destroy();
-        resolve(bad);
-      } else send();
+      if (done === count) resolve(bad);
+      else send();
     };
     const send = () => {
       if (next >= count) return;
@@ -104,9 +104,11 @@ async function main() {
     wrapper,
     readyTimeoutMs: 300_000,
   });
-  const warmBad = await drive(port, headers, warmup);
+  const agent = new https.Agent({ keepAlive: true, maxSockets: concurrency, rejectUnauthorized: false });
+  const warmBad = await drive(agent, port, headers, warmup);
   execFileSync('callgrind_control', ['--zero', String(child.pid)], { stdio: 'ignore' });
-  const bad = await drive(port, headers, requests);
+  const bad = await drive(agent, port, headers, requests);
+  agent.destroy();
   execFileSync('callgrind_control', ['--dump', String(child.pid)], { stdio: 'ignore' });
   const [mainThread, others] = countDumps(tmp, child.pid);
   if (mainThread === 0) throw new Error(`no callgrind dump found in ${tmp}`);
