@@ -38,6 +38,28 @@ describe('gateway core over real TLS listeners', () => {
     expect(seen.headers['x-secret-hop']).toBeUndefined();
   });
 
+  it("keeps the gateway's security headers when the upstream's Connection header names them", async () => {
+    const before = h.upstream.hits('/items/hop-names');
+    const answer = await h.get('/items/hop-names');
+    expect(answer.status).toBe(200);
+    expect(answer.json()).toEqual({ id: 'hop-names', name: 'widget' });
+    expect(answer.headers['strict-transport-security']).toMatch(/^max-age=\d+/);
+    expect(answer.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+    expect(answer.headers['x-content-type-options']).toBe('nosniff');
+    expect(answer.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(answer.headers['x-upstream-hop']).toBeUndefined();
+    expect(h.upstream.hits('/items/hop-names')).toBe(before + 1);
+  });
+
+  it('relays a HEAD answer whose length is over the size limit: no body follows it', async () => {
+    const before = h.upstream.hits('/big');
+    const answer = await h.get('/big', { method: 'HEAD' });
+    expect(answer.status).toBe(200);
+    expect(answer.headers['content-length']).toBe('200000');
+    expect(answer.text).toBe('');
+    expect(h.upstream.hits('/big')).toBe(before + 1);
+  });
+
   it('answers 404 for an undeclared path without reaching the upstream', async () => {
     const before = h.upstream.hits();
     expectProblem(await h.get('/debug'), 404, 'route-not-found');

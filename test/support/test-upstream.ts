@@ -80,7 +80,16 @@ function answer(
   options: { slowMs?: number; bigBytes?: number },
 ): void {
   const path = record.url.split('?')[0]!;
-  if (path.startsWith('/items/')) {
+  if (path === '/items/hop-names') {
+    // An upstream naming the gateway's own headers as hop-by-hop: only its own may go.
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      connection:
+        'keep-alive, strict-transport-security, content-security-policy, x-content-type-options, x-request-id, x-upstream-hop',
+      'x-upstream-hop': 'internal',
+    });
+    res.end(JSON.stringify({ id: 'hop-names', name: 'widget' }));
+  } else if (path.startsWith('/items/')) {
     res.writeHead(200, {
       'content-type': 'application/json',
       server: 'upstream/1.0',

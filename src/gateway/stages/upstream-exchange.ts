@@ -94,22 +94,25 @@ export class UpstreamExchange implements UpstreamHandler {
     // RFC 9111 §5.2.2.5: an answer given for credentials is never stored by any cache.
     const noStore = ctx.principal !== null || (contract !== null && contract.noStore);
     const headers = securityHeaders(ctx.id);
-    let connectionTokens: string | null = null;
+    // Only the upstream's own headers may be named by its Connection header (RFC 9110 §7.6.1):
+    // the gateway's security headers, no-store and limit headers are never the upstream's to drop.
+    const connectionTokens = namedByConnection(rawHeaders);
+    const sized = bodyAllowed(status, ctx.req.method);
     let contentType: string | undefined;
     let contentEncoding: string | undefined;
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const name = rawHeaders[i]!.toLowerCase();
       const value = rawHeaders[i + 1]!;
+      if (connectionTokens !== null && listsToken(connectionTokens, name)) continue;
       if (name === 'content-length') {
-        if (Number(value) > this.#maxBytes) {
+        // A HEAD or 304 answer's length describes the resource, not bytes that will follow.
+        if (sized && Number(value) > this.#maxBytes) {
           return this.#abortWith(
             new GatehouseError('GH_UPSTREAM_RESPONSE_TOO_LARGE', `upstream declared ${value} bytes`),
           );
         }
         this.#declaredLength = true;
         this.#lengthIndex = headers.length;
-      } else if (name === 'connection' && !PLAIN_CONNECTION_VALUES.has(value.toLowerCase())) {
-        connectionTokens = value;
       } else if (name === 'content-type') contentType = value;
       else if (name === 'content-encoding') contentEncoding = value;
       else if (noStore && name === 'cache-control') continue;
@@ -127,12 +130,13 @@ export class UpstreamExchange implements UpstreamHandler {
     const extra = ctx.responseHeaders;
     if (extra !== null) for (let i = 0; i < extra.length; i += 1) headers.push(extra[i]!);
     this.#status = status;
-    this.#headers = connectionTokens === null ? headers : withoutConnectionTokens(headers, connectionTokens);
+    this.#headers = headers;
     this.#resume = resume;
     return true;
   }
 
   #resume: (() => void) | null = null;
+  #awaitingDrain = false;
 
   onData(chunk: Buffer): boolean {
     this.#received += chunk.length;
@@ -156,7 +160,13 @@ export class UpstreamExchange implements UpstreamHandler {
     }
     const res = this.#ctx.res;
     if (res.write(chunk)) return true;
-    res.once('drain', this.#resume!);
+    if (!this.#awaitingDrain) {
+      this.#awaitingDrain = true;
+      res.once('drain', () => {
+        this.#awaitingDrain = false;
+        this.#resume!();
+      });
+    }
     return false;
   }
 
@@ -264,10 +274,15 @@ function bodyAllowed(status: number, method: string | undefined): boolean {
   return status !== 204 && status !== 304 && method !== 'HEAD';
 }
 
-function withoutConnectionTokens(headers: string[], connectionTokens: string): string[] {
-  const kept: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    if (!listsToken(connectionTokens, headers[i]!)) kept.push(headers[i]!, headers[i + 1]!);
+/** The upstream's Connection values (all of them) when they name headers beyond keep-alive/close; null otherwise. */
+function namedByConnection(rawHeaders: readonly string[]): string | null {
+  let named: string | null = null;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
+    const value = rawHeaders[i + 1]!;
+    if (PLAIN_CONNECTION_VALUES.has(value.toLowerCase())) continue;
+    named = named === null ? value : `${named}, ${value}`;
   }
-  return kept;
+  return named;
 }

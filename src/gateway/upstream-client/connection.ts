@@ -148,7 +148,8 @@ export class UpstreamConnection implements ExchangeHost {
     if (this.#informational) return 0;
     this.#keepAlive = keepAlive;
     exchange.timer?.refresh();
-    if (!exchange.handler.onHeaders(status, headers, this.#resume) && !exchange.settled) this.#socket.pause();
+    if (!exchange.handler.onHeaders(status, headers, exchange.resume) && !exchange.settled)
+      this.#socket.pause();
     return exchange.skipsBody ? 1 : 0;
   }
 
@@ -174,9 +175,17 @@ export class UpstreamConnection implements ExchangeHost {
     this.#finished = true;
   }
 
-  readonly #resume = (): void => {
-    this.#socket.resume();
-  };
+  /** ExchangeHost: a late resume from an exchange this connection no longer carries does nothing. */
+  resume(exchange: Exchange): void {
+    if (this.#exchange === exchange) this.#socket.resume();
+  }
+
+  /** A new message starts: anything but the answer to the open request closes the connection. */
+  messageBegin(): void {
+    if (this.#exchange === null || this.#finished) {
+      this.destroy(new UpstreamError('UPSTREAM_BAD_RESPONSE', 'the upstream sent more than the answer'));
+    }
+  }
 
   #onData(data: Buffer): void {
     if (this.#exchange === null) {
@@ -260,6 +269,7 @@ export class UpstreamConnection implements ExchangeHost {
 function createParser(maxHeaderBytes: number, connection: UpstreamConnection): ResponseParser {
   const parser = new HTTPParser();
   parser.initialize(HTTPParser.RESPONSE, {}, maxHeaderBytes, HTTPParser.kLenientNone);
+  parser[HTTPParser.kOnMessageBegin] = () => connection.messageBegin();
   parser[HTTPParser.kOnHeaders] = (fields: string[]) => connection.partialHeaders(fields);
   parser[HTTPParser.kOnHeadersComplete] = (
     _major: number,

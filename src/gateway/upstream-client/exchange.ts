@@ -5,6 +5,8 @@ import { UpstreamError } from './upstream-error.js';
 export interface ExchangeHost {
   /** The exchange was aborted while a connection carried it: that connection cannot be reused. */
   abandon(exchange: Exchange): void;
+  /** The exchange's handler is ready for more of its answer (after onData returned false). */
+  resume(exchange: Exchange): void;
 }
 
 /** RFC 9110 §9.2.1: safe methods, which may be sent again when a reused connection was closed under them. */
@@ -27,12 +29,15 @@ export class Exchange {
   retried = false;
   timer: NodeJS.Timeout | null = null;
   readonly abort: (reason: Error) => void;
+  /** Given to the handler with the headers: only ever resumes this exchange's own answer. */
+  readonly resume: () => void;
 
   constructor(request: UpstreamRequest, handler: UpstreamHandler) {
     this.request = request;
     this.handler = handler;
     this.skipsBody = request.method === 'HEAD';
     this.abort = (reason) => this.#abort(reason);
+    this.resume = () => this.host?.resume(this);
   }
 
   /** May be sent again on a fresh connection: nothing was heard yet and resending is harmless. */

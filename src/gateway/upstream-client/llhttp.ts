@@ -23,6 +23,7 @@ export interface ParseError extends Error {
 interface ParserConstructor {
   new (): ResponseParser;
   readonly RESPONSE: number;
+  readonly kOnMessageBegin: number;
   readonly kOnHeaders: number;
   readonly kOnHeadersComplete: number;
   readonly kOnBody: number;

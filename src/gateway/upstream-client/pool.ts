@@ -3,7 +3,6 @@ import { isIP } from 'node:net';
 import { UpstreamConnection, type ConnectionOptions, type ConnectionOwner } from './connection.js';
 import { Exchange, responseTimeout } from './exchange.js';
 import type { UpstreamDispatcher, UpstreamHandler, UpstreamRequest } from './types.js';
-import { UpstreamError } from './upstream-error.js';
 
 export interface UpstreamPoolOptions {
   /** https: origin of the upstream. */
@@ -58,12 +57,6 @@ export class UpstreamPool implements UpstreamDispatcher, ConnectionOwner {
     const exchange = new Exchange(request, handler);
     handler.onConnect(exchange.abort);
     if (exchange.settled) return;
-    if (this.#closing) {
-      queueMicrotask(() =>
-        exchange.fail(new UpstreamError('UPSTREAM_POOL_CLOSED', 'the upstream pool is closed')),
-      );
-      return;
-    }
     const ms = this.#options.responseTimeoutMs;
     exchange.timer = setTimeout(() => exchange.expire(responseTimeout(ms)), ms);
     this.#start(exchange);

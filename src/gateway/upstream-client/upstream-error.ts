@@ -4,8 +4,7 @@ export type UpstreamErrorCode =
   | 'UPSTREAM_CONNECT_FAILED'
   | 'UPSTREAM_CLOSED'
   | 'UPSTREAM_BAD_RESPONSE'
-  | 'UPSTREAM_BAD_REQUEST'
-  | 'UPSTREAM_POOL_CLOSED';
+  | 'UPSTREAM_BAD_REQUEST';
 
 /** Why an exchange with an upstream failed. The message is for operators, never for clients. */
 export class UpstreamError extends Error {
