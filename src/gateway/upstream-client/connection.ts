@@ -25,8 +25,12 @@ export interface ConnectionOwner {
 
 /** A bodiless request of these methods still states its (zero) length: RFC 9110 §8.6. */
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
-/** Field values the gateway forwards must never carry a line break or NUL (RFC 9110 §5.5). */
-const UNSAFE_FIELD_VALUE = /[\0\r\n]/;
+/**
+ * Field values the gateway forwards must never carry a line break or NUL (RFC 9110 §5.5), nor a
+ * character above U+00FF: the head is written as latin1, which keeps only the low byte, so
+ * U+010A would reach the upstream as a line feed.
+ */
+const UNSAFE_FIELD_VALUE = /[\0\r\n\u0100-\uffff]/;
 /** Request heads and bodies up to this size go out as one write: one TLS record, one system call. */
 const SINGLE_WRITE_MAX_BYTES = 16_384;
 

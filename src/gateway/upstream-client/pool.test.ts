@@ -1147,6 +1147,7 @@ describe('UpstreamPool: refused requests', () => {
     ['CR LF', 'a\r\nx-injected: 1'],
     ['a lone LF', 'a\nx-injected: 1'],
     ['a NUL', 'a\0b'],
+    ['a character above U+00FF, whose low byte is a line feed', 'a\u010ax-injected: 1'],
   ])('fails a header value holding %s with UPSTREAM_BAD_REQUEST and sends nothing', async (_, value) => {
     const upstream = await startRawUpstream(echoPath);
     const pool = createPool(upstream.port, { connections: 1 });
