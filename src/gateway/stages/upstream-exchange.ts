@@ -5,7 +5,7 @@ import { securityHeaders, sendProblem } from '../respond.js';
 import type { UpstreamTarget } from '../upstream.js';
 import { listsToken } from '../headers.js';
 import type { UpstreamHandler } from '../upstream-client/types.js';
-import { UpstreamError } from '../upstream-client/upstream-error.js';
+import { describeError, UpstreamError } from '../upstream-client/upstream-error.js';
 
 /** Response headers that describe the upstream hop or that the gateway states itself. */
 const DROPPED_RESPONSE_HEADERS = new Set([
@@ -202,8 +202,8 @@ export class UpstreamExchange implements UpstreamHandler {
     if (this.#clientGone) return;
     if (err instanceof GatehouseError) sendProblem(this.#ctx, err);
     else if (err instanceof UpstreamError && err.isTimeout)
-      sendProblem(this.#ctx, new GatehouseError('GH_UPSTREAM_TIMEOUT', describe(err)));
-    else sendProblem(this.#ctx, new GatehouseError('GH_UPSTREAM_UNREACHABLE', describe(err)));
+      sendProblem(this.#ctx, new GatehouseError('GH_UPSTREAM_TIMEOUT', describeError(err)));
+    else sendProblem(this.#ctx, new GatehouseError('GH_UPSTREAM_UNREACHABLE', describeError(err)));
   }
 
   /**
@@ -262,11 +262,6 @@ export class UpstreamExchange implements UpstreamHandler {
 
 function describeRemoval(location: string): string {
   return `removed undeclared ${location}`;
-}
-
-function describe(err: Error): string {
-  const code = (err as { code?: string }).code;
-  return code === undefined ? err.message : `${code}: ${err.message}`;
 }
 
 /** RFC 9110 §8.6: no Content-Length on 1xx/204, and a HEAD answer keeps the upstream's. */

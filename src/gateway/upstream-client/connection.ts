@@ -1,7 +1,7 @@
 import { connect, type SecureContext, type TLSSocket } from 'node:tls';
 import type { Exchange, ExchangeHost } from './exchange.js';
 import { HTTPParser, type ParseError, type ResponseParser } from './llhttp.js';
-import { UpstreamError } from './upstream-error.js';
+import { describeError, UpstreamError } from './upstream-error.js';
 
 export interface ConnectionOptions {
   readonly host: string;
@@ -260,8 +260,8 @@ export class UpstreamConnection implements ExchangeHost {
     if (this.#closeReason !== null) return;
     if (err instanceof UpstreamError) this.#closeReason = err;
     else if (this.#connectTimer !== null)
-      this.#closeReason = new UpstreamError('UPSTREAM_CONNECT_FAILED', describe(err), { cause: err });
-    else this.#closeReason = new UpstreamError('UPSTREAM_CLOSED', describe(err), { cause: err });
+      this.#closeReason = new UpstreamError('UPSTREAM_CONNECT_FAILED', describeError(err), { cause: err });
+    else this.#closeReason = new UpstreamError('UPSTREAM_CLOSED', describeError(err), { cause: err });
   }
 
   #clearConnectTimer(): void {
@@ -310,9 +310,4 @@ function parseFailure(err: ParseError): UpstreamError {
     'UPSTREAM_BAD_RESPONSE',
     `unparseable answer: ${err.code ?? 'parse error'} ${err.reason ?? ''}`.trim(),
   );
-}
-
-function describe(err: Error): string {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
 }

@@ -520,62 +520,31 @@ describe('UpstreamPool: connection reuse', () => {
     expect(upstream.connections()).toBe(2);
   });
 
-  it('completes an answer followed in the same read by an unsolicited one, once, and drops the connection', async () => {
-    const upstream = await startRawUpstream((request, socket) => {
-      const answer = ok(`answer ${request.connection}`);
-      socket.write(request.connection === 1 ? Buffer.concat([answer, ok('nobody asked')]) : answer);
-    });
-    const pool = createPool(upstream.port);
+  it.each([
+    ['an unsolicited answer', ok('nobody asked')],
+    // A valid prefix of a status line: llhttp waits for more, so only message-begin sees it.
+    ['the start of another answer', Buffer.from('HTTP/1.1 2')],
+    ['garbage', Buffer.from('GARBAGE\r\n\r\n')],
+  ])(
+    'completes an answer followed in the same read by %s, once, and drops the connection',
+    async (_, extra) => {
+      const upstream = await startRawUpstream((request, socket) => {
+        const answer = ok(`answer ${request.connection}`);
+        socket.write(request.connection === 1 ? Buffer.concat([answer, extra]) : answer);
+      });
+      const pool = createPool(upstream.port);
 
-    const first = await settled(send(pool));
-    await expect.poll(() => upstream.closedConnections()).toBe(1);
-    const second = await settled(send(pool));
+      const first = await settled(send(pool));
+      await expect.poll(() => upstream.closedConnections()).toBe(1);
+      const second = await settled(send(pool));
 
-    expect(first.events).toEqual(COMPLETE);
-    expect(first.body.toString()).toBe('answer 1');
-    expect(second.events).toEqual(COMPLETE);
-    expect(second.body.toString()).toBe('answer 2');
-    expect(upstream.connections()).toBe(2);
-  });
-
-  it('drops the connection when a complete answer is followed by the start of another one', async () => {
-    const upstream = await startRawUpstream((request, socket) => {
-      const answer = ok(`answer ${request.connection}`);
-      // A valid prefix of a status line: llhttp waits for more, so only message-begin sees it.
-      socket.write(request.connection === 1 ? Buffer.concat([answer, Buffer.from('HTTP/1.1 2')]) : answer);
-    });
-    const pool = createPool(upstream.port);
-
-    const first = await settled(send(pool));
-    await expect.poll(() => upstream.closedConnections()).toBe(1);
-    const second = await settled(send(pool));
-
-    expect(first.events).toEqual(COMPLETE);
-    expect(first.body.toString()).toBe('answer 1');
-    expect(second.events).toEqual(COMPLETE);
-    expect(second.body.toString()).toBe('answer 2');
-    expect(upstream.connections()).toBe(2);
-  });
-
-  it('completes an answer followed in the same read by garbage, and drops the connection', async () => {
-    const upstream = await startRawUpstream((request, socket) => {
-      const answer = ok(`answer ${request.connection}`);
-      socket.write(
-        request.connection === 1 ? Buffer.concat([answer, Buffer.from('GARBAGE\r\n\r\n')]) : answer,
-      );
-    });
-    const pool = createPool(upstream.port);
-
-    const first = await settled(send(pool));
-    await expect.poll(() => upstream.closedConnections()).toBe(1);
-    const second = await settled(send(pool));
-
-    expect(first.events).toEqual(COMPLETE);
-    expect(first.body.toString()).toBe('answer 1');
-    expect(second.events).toEqual(COMPLETE);
-    expect(second.body.toString()).toBe('answer 2');
-    expect(upstream.connections()).toBe(2);
-  });
+      expect(first.events).toEqual(COMPLETE);
+      expect(first.body.toString()).toBe('answer 1');
+      expect(second.events).toEqual(COMPLETE);
+      expect(second.body.toString()).toBe('answer 2');
+      expect(upstream.connections()).toBe(2);
+    },
+  );
 });
 
 describe('UpstreamPool: message framing', () => {

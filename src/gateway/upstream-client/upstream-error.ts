@@ -20,3 +20,9 @@ export class UpstreamError extends Error {
     return this.code === 'UPSTREAM_CONNECT_TIMEOUT' || this.code === 'UPSTREAM_RESPONSE_TIMEOUT';
   }
 }
+
+/** "CODE: message" for operators (the journey record and log), never for clients. */
+export function describeError(err: Error): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
+}
