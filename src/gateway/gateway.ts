@@ -1,18 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { startKeyServices, type KeyServices } from '../auth/keys/services.js';
 import type { GatehouseConfig, ListenerConfig } from '../config/types.js';
 import { JourneyBuffer } from '../observe/journey.js';
 import { ensureDevCertificates, type DevCertificates } from '../tls/dev-certs.js';
-import { Listener, type TlsMaterial, type TransportRefusal } from './listener.js';
+import { GatewayListener, type TlsMaterial, type TransportRefusal } from './listener.js';
+import type { FrontRequest } from './front/request.js';
+import type { FrontResponse } from './front/response.js';
 import { recordJourney, recordTransportRefusal } from './record.js';
 import { RequestContext } from './request-context.js';
 import { buildRuntime, retireRuntime, type Runtime } from './runtime.js';
-
-const kContext = Symbol('gatehouse.context');
-type ResponseWithContext = ServerResponse & { [kContext]?: RequestContext };
 
 export interface Gateway {
   /** Bound addresses, by listener name. */
@@ -44,32 +42,32 @@ export async function startGateway(config: GatehouseConfig, logger: Logger): Pro
   const onTransportRefusal = (refusal: TransportRefusal): void =>
     recordTransportRefusal(refusal, logger, journeys);
 
-  const onRequest = function handleRequest(req: IncomingMessage, res: ServerResponse): void {
+  const onRequest = function handleRequest(req: FrontRequest, res: FrontResponse): void {
     const current = runtime;
     const ctx = new RequestContext(randomUUID(), req, res, req.socket.remoteAddress ?? '', performance.now());
     ctx.pipeline = current.pipeline;
-    (res as ResponseWithContext)[kContext] = ctx;
-    res.once('close', onResponseClose);
+    res.context = ctx;
     current.pipeline.run(ctx);
   };
-  const onResponseClose = function onResponseClose(this: ResponseWithContext): void {
-    const ctx = this[kContext];
-    if (ctx === undefined) return;
-    if (!this.writableFinished) ctx.upstream?.abort();
+  const onClosed = function onResponseClosed(res: FrontResponse): void {
+    const ctx = res.context;
+    if (ctx === null) return;
+    if (!res.finished) ctx.upstream?.abort();
     recordJourney(ctx, logger, journeys, runtime.config.log.access);
     ctx.pipeline?.complete(ctx);
   };
 
-  const listeners = new Map<string, Listener>();
+  const listeners = new Map<string, GatewayListener>();
   const addresses = new Map<string, AddressInfo>();
   try {
     for (const listenerConfig of config.listeners) {
-      const listener = new Listener({
+      const listener = new GatewayListener({
         host: listenerConfig.host,
         port: listenerConfig.port,
         tls: tlsMaterialFor(listenerConfig, devCerts),
         limits: config.limits,
         onRequest,
+        onClosed,
         onTransportRefusal,
       });
       addresses.set(listenerConfig.name, await listener.listen());

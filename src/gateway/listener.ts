@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LimitsConfig } from '../config/types.js';
 import { errorCatalogue, type ErrorCode } from '../errors/catalogue.js';
 import { problemBody } from '../errors/problem.js';
 import { HSTS_VALUE } from './respond.js';
+import { FrontConnection, type FrontHost } from './front/connection.js';
+import type { FrontRequest } from './front/request.js';
+import type { FrontResponse } from './front/response.js';
 
 export interface TlsMaterial {
   readonly cert: string;
@@ -128,19 +132,7 @@ export class Listener {
   }
 
   #sniff(socket: net.Socket): void {
-    socket.setTimeout(this.#options.limits.headersTimeoutMs, () => socket.destroy());
-    socket.once('data', (chunk: Buffer) => {
-      socket.setTimeout(0);
-      socket.pause();
-      if (chunk[0] === TLS_HANDSHAKE_RECORD) {
-        socket.unshift(chunk);
-        this.https.emit('connection', socket);
-        process.nextTick(() => socket.resume());
-        return;
-      }
-      this.#refuse(socket, 'GH_TRANSPORT_PLAINTEXT', 'plaintext HTTP on the TLS port');
-    });
-    socket.on('error', () => socket.destroy());
+    sniffTls(socket, this.#options.limits, this.https, (code, reason) => this.#refuse(socket, code, reason));
   }
 
   #onClientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
@@ -163,26 +155,199 @@ export class Listener {
     }
   }
 
-  /** A raw HTTP/1.1 problem answer, then close: the parser state cannot be trusted any more. */
   #refuse(socket: net.Socket, code: ErrorCode, reason: string): void {
-    const requestId = randomUUID();
-    this.#options.onTransportRefusal({ requestId, code, reason, clientAddress: socket.remoteAddress ?? '' });
-    if (!socket.writable) {
-      socket.destroy();
+    refuseRaw(socket, code, reason, this.#options.onTransportRefusal);
+  }
+}
+
+/**
+ * The first byte of a connection decides: a TLS handshake goes on to `tlsServer`, anything else
+ * is refused as plaintext. A connection that sends nothing is closed after the header timeout.
+ */
+function sniffTls(
+  socket: net.Socket,
+  limits: LimitsConfig,
+  tlsServer: net.Server,
+  refuse: (code: ErrorCode, reason: string) => void,
+): void {
+  socket.setTimeout(limits.headersTimeoutMs, () => socket.destroy());
+  socket.once('data', (chunk: Buffer) => {
+    socket.setTimeout(0);
+    socket.pause();
+    if (chunk[0] === TLS_HANDSHAKE_RECORD) {
+      socket.unshift(chunk);
+      tlsServer.emit('connection', socket);
+      process.nextTick(() => socket.resume());
       return;
     }
-    const { status, title } = errorCatalogue[code];
-    const body = problemBody(code, requestId);
-    socket.end(
-      `HTTP/1.1 ${status} ${title}\r\n` +
-        `content-type: application/problem+json\r\n` +
-        `content-length: ${Buffer.byteLength(body)}\r\n` +
-        `strict-transport-security: ${HSTS_VALUE}\r\n` +
-        `x-content-type-options: nosniff\r\n` +
-        `cache-control: no-store\r\n` +
-        `x-request-id: ${requestId}\r\n` +
-        `connection: close\r\n\r\n` +
-        body,
-    );
+    refuse('GH_TRANSPORT_PLAINTEXT', 'plaintext HTTP on the TLS port');
+  });
+  socket.on('error', () => socket.destroy());
+}
+
+/** A raw HTTP/1.1 problem answer, then close: the parser state cannot be trusted any more. */
+function refuseRaw(
+  socket: net.Socket,
+  code: ErrorCode,
+  reason: string,
+  onTransportRefusal: (refusal: TransportRefusal) => void,
+): void {
+  const requestId = randomUUID();
+  onTransportRefusal({ requestId, code, reason, clientAddress: socket.remoteAddress ?? '' });
+  if (!socket.writable) {
+    socket.destroy();
+    return;
   }
+  const { status, title } = errorCatalogue[code];
+  const body = problemBody(code, requestId);
+  socket.end(
+    `HTTP/1.1 ${status} ${title}\r\n` +
+      `content-type: application/problem+json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\n` +
+      `strict-transport-security: ${HSTS_VALUE}\r\n` +
+      `x-content-type-options: nosniff\r\n` +
+      `cache-control: no-store\r\n` +
+      `x-request-id: ${requestId}\r\n` +
+      `connection: close\r\n\r\n` +
+      body,
+  );
+}
+
+export interface GatewayListenerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: TlsMaterial;
+  readonly limits: LimitsConfig;
+  /** A request for the pipeline. */
+  readonly onRequest: (req: FrontRequest, res: FrontResponse) => void;
+  /** Once per request handed to onRequest: its answer is out, or its connection was lost first. */
+  readonly onClosed: (res: FrontResponse) => void;
+  /** Told of every request refused before it reached the pipeline (parser errors, plaintext, timeouts). */
+  readonly onTransportRefusal: (refusal: TransportRefusal) => void;
+}
+
+/**
+ * The gateway's own TLS listener: the same front door as Listener (first-byte check, TLS
+ * settings, raw refusals) with Gatehouse's HTTP/1.1 connection handling (front/connection.ts)
+ * instead of node:http's request and response streams, which cost more per request than all
+ * the gateway's stages together. Header, request and idle deadlines are checked by one sweep.
+ */
+export class GatewayListener implements FrontHost {
+  readonly limits: LimitsConfig;
+  readonly #options: GatewayListenerOptions;
+  readonly #tls: tls.Server;
+  readonly #tcp: net.Server;
+  readonly #connections = new Set<FrontConnection>();
+  readonly #sweep: NodeJS.Timeout;
+  #closing = false;
+  #onDrained: (() => void) | null = null;
+
+  constructor(options: GatewayListenerOptions) {
+    this.#options = options;
+    this.limits = options.limits;
+    const limits = options.limits;
+    this.#tls = tls.createServer({
+      ...secureOptions(options.tls),
+      honorCipherOrder: true,
+      ALPNProtocols: ['http/1.1'],
+      handshakeTimeout: limits.headersTimeoutMs,
+    });
+    this.#tls.on('secureConnection', (socket: tls.TLSSocket) => this.#accept(socket));
+    this.#tls.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
+    this.#tcp = net.createServer({ noDelay: true }, (socket) =>
+      sniffTls(socket, limits, this.#tls, (code, reason) => this.refuse(socket, code, reason)),
+    );
+    this.#tcp.maxConnections = limits.maxConnections;
+    this.#sweep = setInterval(() => this.#checkDeadlines(), sweepInterval(limits));
+    this.#sweep.unref();
+  }
+
+  listen(): Promise<net.AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.#tcp.once('error', reject);
+      this.#tcp.listen(this.#options.port, this.#options.host, () => {
+        this.#tcp.off('error', reject);
+        resolve(this.#tcp.address() as net.AddressInfo);
+      });
+    });
+  }
+
+  address(): net.AddressInfo {
+    return this.#tcp.address() as net.AddressInfo;
+  }
+
+  /** New certificates for new connections; established ones keep theirs. */
+  setTls(material: TlsMaterial): void {
+    this.#tls.setSecureContext(secureOptions(material));
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish, closes kept-alive connections as they go
+   * idle, and cuts whatever is left once the grace period is over.
+   */
+  close(graceMs: number): Promise<void> {
+    this.#closing = true;
+    return new Promise((resolve) => {
+      const force = setTimeout(() => {
+        for (const connection of this.#connections) connection.socket.destroy();
+      }, graceMs);
+      let pending = 2;
+      const done = (): void => {
+        pending -= 1;
+        if (pending > 0) return;
+        clearTimeout(force);
+        clearInterval(this.#sweep);
+        resolve();
+      };
+      this.#onDrained = done;
+      this.#tcp.close(done);
+      for (const connection of this.#connections) connection.closeWhenIdle();
+      if (this.#connections.size === 0) this.#drained();
+    });
+  }
+
+  // FrontHost
+
+  request(req: FrontRequest, res: FrontResponse): void {
+    this.#options.onRequest(req, res);
+  }
+
+  closed(res: FrontResponse): void {
+    this.#options.onClosed(res);
+  }
+
+  refuse(socket: net.Socket, code: ErrorCode, reason: string): void {
+    refuseRaw(socket, code, reason, this.#options.onTransportRefusal);
+  }
+
+  forget(connection: FrontConnection): void {
+    this.#connections.delete(connection);
+    if (this.#closing && this.#connections.size === 0) this.#drained();
+  }
+
+  #accept(socket: tls.TLSSocket): void {
+    const connection = new FrontConnection(socket, this);
+    this.#connections.add(connection);
+    if (this.#closing) connection.closeWhenIdle();
+  }
+
+  #drained(): void {
+    const done = this.#onDrained;
+    this.#onDrained = null;
+    done?.();
+  }
+
+  #checkDeadlines(): void {
+    const now = performance.now();
+    for (const connection of this.#connections) connection.checkDeadlines(now);
+  }
+}
+
+function secureOptions(material: TlsMaterial): tls.SecureContextOptions {
+  return { key: material.key, cert: material.cert, minVersion: 'TLSv1.2', ciphers: TLS12_CIPHERS };
+}
+
+/** How often deadlines are checked: a quarter of the header timeout, within 50 ms to 1 s. */
+function sweepInterval(limits: LimitsConfig): number {
+  return Math.max(50, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 4)));
 }

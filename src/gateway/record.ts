@@ -21,7 +21,7 @@ export function recordJourney(
   if (ctx.finished) return;
   ctx.finished = true;
   const journey = ctx.journey;
-  journey.status = ctx.res.writableFinished ? ctx.res.statusCode : CLIENT_CLOSED;
+  journey.status = ctx.res.finished ? ctx.res.statusCode : CLIENT_CLOSED;
   journey.durationMs = Math.round((performance.now() - ctx.startedAt) * 1000) / 1000;
   if (journey.status === CLIENT_CLOSED) journey.reason ??= 'client closed the connection';
   journeys.push(journey);

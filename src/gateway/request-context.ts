@@ -1,10 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../auth/principal.js';
 import type { RouteMatch } from '../contract/index.js';
 import type { ResponseContract } from '../contract/validation/index.js';
 import type { LimitsNote } from '../limits/note.js';
 import { NONE_PASSED, type JourneyRecord } from '../observe/journey.js';
 import type { StageName } from './stage.js';
+import type { FrontRequest } from './front/request.js';
+import type { FrontResponse } from './front/response.js';
 
 /**
  * Everything the stages know about one request. A class, so every request has the same shape
@@ -12,8 +13,8 @@ import type { StageName } from './stage.js';
  */
 export class RequestContext {
   readonly id: string;
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: FrontRequest;
+  readonly res: FrontResponse;
   readonly startedAt: number;
   readonly journey: JourneyRecord;
   route: RouteMatch | null = null;
@@ -49,13 +50,7 @@ export class RequestContext {
   /** The operation's response contract, set by the validate stage; the upstream exchange applies it. */
   responseContract: ResponseContract | null = null;
 
-  constructor(
-    id: string,
-    req: IncomingMessage,
-    res: ServerResponse,
-    clientAddress: string,
-    startedAt: number,
-  ) {
+  constructor(id: string, req: FrontRequest, res: FrontResponse, clientAddress: string, startedAt: number) {
     this.id = id;
     this.req = req;
     this.res = res;
@@ -63,7 +58,7 @@ export class RequestContext {
     this.journey = {
       requestId: id,
       startedAt: Date.now(),
-      method: req.method ?? '',
+      method: req.method,
       clientAddress,
       route: null,
       api: null,

@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import { problemBody } from '../errors/problem.js';
 import type { GatehouseError } from '../errors/gatehouse-error.js';
 import type { RequestContext } from './request-context.js';
@@ -55,8 +54,15 @@ function hasUnreadBody(ctx: RequestContext): boolean {
   return headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0';
 }
 
+/** What a problem is written to: the gateway's FrontResponse, or node:http's for the admin API. */
+export interface AnswerWriter {
+  shouldKeepAlive: boolean;
+  writeHead(status: number, headers: string[]): unknown;
+  end(body?: string): unknown;
+}
+
 export function writeProblem(
-  res: ServerResponse,
+  res: AnswerWriter,
   err: GatehouseError,
   requestId: string,
   headOnly: boolean,
@@ -88,7 +94,7 @@ export function writeProblem(
 }
 
 function writeEmptyAnswer(
-  res: ServerResponse,
+  res: AnswerWriter,
   headers: string[],
   err: GatehouseError,
   extraHeaders: readonly string[] | null,

@@ -2,7 +2,8 @@
  * Test support for the limits tests (not imported by the gateway): policies written the way a
  * configuration file writes them.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FrontRequest } from '../gateway/front/request.js';
+import type { FrontResponse } from '../gateway/front/response.js';
 import type { Socket } from 'node:net';
 import type { Principal } from '../auth/principal.js';
 import type { ApiConfig, RateLimitPolicyConfig } from '../config/types.js';
@@ -121,8 +122,8 @@ export function fakeContext(operation: Operation, request: FakeRequest = {}): Re
     method: operation.method,
     headers: request.headers ?? {},
     socket,
-  } as unknown as IncomingMessage;
-  const res = { shouldKeepAlive: true } as unknown as ServerResponse;
+  } as unknown as FrontRequest;
+  const res = { shouldKeepAlive: true } as unknown as FrontResponse;
   const ctx = new RequestContext(
     '00000000-0000-4000-8000-000000000000',
     req,

@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FrontRequest } from '../front/request.js';
+import type { FrontResponse } from '../front/response.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -107,8 +108,8 @@ describe('authenticate and authorize stages (unit, with a stand-in key index)', 
     headers: Record<string, string>,
     query = '',
   ): RequestContext | GatehouseError {
-    const req = { headers, rawHeaders: [], method: 'GET' } as unknown as IncomingMessage;
-    const ctx = new RequestContext('req-1', req, {} as ServerResponse, '127.0.0.1', 0);
+    const req = { headers, rawHeaders: [], method: 'GET' } as unknown as FrontRequest;
+    const ctx = new RequestContext('req-1', req, {} as FrontResponse, '127.0.0.1', 0);
     ctx.route = { operation: operation(template), params: {}, path: template, query } as RouteMatch;
     try {
       expect(createAuthenticateStage(auth).onRequest(ctx)).toBeUndefined(); // the key path never waits

@@ -26,38 +26,39 @@ function readLimited(ctx: RequestContext, maxBodyBytes: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
-    const onData = (chunk: Buffer): void => {
-      received += chunk.length;
-      if (received > maxBodyBytes) {
-        cleanup();
+    let settled = false;
+    req.readBody({
+      onData(chunk: Buffer): void {
+        if (settled) return;
+        received += chunk.length;
+        if (received > maxBodyBytes) {
+          settled = true;
+          req.stopReading();
+          reject(
+            new GatehouseError(
+              'GH_TRANSPORT_BODY_TOO_LARGE',
+              `body exceeded ${maxBodyBytes} bytes while streaming`,
+            ),
+          );
+          return;
+        }
+        chunks.push(chunk);
+      },
+      onEnd(): void {
+        if (settled) return;
+        settled = true;
+        ctx.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
+        resolve();
+      },
+      onAbort(timedOut: boolean): void {
+        if (settled) return;
+        settled = true;
         reject(
-          new GatehouseError(
-            'GH_TRANSPORT_BODY_TOO_LARGE',
-            `body exceeded ${maxBodyBytes} bytes while streaming`,
-          ),
+          timedOut
+            ? new GatehouseError('GH_TRANSPORT_TIMEOUT', 'body not received within the time allowed')
+            : new GatehouseError('GH_TRANSPORT_BAD_REQUEST', 'client went away while sending the body'),
         );
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      ctx.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
-      resolve();
-    };
-    const onAbort = (): void => {
-      cleanup();
-      reject(new GatehouseError('GH_TRANSPORT_BAD_REQUEST', 'client went away while sending the body'));
-    };
-    const cleanup = (): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('aborted', onAbort);
-      req.off('error', onAbort);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('aborted', onAbort);
-    req.on('error', onAbort);
+      },
+    });
   });
 }

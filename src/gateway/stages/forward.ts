@@ -1,5 +1,5 @@
-import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../../errors/gatehouse-error.js';
+import type { FrontRequest } from '../front/request.js';
 import type { RequestContext } from '../request-context.js';
 import type { Stage } from '../stage.js';
 import type { UpstreamTarget } from '../upstream.js';
@@ -67,7 +67,7 @@ export function createForwardStage(targets: ReadonlyMap<string, UpstreamTarget>)
  * assertion is (RequestContext.upstreamHeaderDrops / upstreamHeaderExtras).
  */
 export function upstreamRequestHeaders(
-  req: IncomingMessage,
+  req: FrontRequest,
   requestId: string,
   clientAddress: string,
   drop: ReadonlySet<string> | null = null,

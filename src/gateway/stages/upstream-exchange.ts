@@ -162,7 +162,7 @@ export class UpstreamExchange implements UpstreamHandler {
     if (res.write(chunk)) return true;
     if (!this.#awaitingDrain) {
       this.#awaitingDrain = true;
-      res.once('drain', () => {
+      res.onDrain(() => {
         this.#awaitingDrain = false;
         this.#resume!();
       });

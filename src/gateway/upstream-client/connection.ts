@@ -1,6 +1,6 @@
 import { connect, type SecureContext, type TLSSocket } from 'node:tls';
 import type { Exchange, ExchangeHost } from './exchange.js';
-import { HTTPParser, type ParseError, type ResponseParser } from './llhttp.js';
+import { HTTPParser, type ParseError, type LlhttpParser } from './llhttp.js';
 import { describeError, UpstreamError } from './upstream-error.js';
 
 export interface ConnectionOptions {
@@ -41,7 +41,7 @@ const SINGLE_WRITE_MAX_BYTES = 16_384;
  */
 export class UpstreamConnection implements ExchangeHost {
   readonly #socket: TLSSocket;
-  readonly #parser: ResponseParser;
+  readonly #parser: LlhttpParser;
   readonly #owner: ConnectionOwner;
   readonly #authority: string;
   #exchange: Exchange | null = null;
@@ -270,7 +270,7 @@ export class UpstreamConnection implements ExchangeHost {
   }
 }
 
-function createParser(maxHeaderBytes: number, connection: UpstreamConnection): ResponseParser {
+function createParser(maxHeaderBytes: number, connection: UpstreamConnection): LlhttpParser {
   const parser = new HTTPParser();
   parser.initialize(HTTPParser.RESPONSE, {}, maxHeaderBytes, HTTPParser.kLenientNone);
   parser[HTTPParser.kOnMessageBegin] = () => connection.messageBegin();

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
  * sizes, oversized headers: all refused) while skipping the per-request stream objects of
  * `http.request` and undici's WebAssembly round trips.
  */
-export interface ResponseParser {
+export interface LlhttpParser {
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
   execute(data: Buffer): number | ParseError;
   finish(): number | ParseError | undefined;
@@ -21,7 +21,8 @@ export interface ParseError extends Error {
 }
 
 interface ParserConstructor {
-  new (): ResponseParser;
+  new (): LlhttpParser;
+  readonly REQUEST: number;
   readonly RESPONSE: number;
   readonly kOnMessageBegin: number;
   readonly kOnHeaders: number;
@@ -31,15 +32,24 @@ interface ParserConstructor {
   readonly kLenientNone: number;
 }
 
-function loadParser(): ParserConstructor {
-  const common = createRequire(import.meta.url)('_http_common') as { HTTPParser?: ParserConstructor };
+function loadParser(): { HTTPParser: ParserConstructor; methods: readonly string[] } {
+  const common = createRequire(import.meta.url)('_http_common') as {
+    HTTPParser?: ParserConstructor;
+    methods?: readonly string[];
+  };
   const parser = common.HTTPParser;
-  if (typeof parser !== 'function' || typeof parser.kOnHeadersComplete !== 'number') {
+  const methods = common.methods;
+  if (
+    typeof parser !== 'function' ||
+    typeof parser.kOnHeadersComplete !== 'number' ||
+    !Array.isArray(methods)
+  ) {
     throw new TypeError(
       `this Node.js (${process.version}) has no usable HTTP parser binding; use Node.js 20 or 22`,
     );
   }
-  return parser;
+  return { HTTPParser: parser, methods };
 }
 
-export const HTTPParser = loadParser();
+/** The parser, and the method names its request callbacks give by index. */
+export const { HTTPParser, methods: PARSER_METHODS } = loadParser();

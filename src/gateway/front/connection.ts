@@ -1,0 +1,343 @@
+import type { TLSSocket } from 'node:tls';
+import type { LimitsConfig } from '../../config/types.js';
+import type { ErrorCode } from '../../errors/catalogue.js';
+import { HTTPParser, PARSER_METHODS, type LlhttpParser, type ParseError } from '../upstream-client/llhttp.js';
+import { FrontRequest, type BodySource } from './request.js';
+import { FrontResponse, type AnswerSink } from './response.js';
+
+/** What a connection needs from its listener. */
+export interface FrontHost {
+  readonly limits: LimitsConfig;
+  /** A request ready for the pipeline (the previous answer on this connection is complete). */
+  request(req: FrontRequest, res: FrontResponse): void;
+  /** Once per dispatched request: its answer was handed over whole, or the connection was lost first. */
+  closed(res: FrontResponse): void;
+  /** A refusal before any request reached the pipeline: a raw problem answer, then the connection closes. */
+  refuse(socket: TLSSocket, code: ErrorCode, reason: string): void;
+  /** The connection is gone. */
+  forget(connection: FrontConnection): void;
+}
+
+/** Header fields per request beyond which it is refused (Node's own server allows 2000). */
+const MAX_HEADER_PAIRS = 2000;
+/** Pipelined requests held behind the one being answered; a client sending more is cut off. */
+const MAX_QUEUED = 32;
+
+/**
+ * One client connection: its bytes go through llhttp (strict, as Node's server uses it), each
+ * request goes to the pipeline once the previous answer is complete (pipelined ones wait, in
+ * order), and the listener's sweep enforces the header, request and idle deadlines.
+ */
+export class FrontConnection implements AnswerSink, BodySource {
+  readonly socket: TLSSocket;
+  readonly #host: FrontHost;
+  readonly #parser: LlhttpParser;
+  /** Between the first byte of a message and its end. */
+  #parsing = true;
+  #headersDone = false;
+  /** When the message being parsed began (the connection's start for its first one), performance clock. */
+  #messageStart: number;
+  #idleSince = 0;
+  #fresh = true;
+  /** The request whose body the parser is reading; null between messages. */
+  #current: FrontRequest | null = null;
+  /** Answer the pipeline is working on. */
+  #inFlight: FrontResponse | null = null;
+  #inFlightRequest: FrontRequest | null = null;
+  readonly #queue: Array<[FrontRequest, FrontResponse]> = [];
+  #pumping = false;
+  /** Set when no further request is read: the connection closes once the answer in hand is out. */
+  #closing = false;
+  /** When the connection began to close (performance clock); -1 while it is open. */
+  #closingSince = -1;
+  /** Reading paused because pipelined requests are waiting behind the answer in hand. */
+  #queuePaused = false;
+  #pendingRefusal: [ErrorCode, string] | null = null;
+  #paused = 0;
+  #partialHeaders: string[] | null = null;
+  #partialUrl = '';
+  #closed = false;
+
+  constructor(socket: TLSSocket, host: FrontHost) {
+    this.socket = socket;
+    this.#host = host;
+    this.#messageStart = performance.now();
+    this.#parser = createParser(host.limits.maxHeaderBytes, this);
+    socket.on('data', (data: Buffer) => this.#onData(data));
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.#onClose());
+  }
+
+  /** Checks this connection's deadlines (the listener calls it a few times a second). */
+  checkDeadlines(now: number): void {
+    if (this.#closed) return;
+    const limits = this.#host.limits;
+    if (this.#closingSince >= 0) {
+      if (now - this.#closingSince > limits.idleTimeoutMs) this.socket.destroy();
+      return;
+    }
+    if (this.#parsing) {
+      const allowed = this.#headersDone ? limits.requestTimeoutMs : limits.headersTimeoutMs;
+      if (now - this.#messageStart > allowed)
+        this.#refuse('GH_TRANSPORT_TIMEOUT', 'request not received within the time allowed');
+      return;
+    }
+    if (this.#inFlight === null && now - this.#idleSince > limits.idleTimeoutMs) this.socket.destroy();
+  }
+
+  /** Shutdown: an idle connection closes now, a busy one after the answer in hand. */
+  closeWhenIdle(): void {
+    if (this.#closed) return;
+    if (this.#inFlight === null && !(this.#parsing && !this.#fresh)) {
+      this.socket.destroy();
+      return;
+    }
+    this.#stopReading();
+  }
+
+  // AnswerSink
+
+  keepAliveAllowed(): boolean {
+    const req = this.#inFlightRequest;
+    // A body not read to its end would be taken for the next request: such an answer closes.
+    const bodyDone = req === null || req.complete || !req.hasBody;
+    return bodyDone && !this.#closing && this.#pendingRefusal === null;
+  }
+
+  answered(res: FrontResponse, keepAlive: boolean): void {
+    if (res !== this.#inFlight) return;
+    const req = this.#inFlightRequest!;
+    this.#inFlight = null;
+    this.#inFlightRequest = null;
+    this.#host.closed(res);
+    if (!keepAlive || this.#closing || (!req.complete && req.hasBody)) {
+      // Unread body bytes could be taken for the next request: nothing more is read.
+      this.#stopReading();
+      req.stopReading();
+      this.#pump();
+      if (this.#inFlight === null) this.#endConnection();
+      return;
+    }
+    if (!this.#parsing) this.#idleSince = performance.now();
+    this.#pump();
+    if (this.#queue.length === 0 && this.#queuePaused) {
+      this.#queuePaused = false;
+      this.resumeReading();
+    }
+  }
+
+  // BodySource
+
+  pauseReading(): void {
+    this.#paused += 1;
+    if (this.#paused === 1) this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (this.#paused === 0) return;
+    this.#paused -= 1;
+    if (this.#paused === 0 && !this.#closing) this.socket.resume();
+  }
+
+  continueBody(): void {
+    if (!this.socket.destroyed && this.socket.writable)
+      this.socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+  }
+
+  // Parser callbacks
+
+  messageBegin(): void {
+    this.#parsing = true;
+    this.#headersDone = false;
+    if (this.#fresh) this.#fresh = false;
+    else this.#messageStart = performance.now();
+  }
+
+  partialHeaders(fields: string[], url: string): void {
+    const held = (this.#partialHeaders ??= []);
+    for (let i = 0; i < fields.length; i += 1) held.push(fields[i]!);
+    this.#partialUrl += url;
+  }
+
+  headersComplete(
+    major: number,
+    minor: number,
+    fields: string[] | undefined,
+    method: number,
+    url: string | undefined,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): void {
+    this.#headersDone = true;
+    let raw = fields;
+    if (this.#partialHeaders !== null) {
+      raw = this.#partialHeaders;
+      if (fields !== undefined) for (const field of fields) raw.push(field);
+      this.#partialHeaders = null;
+    }
+    raw ??= [];
+    const target = this.#partialUrl + (url ?? '');
+    this.#partialUrl = '';
+    if (major !== 1) return this.#refuse('GH_TRANSPORT_BAD_REQUEST', `HTTP/${major}.${minor} request`);
+    if (raw.length > MAX_HEADER_PAIRS * 2)
+      return this.#refuse('GH_TRANSPORT_HEADERS_TOO_LARGE', `over ${MAX_HEADER_PAIRS} header fields`);
+    const framing = scanFraming(raw);
+    if (minor === 1 && (framing & HAS_HOST) === 0)
+      return this.#refuse('GH_TRANSPORT_BAD_REQUEST', 'no Host header');
+    if (this.#queue.length >= MAX_QUEUED) {
+      this.socket.destroy();
+      return;
+    }
+    const name = PARSER_METHODS[method] ?? '';
+    const hasBody = (framing & HAS_BODY) !== 0;
+    const req = new FrontRequest(name, target, raw, minor, hasBody, this.socket, this);
+    const res = new FrontResponse(this, name, minor);
+    // The client asked to close after this answer; llhttp refuses anything it sends after it.
+    if (!keepAlive) res.shouldKeepAlive = false;
+    this.#current = req;
+    if (upgrade) {
+      // No protocol switch is offered: the request is taken as it stands, with no body, and
+      // whatever follows it on the connection is not read.
+      this.messageComplete();
+      this.#stopReading();
+    }
+    this.#queue.push([req, res]);
+    if (this.#inFlight !== null && !this.#queuePaused) {
+      this.#queuePaused = true;
+      this.pauseReading();
+    }
+    this.#pump();
+  }
+
+  body(chunk: Buffer): void {
+    this.#current?.pushBody(chunk);
+  }
+
+  messageComplete(): void {
+    const req = this.#current;
+    this.#current = null;
+    this.#parsing = false;
+    this.#headersDone = false;
+    if (this.#inFlight === null && this.#queue.length === 0) this.#idleSince = performance.now();
+    req?.endBody();
+  }
+
+  #onData(data: Buffer): void {
+    if (this.#closing) return;
+    const result = this.#parser.execute(data);
+    if (typeof result !== 'number') {
+      const err = result as ParseError;
+      // Bytes after a request that asked to close: not read, not answered.
+      if (err.code === 'HPE_CLOSED_CONNECTION') this.#stopReading();
+      else if (err.code === 'HPE_HEADER_OVERFLOW')
+        this.#refuse('GH_TRANSPORT_HEADERS_TOO_LARGE', 'request headers over maxHeaderBytes');
+      else this.#refuse('GH_TRANSPORT_BAD_REQUEST', `HTTP parse error ${err.code ?? ''}`.trim());
+    }
+  }
+
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    while (this.#inFlight === null && this.#queue.length > 0 && !this.socket.destroyed) {
+      const [req, res] = this.#queue.shift()!;
+      this.#inFlight = res;
+      this.#inFlightRequest = req;
+      this.#host.request(req, res);
+    }
+    this.#pumping = false;
+  }
+
+  /** Refuses at the transport: now when nothing is being answered, else after the answers in hand. */
+  #refuse(code: ErrorCode, reason: string): void {
+    this.#stopReading();
+    this.#parsing = false;
+    const current = this.#current;
+    this.#current = null;
+    if (current !== null) {
+      if (current === this.#inFlightRequest) {
+        // The pipeline holds this request and waits for its body: it answers the refusal itself.
+        current.abortBody(code === 'GH_TRANSPORT_TIMEOUT');
+        return;
+      }
+      const at = this.#queue.findIndex(([queued]) => queued === current);
+      if (at >= 0) this.#queue.splice(at, 1);
+    }
+    if (this.#inFlight === null && this.#queue.length === 0) this.#refuseNow(code, reason);
+    else this.#pendingRefusal ??= [code, reason];
+  }
+
+  #refuseNow(code: ErrorCode, reason: string): void {
+    this.#pendingRefusal = null;
+    this.#closingSince = performance.now();
+    this.#host.refuse(this.socket, code, reason);
+  }
+
+  #stopReading(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.socket.pause();
+  }
+
+  #endConnection(): void {
+    if (this.#closingSince >= 0) return;
+    this.#closingSince = performance.now();
+    if (this.#pendingRefusal !== null) this.#refuseNow(...this.#pendingRefusal);
+    else this.socket.end();
+  }
+
+  #onClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#parser.close();
+    this.#current?.abortBody();
+    this.#current = null;
+    const res = this.#inFlight;
+    const req = this.#inFlightRequest;
+    this.#inFlight = null;
+    this.#inFlightRequest = null;
+    this.#queue.length = 0;
+    if (res !== null) {
+      req!.abortBody();
+      this.#host.closed(res);
+    }
+    this.#host.forget(this);
+  }
+}
+
+const HAS_HOST = 1;
+const HAS_BODY = 2;
+
+/** Whether the request names its Host, and whether a body follows its headers (RFC 9112 §6.3). */
+function scanFraming(raw: readonly string[]): number {
+  let found = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4) {
+      if (name.toLowerCase() === 'host') found |= HAS_HOST;
+    } else if (name.length === 14) {
+      if (name.toLowerCase() === 'content-length' && raw[i + 1] !== '0') found |= HAS_BODY;
+    } else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') found |= HAS_BODY;
+  }
+  return found;
+}
+
+function createParser(maxHeaderBytes: number, connection: FrontConnection): LlhttpParser {
+  const parser = new HTTPParser();
+  parser.initialize(HTTPParser.REQUEST, {}, maxHeaderBytes, HTTPParser.kLenientNone);
+  parser[HTTPParser.kOnMessageBegin] = () => connection.messageBegin();
+  parser[HTTPParser.kOnHeaders] = (fields: string[], url: string) => connection.partialHeaders(fields, url);
+  parser[HTTPParser.kOnHeadersComplete] = (
+    major: number,
+    minor: number,
+    fields: string[] | undefined,
+    method: number,
+    url: string | undefined,
+    _status: unknown,
+    _statusText: unknown,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ) => connection.headersComplete(major, minor, fields, method, url, upgrade, keepAlive);
+  parser[HTTPParser.kOnBody] = (chunk: Buffer) => connection.body(chunk);
+  parser[HTTPParser.kOnMessageComplete] = () => connection.messageComplete();
+  return parser;
+}

@@ -1,0 +1,481 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { connect, type TLSSocket } from 'node:tls';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { LimitsConfig } from '../../config/types.js';
+import { ensureDevCertificates, type DevCertificates } from '../../tls/dev-certs.js';
+import { GatewayListener, type TransportRefusal } from '../listener.js';
+import type { FrontRequest } from './request.js';
+import type { FrontResponse } from './response.js';
+
+// The gateway's HTTP/1.1 front end on a real TLS listener, driven by raw bytes: framing,
+// keep-alive, pipelining, deadlines and refusals, with a handler that records what reached it.
+
+let certs: DevCertificates;
+let stateDir: string;
+
+beforeAll(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'gatehouse-front-'));
+  certs = await ensureDevCertificates(stateDir);
+});
+
+afterAll(async () => {
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+const LIMITS: LimitsConfig = {
+  maxHeaderBytes: 16_384,
+  maxBodyBytes: 1_048_576,
+  maxPathBytes: 2048,
+  headersTimeoutMs: 400,
+  requestTimeoutMs: 600,
+  idleTimeoutMs: 500,
+  maxConnections: 100,
+};
+
+type Handler = (req: FrontRequest, res: FrontResponse) => void;
+
+interface Front {
+  port: number;
+  listener: GatewayListener;
+  /** Requests that reached the handler, in order. */
+  seen: FrontRequest[];
+  /** Responses reported closed, with whether they were finished. */
+  closed: { res: FrontResponse; finished: boolean }[];
+  refusals: TransportRefusal[];
+}
+
+async function startFront(handler: Handler, limits: Partial<LimitsConfig> = {}): Promise<Front> {
+  const seen: FrontRequest[] = [];
+  const closed: Front['closed'] = [];
+  const refusals: TransportRefusal[] = [];
+  const listener = new GatewayListener({
+    host: '127.0.0.1',
+    port: 0,
+    tls: { cert: certs.serverCert, key: certs.serverKey },
+    limits: { ...LIMITS, ...limits },
+    onRequest: (req, res) => {
+      seen.push(req);
+      handler(req, res);
+    },
+    onClosed: (res) => closed.push({ res, finished: res.finished }),
+    onTransportRefusal: (refusal) => refusals.push(refusal),
+  });
+  const { port } = await listener.listen();
+  cleanups.push(() => listener.close(200));
+  return { port, listener, seen, closed, refusals };
+}
+
+/** Answers `ok <method> <url>` with a Content-Length. */
+const answerOk: Handler = (req, res) => {
+  res.writeHead(200, [
+    'content-type',
+    'text/plain',
+    'content-length',
+    String(`ok ${req.method} ${req.url}`.length),
+  ]);
+  res.end(`ok ${req.method} ${req.url}`);
+};
+
+interface Client {
+  socket: TLSSocket;
+  /** Everything received so far, as latin1. */
+  text(): string;
+  /** Resolves once `predicate` holds for what was received, or the connection ended. */
+  until(predicate: (text: string) => boolean, ms?: number): Promise<string>;
+  ended: Promise<void>;
+}
+
+async function open(port: number): Promise<Client> {
+  const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  });
+  let received = '';
+  const waiters: (() => void)[] = [];
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.toString('latin1');
+    for (const waiter of waiters.splice(0)) waiter();
+  });
+  socket.on('error', () => undefined);
+  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  void ended.then(() => {
+    for (const waiter of waiters.splice(0)) waiter();
+  });
+  let isEnded = false;
+  void ended.then(() => (isEnded = true));
+  cleanups.push(async () => {
+    socket.destroy();
+  });
+  return {
+    socket,
+    text: () => received,
+    ended,
+    until: async (predicate, ms = 3_000) => {
+      const deadline = Date.now() + ms;
+      while (!predicate(received) && !isEnded) {
+        if (Date.now() > deadline) throw new Error(`no matching answer within ${ms} ms; got: ${received}`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 50);
+        });
+      }
+      return received;
+    },
+  };
+}
+
+interface Answer {
+  status: number;
+  headers: [string, string][];
+  body: string;
+}
+
+/** Splits received bytes into answers, framed by Content-Length or chunked encoding (or the end). */
+function answers(text: string, headOnly = false): Answer[] {
+  const out: Answer[] = [];
+  let rest = text;
+  while (rest.length > 0) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end < 0) break;
+    const lines = rest.slice(0, end).split('\r\n');
+    const status = Number(lines[0]!.split(' ')[1]);
+    const headers = lines.slice(1).map((line): [string, string] => {
+      const colon = line.indexOf(':');
+      return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()];
+    });
+    rest = rest.slice(end + 4);
+    const length = headers.find(([name]) => name === 'content-length')?.[1];
+    const chunked = headers.some(([name, value]) => name === 'transfer-encoding' && value === 'chunked');
+    let body = '';
+    if (headOnly || status === 100 || status === 204 || status === 304) body = '';
+    else if (length !== undefined) {
+      body = rest.slice(0, Number(length));
+      rest = rest.slice(Number(length));
+    } else if (chunked) {
+      for (;;) {
+        const lineEnd = rest.indexOf('\r\n');
+        const size = parseInt(rest.slice(0, lineEnd), 16);
+        rest = rest.slice(lineEnd + 2);
+        if (size === 0) {
+          rest = rest.slice(2);
+          break;
+        }
+        body += rest.slice(0, size);
+        rest = rest.slice(size + 2);
+      }
+    } else {
+      body = rest;
+      rest = '';
+    }
+    out.push({ status, headers, body });
+  }
+  return out;
+}
+
+const header = (answer: Answer, name: string): string | undefined =>
+  answer.headers.find(([n]) => n === name)?.[1];
+
+describe('front connection over real TLS', () => {
+  it('serves several requests on one kept-alive connection, each with a Date and no close', async () => {
+    const front = await startFront(answerOk);
+    const client = await open(front.port);
+    client.socket.write('GET /a HTTP/1.1\r\nhost: x\r\n\r\n');
+    await client.until((t) => answers(t).length === 1);
+    client.socket.write('POST /b HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n');
+    const got = answers(await client.until((t) => answers(t).length === 2));
+    expect(got.map((a) => [a.status, a.body])).toEqual([
+      [200, 'ok GET /a'],
+      [200, 'ok POST /b'],
+    ]);
+    expect(header(got[0]!, 'date')).toMatch(/GMT$/);
+    expect(header(got[0]!, 'connection')).toBeUndefined();
+    expect(client.socket.destroyed).toBe(false);
+    expect(front.closed.map((c) => c.finished)).toEqual([true, true]);
+  });
+
+  it('answers pipelined requests in order, each handed over only after the previous answer', async () => {
+    const order: string[] = [];
+    const front = await startFront((req, res) => {
+      order.push(`start ${req.url}`);
+      // The first answer is slow: the second request must wait for it.
+      setTimeout(
+        () => {
+          order.push(`end ${req.url}`);
+          answerOk(req, res);
+        },
+        req.url === '/slow' ? 100 : 0,
+      );
+    });
+    const client = await open(front.port);
+    client.socket.write(
+      'GET /slow HTTP/1.1\r\nhost: x\r\n\r\nGET /fast HTTP/1.1\r\nhost: x\r\n\r\nGET /last HTTP/1.1\r\nhost: x\r\n\r\n',
+    );
+    const got = answers(await client.until((t) => answers(t).length === 3));
+    expect(got.map((a) => a.body)).toEqual(['ok GET /slow', 'ok GET /fast', 'ok GET /last']);
+    expect(order).toEqual([
+      'start /slow',
+      'end /slow',
+      'start /fast',
+      'end /fast',
+      'start /last',
+      'end /last',
+    ]);
+  });
+
+  it('reads a chunked request body, and sends 100 Continue only when the body is asked for', async () => {
+    let release!: () => void;
+    const asked = new Promise<void>((resolve) => (release = resolve));
+    const front = await startFront((req, res) => {
+      void asked.then(() => {
+        const parts: Buffer[] = [];
+        req.readBody({
+          onData: (chunk) => parts.push(chunk),
+          onEnd: () => {
+            const body = Buffer.concat(parts).toString();
+            res.writeHead(200, ['content-length', String(body.length)]);
+            res.end(body);
+          },
+          onAbort: () => res.destroy(),
+        });
+      });
+    });
+    const client = await open(front.port);
+    client.socket.write(
+      'POST /up HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nexpect: 100-continue\r\n\r\n',
+    );
+    await delay(100);
+    expect(client.text()).toBe(''); // not yet asked for: no 100 Continue
+    release();
+    await client.until((t) => t.startsWith('HTTP/1.1 100 Continue\r\n\r\n'));
+    client.socket.write('5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n');
+    const got = answers(await client.until((t) => answers(t).length === 2));
+    expect(got[1]).toMatchObject({ status: 200, body: 'hello world' });
+  });
+
+  it('refuses an HTTP/1.1 request with no Host, and one with too many header fields, before the handler', async () => {
+    const front = await startFront(answerOk);
+    const noHost = await open(front.port);
+    noHost.socket.write('GET /a HTTP/1.1\r\n\r\n');
+    await noHost.ended;
+    expect(answers(noHost.text())[0]).toMatchObject({ status: 400 });
+    expect(header(answers(noHost.text())[0]!, 'content-type')).toBe('application/problem+json');
+
+    const many = await open(front.port);
+    many.socket.write(`GET /a HTTP/1.1\r\nhost: x\r\n${'a: b\r\n'.repeat(2001)}\r\n`);
+    await many.ended;
+    expect(answers(many.text())[0]).toMatchObject({ status: 431 });
+    expect(front.seen).toHaveLength(0);
+    expect(front.refusals.map((r) => r.code)).toEqual([
+      'GH_TRANSPORT_BAD_REQUEST',
+      'GH_TRANSPORT_HEADERS_TOO_LARGE',
+    ]);
+  });
+
+  it('refuses a malformed request line with 400 and a header section over the limit with 431', async () => {
+    const front = await startFront(answerOk, { maxHeaderBytes: 1024 });
+    const bad = await open(front.port);
+    bad.socket.write('GET /a HTTP/1.1\r\nhost: x\r\nbad header\r\n\r\n');
+    await bad.ended;
+    expect(answers(bad.text())[0]!.status).toBe(400);
+    const big = await open(front.port);
+    big.socket.write(`GET /a HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(2000)}\r\n\r\n`);
+    await big.ended;
+    expect(answers(big.text())[0]!.status).toBe(431);
+    expect(front.seen).toHaveLength(0);
+  });
+
+  it('closes after answering a request that asked to close, and reads nothing after it', async () => {
+    const front = await startFront(answerOk);
+    const client = await open(front.port);
+    client.socket.write(
+      'GET /a HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\nGET /b HTTP/1.1\r\nhost: x\r\n\r\n',
+    );
+    await client.ended;
+    const got = answers(client.text());
+    expect(got).toHaveLength(1);
+    expect(header(got[0]!, 'connection')).toBe('close');
+    expect(front.seen.map((r) => r.url)).toEqual(['/a']);
+  });
+
+  it('frames an answer with no length as chunked for HTTP/1.1 and by closing for HTTP/1.0', async () => {
+    const front = await startFront((_req, res) => {
+      res.writeHead(200, ['content-type', 'text/plain']);
+      res.write(Buffer.from('part one, '));
+      setTimeout(() => res.end(Buffer.from('part two')), 20);
+    });
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = httpsRequest(
+        { host: '127.0.0.1', port: front.port, path: '/s', rejectUnauthorized: false, agent: false },
+        (res) => {
+          expect(res.headers['transfer-encoding']).toBe('chunked');
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve(text));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(body).toBe('part one, part two');
+
+    const old = await open(front.port);
+    old.socket.write('GET /s HTTP/1.0\r\n\r\n');
+    await old.ended;
+    const got = answers(old.text());
+    expect(got[0]).toMatchObject({ status: 200, body: 'part one, part two' });
+    expect(header(got[0]!, 'connection')).toBe('close');
+  });
+
+  it('sends no body with a HEAD answer, whatever the handler passes', async () => {
+    const front = await startFront((_req, res) => {
+      res.writeHead(200, ['content-length', '5']);
+      res.end('hello');
+    });
+    const client = await open(front.port);
+    client.socket.write('HEAD /a HTTP/1.1\r\nhost: x\r\n\r\nGET /a HTTP/1.1\r\nhost: x\r\n\r\n');
+    const text = await client.until((t) => t.endsWith('hello'));
+    const [head, rest] = [
+      text.slice(0, text.indexOf('\r\n\r\n') + 4),
+      text.slice(text.indexOf('\r\n\r\n') + 4),
+    ];
+    expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(rest).toMatch(/^HTTP\/1\.1 200 OK\r\n/); // the GET's answer follows directly
+  });
+
+  it('leaves out a header value that could split the answer', async () => {
+    const front = await startFront((_req, res) => {
+      res.writeHead(200, [
+        'x-ok',
+        'fine',
+        'x-bad',
+        'a\r\nset-cookie: evil=1',
+        'x-bad name',
+        'v',
+        'content-length',
+        '0',
+      ]);
+      res.end();
+    });
+    const client = await open(front.port);
+    client.socket.write('GET /a HTTP/1.1\r\nhost: x\r\n\r\n');
+    const got = answers(await client.until((t) => answers(t).length === 1))[0]!;
+    expect(header(got, 'x-ok')).toBe('fine');
+    expect(got.headers.map(([name]) => name)).not.toContain('set-cookie');
+    expect(got.headers.map(([name]) => name)).not.toContain('x-bad');
+  });
+
+  it('closes the connection after an answer given without reading the body', async () => {
+    const front = await startFront(answerOk);
+    const client = await open(front.port);
+    client.socket.write(
+      'POST /a HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nGET /smuggled HTTP/1.1\r\nhost: x\r\n',
+    );
+    await client.ended;
+    const got = answers(client.text());
+    expect(got).toHaveLength(1);
+    expect(header(got[0]!, 'connection')).toBe('close');
+    expect(front.seen.map((r) => r.url)).toEqual(['/a']);
+  });
+
+  it('joins repeated headers, keeps the first Authorization, and takes a __proto__ header as data', async () => {
+    const front = await startFront(answerOk);
+    const client = await open(front.port);
+    client.socket.write(
+      'GET /a HTTP/1.1\r\nHost: x\r\nAccept: a\r\naccept: b\r\nAuthorization: one\r\nauthorization: two\r\n' +
+        'Cookie: c=1\r\ncookie: d=2\r\n__proto__: p\r\n\r\n',
+    );
+    await client.until((t) => answers(t).length === 1);
+    const headers = front.seen[0]!.headers;
+    expect(headers.accept).toBe('a, b');
+    expect(headers.authorization).toBe('one');
+    expect(headers.cookie).toBe('c=1; d=2');
+    expect(headers['__proto__']).toBe('p');
+    expect(Object.getPrototypeOf(headers)).toBeNull();
+    expect(front.seen[0]!.rawHeaders).toContain('Authorization');
+  });
+});
+
+describe('front connection deadlines and shutdown', () => {
+  it('answers 408 to a client whose headers are too slow, and never calls the handler', async () => {
+    const front = await startFront(answerOk);
+    const client = await open(front.port);
+    client.socket.write('GET /a HTTP/1.1\r\nhost: x\r\n');
+    await client.ended;
+    expect(answers(client.text())[0]!.status).toBe(408);
+    expect(front.seen).toHaveLength(0);
+    expect(front.refusals.map((r) => r.code)).toEqual(['GH_TRANSPORT_TIMEOUT']);
+  });
+
+  it('tells the body reader a body that stops arriving has timed out', async () => {
+    let aborted: boolean | null = null;
+    const front = await startFront((req, res) => {
+      req.readBody({
+        onData: () => undefined,
+        onEnd: () => res.end(),
+        onAbort: (timedOut) => {
+          aborted = timedOut;
+          res.writeHead(408, ['content-length', '0']);
+          res.end();
+        },
+      });
+    });
+    const client = await open(front.port);
+    client.socket.write('POST /a HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabc');
+    await client.ended;
+    expect(aborted).toBe(true);
+    expect(answers(client.text())[0]!.status).toBe(408);
+  });
+
+  it('closes a kept-alive connection left idle', async () => {
+    const front = await startFront(answerOk);
+    const client = await open(front.port);
+    client.socket.write('GET /a HTTP/1.1\r\nhost: x\r\n\r\n');
+    await client.until((t) => answers(t).length === 1);
+    const started = Date.now();
+    await client.ended;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    expect(answers(client.text())).toHaveLength(1);
+  });
+
+  it('reports an answer cut short when the client goes away first', async () => {
+    const front = await startFront(() => undefined); // never answers
+    const client = await open(front.port);
+    client.socket.write('GET /a HTTP/1.1\r\nhost: x\r\n\r\n');
+    await delay(50);
+    client.socket.destroy();
+    await delay(100);
+    expect(front.closed).toHaveLength(1);
+    expect(front.closed[0]!.finished).toBe(false);
+  });
+
+  it('on close, finishes the request in flight, closes the idle connection, then resolves', async () => {
+    let answerLater!: () => void;
+    const front = await startFront((req, res) => {
+      answerLater = () => answerOk(req, res);
+    });
+    const busy = await open(front.port);
+    const idle = await open(front.port);
+    busy.socket.write('GET /a HTTP/1.1\r\nhost: x\r\n\r\n');
+    await delay(50);
+    let closed = false;
+    const closing = front.listener.close(5_000).then(() => (closed = true));
+    await idle.ended;
+    expect(closed).toBe(false);
+    answerLater();
+    await busy.ended;
+    const got = answers(busy.text());
+    expect(got[0]!.body).toBe('ok GET /a');
+    expect(header(got[0]!, 'connection')).toBe('close');
+    await closing;
+  });
+});
