@@ -13,7 +13,7 @@ import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { cpuSeconds, fail, freePorts, onExit, stopAll, which } from './lib/proc.mjs';
 import { runWrk, writeLuaScript } from './lib/wrk.mjs';
-import { openLoop } from './lib/openloop.mjs';
+import { buildOpenLoop, openLoop } from './lib/openloop.mjs';
 import {
   CLI,
   loadCerts,
@@ -67,8 +67,17 @@ function preflight() {
     process.exit(2);
   }
   if (!which('nginx') || !which('wrk')) {
-    console.error('nginx and wrk are needed; install them with: apt-get install -y nginx wrk');
+    console.error('nginx and wrk are needed; install them with: apt-get install -y nginx wrk gcc libssl-dev');
     process.exit(1);
+  }
+  if (only.includes('c')) {
+    // The half-peak latency check compiles its C generator: fail now, not after the wrk rounds.
+    try {
+      buildOpenLoop();
+    } catch (err) {
+      console.error(err.message);
+      process.exit(1);
+    }
   }
   if (only.includes('c') && !existsSync(CLI)) {
     console.error(`${CLI} is missing: run \`npm run build\` first (or leave c out: --only a,b,d)`);

@@ -1,77 +1,53 @@
-// A small open-loop (fixed-rate) load generator: wrk is closed-loop and wrk2 is not packaged.
-// Requests are issued on a fixed schedule whatever the answers do, over one undici Pool of
-// kept-alive TLS connections (warmed up first). Latency is reported two ways: from each request's
-// *scheduled* time (no coordinated omission: a stalled server is charged for the requests it
-// delayed; includes up to ~1-2 ms of the generator's own timer granularity) and from its actual send.
-import { Pool } from 'undici';
-import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
+// The open-loop (fixed-rate) latency check: wrk is closed-loop and wrk2 is not packaged. The
+// generator is bench/lib/openloop.c, compiled on first use into bench/.build/ (git-ignored) and run
+// as its own process: the undici generator it replaced, in the harness process, cost about as much
+// CPU as the gateway it measured and added its own event-loop and GC stalls to the p99.
+// Requests go out on a fixed schedule whatever the answers do; latency is reported from each
+// request's *scheduled* time (no coordinated omission) and from its actual write to the socket.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import process from 'node:process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { spawnTracked, which } from './proc.mjs';
 
-async function phase(pool, { rate, seconds, connections, headers }) {
-  const total = Math.round(rate * seconds);
-  const fromSchedule = new Float64Array(total);
-  const fromSend = new Float64Array(total);
-  const maxInFlight = connections * 20; // beyond this the target is overloaded: stop
-  let sent = 0;
-  let done = 0;
-  let inFlight = 0;
-  let non2xx = 0;
-  let errors = 0;
-  let aborted = false;
+const SOURCE = fileURLToPath(new URL('./openloop.c', import.meta.url));
+const BUILD_DIR = fileURLToPath(new URL('../.build/', import.meta.url));
+const BINARY = path.join(BUILD_DIR, 'openloop');
+const INSTALL = 'apt-get install -y gcc libssl-dev';
+const GENERATOR = 'bench/lib/openloop.c (C, epoll + OpenSSL, open loop, separate process)';
+const MARKERS = { 'openloop: measure start': 'start', 'openloop: measure end': 'end' };
 
-  const fire = (i, scheduled) => {
-    inFlight++;
-    const sentAt = performance.now();
-    pool
-      .request({ method: 'GET', path: `/items/${(i % 1000) + 1}`, headers })
-      .then(async (res) => {
-        await res.body.dump();
-        if (res.statusCode < 200 || res.statusCode > 299) non2xx++;
-      })
-      .catch(() => errors++)
-      .finally(() => {
-        const now = performance.now();
-        fromSchedule[done] = now - scheduled;
-        fromSend[done++] = now - sentAt;
-        inFlight--;
-      });
-  };
-
-  const start = performance.now();
-  while (sent < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
-    for (; sent < due; sent++) fire(sent, start + (sent * 1000) / rate);
-    if (inFlight > maxInFlight) {
-      aborted = true;
-      break;
+/** Compile openloop.c unless the binary is newer; the bench never installs the compiler itself. */
+export function buildOpenLoop() {
+  if (existsSync(BINARY) && statSync(BINARY).mtimeMs >= statSync(SOURCE).mtimeMs) return BINARY;
+  if (!which('cc')) throw new Error(`bench/lib/openloop.c needs a C compiler and OpenSSL: ${INSTALL}`);
+  mkdirSync(BUILD_DIR, { recursive: true });
+  const tmp = `${BINARY}.${process.pid}.tmp`; // renamed into place: a concurrent run never sees half a file
+  try {
+    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', tmp, SOURCE, '-lssl', '-lcrypto'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    renameSync(tmp, BINARY);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    const out = String(err.stderr ?? err.message);
+    if (/openssl\/|-lssl|-lcrypto/.test(out)) {
+      throw new Error(`OpenSSL headers or libraries are missing for bench/lib/openloop.c: ${INSTALL}`);
     }
-    await sleep(1);
+    throw new Error(`cc could not compile bench/lib/openloop.c:\n${out}`);
   }
-  const deadline = performance.now() + 10_000;
-  while (done < sent && performance.now() < deadline) await sleep(5);
-  const elapsed = (performance.now() - start) / 1000;
-
-  const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-  const sched = fromSchedule.slice(0, done).sort();
-  const send = fromSend.slice(0, done).sort();
-  return {
-    targetRate: rate,
-    achievedRate: done / elapsed,
-    requests: done,
-    p50Ms: pct(sched, 50),
-    p90Ms: pct(sched, 90),
-    p99Ms: pct(sched, 99),
-    maxMs: sched[sched.length - 1],
-    p50FromSendMs: pct(send, 50),
-    p99FromSendMs: pct(send, 99),
-    non2xx,
-    errors,
-    unfinished: sent - done,
-    aborted,
-  };
+  return BINARY;
 }
 
-/** Warm up (same pool, same rate), then measure; onMeasure(start|end) brackets the measured phase. */
+function generatorArgs({ port, rate, seconds, warmupSeconds, connections, headers }) {
+  const args = ['-p', port, '-r', rate, '-d', seconds, '-w', warmupSeconds, '-c', connections];
+  for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
+  return args.map(String);
+}
+
+/** Warm up (same connections, same rate), then measure; onMeasure(start|end) brackets the measured phase. */
 export async function openLoop({
   port,
   rate,
@@ -81,21 +57,33 @@ export async function openLoop({
   headers = {},
   onMeasure = () => {},
 }) {
-  const pool = new Pool(`https://127.0.0.1:${port}`, {
-    connections,
-    pipelining: 1,
-    connect: { rejectUnauthorized: false },
+  const binary = buildOpenLoop();
+  const args = generatorArgs({ port, rate, seconds, warmupSeconds, connections, headers });
+  const child = spawnTracked('openloop', binary, args, { logFile: true });
+  let stdout = '';
+  let failure = null;
+  const notes = []; // the generator's other stderr lines: shown after a run, or as the error
+  child.stdout.on('data', (d) => (stdout += d));
+  // The generator says on stderr when measuring starts and ends.
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    const at = MARKERS[line];
+    if (!at) {
+      notes.push(line);
+      return;
+    }
+    try {
+      onMeasure(at);
+    } catch (err) {
+      failure ??= err;
+      child.kill('SIGKILL');
+    }
   });
-  try {
-    if (warmupSeconds > 0) await phase(pool, { rate, seconds: warmupSeconds, connections, headers });
-    onMeasure('start');
-    const result = await phase(pool, { rate, seconds, connections, headers });
-    onMeasure('end');
-    return {
-      generator: 'bench/lib/openloop.mjs (undici Pool, open loop, in the harness process)',
-      ...result,
-    };
-  } finally {
-    await pool.destroy();
-  }
+  const [code, signal] = await new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (c, s) => resolve([c, s]));
+  });
+  if (failure) throw failure;
+  if (code !== 0) throw new Error(`bench/lib/openloop.c exited with ${code ?? signal}: ${notes.join('\n')}`);
+  for (const note of notes) console.error(note);
+  return { generator: GENERATOR, ...JSON.parse(stdout) };
 }
