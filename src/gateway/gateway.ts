@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { startKeyServices, type KeyServices } from '../auth/keys/services.js';
 import type { GatehouseConfig, ListenerConfig } from '../config/types.js';
 import { JourneyBuffer } from '../observe/journey.js';
+import { requestId } from '../observe/request-id.js';
 import { ensureDevCertificates, type DevCertificates } from '../tls/dev-certs.js';
 import { GatewayListener, type TlsMaterial, type TransportRefusal } from './listener.js';
 import type { FrontRequest } from './front/request.js';
@@ -44,7 +44,7 @@ export async function startGateway(config: GatehouseConfig, logger: Logger): Pro
 
   const onRequest = function handleRequest(req: FrontRequest, res: FrontResponse): void {
     const current = runtime;
-    const ctx = new RequestContext(randomUUID(), req, res, req.socket.remoteAddress ?? '', performance.now());
+    const ctx = new RequestContext(requestId(), req, res, req.socket.remoteAddress ?? '', performance.now());
     ctx.pipeline = current.pipeline;
     res.context = ctx;
     current.pipeline.run(ctx);

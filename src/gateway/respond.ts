@@ -28,6 +28,18 @@ export function securityHeaders(requestId: string): string[] {
   ];
 }
 
+const SECURITY_BLOCK =
+  `strict-transport-security: ${HSTS_VALUE}\r\nx-content-type-options: nosniff\r\n` +
+  `content-security-policy: ${CSP_VALUE}\r\nx-request-id: `;
+
+/**
+ * securityHeaders as header-section text, for FrontResponse.writeHead: built from constants and
+ * the gateway's own request id, so nothing in it needs checking per answer.
+ */
+export function securityPreamble(requestId: string): string {
+  return `${SECURITY_BLOCK}${requestId}\r\n`;
+}
+
 /**
  * The one place a refusal becomes an answer: RFC 9457 problem+json with the generic title of
  * its code and the request id; the detail stays in the journey record.
@@ -49,9 +61,7 @@ export function sendProblem(ctx: RequestContext, err: GatehouseError): void {
 }
 
 function hasUnreadBody(ctx: RequestContext): boolean {
-  if (ctx.body !== null || ctx.req.complete) return false;
-  const headers = ctx.req.headers;
-  return headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0';
+  return ctx.body === null && !ctx.req.complete && ctx.req.hasBody;
 }
 
 /** What a problem is written to: the gateway's FrontResponse, or node:http's for the admin API. */

@@ -201,6 +201,10 @@ export class FrontConnection implements AnswerSink, BodySource {
       this.messageComplete();
       this.#stopReading();
     }
+    if (this.#inFlight === null && this.#queue.length === 0) {
+      this.#dispatch(req, res);
+      return;
+    }
     this.#queue.push([req, res]);
     if (this.#inFlight !== null && !this.#queuePaused) {
       this.#queuePaused = true;
@@ -240,11 +244,15 @@ export class FrontConnection implements AnswerSink, BodySource {
     this.#pumping = true;
     while (this.#inFlight === null && this.#queue.length > 0 && !this.socket.destroyed) {
       const [req, res] = this.#queue.shift()!;
-      this.#inFlight = res;
-      this.#inFlightRequest = req;
-      this.#host.request(req, res);
+      this.#dispatch(req, res);
     }
     this.#pumping = false;
+  }
+
+  #dispatch(req: FrontRequest, res: FrontResponse): void {
+    this.#inFlight = res;
+    this.#inFlightRequest = req;
+    this.#host.request(req, res);
   }
 
   /** Refuses at the transport: now when nothing is being answered, else after the answers in hand. */

@@ -91,6 +91,24 @@ export class FrontRequest {
     return (this.#headers ??= headerRecord(this.rawHeaders));
   }
 
+  /**
+   * One header's value by lower-case name, as `headers` would give it, without building the
+   * record when the name appears at most once (the common case on the hot path).
+   */
+  header(name: string): string | undefined {
+    if (this.#headers !== null) return this.#headers[name];
+    const raw = this.rawHeaders;
+    let found: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const candidate = raw[i]!;
+      if (candidate.length !== name.length || (candidate !== name && candidate.toLowerCase() !== name))
+        continue;
+      if (found !== undefined) return this.headers[name];
+      found = raw[i + 1];
+    }
+    return found;
+  }
+
   /** Starts reading the body: held chunks first, then the rest as it arrives. Once per request. */
   readBody(sink: BodySink): void {
     this.#sink = sink;

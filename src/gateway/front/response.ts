@@ -16,6 +16,13 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** A field value may not split the message: no CR, LF or NUL, nothing beyond one byte. */
 const UNSAFE_FIELD_VALUE = /[\0\r\n\u0100-\uffff]/;
 
+/** Status lines by code, built on first use. */
+const statusLines: string[] = [];
+
+function statusLine(status: number): string {
+  return (statusLines[status] ??= `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`);
+}
+
 let dateSecond = -1;
 let dateValue = '';
 
@@ -63,12 +70,15 @@ export class FrontResponse {
     return this.#sink.socket.destroyed;
   }
 
-  /** Status and name/value pairs; sent with the first body bytes or by end(). */
-  writeHead(status: number, headers: readonly string[]): void {
+  /**
+   * Status and name/value pairs; sent with the first body bytes or by end(). `preamble` is
+   * header-section text the caller vouches for (CRLF-terminated lines built from constants).
+   */
+  writeHead(status: number, headers: readonly string[], preamble = ''): void {
     if (this.#head !== null || this.finished) return;
     this.statusCode = status;
     this.#noBody = this.#headOnly || status < 200 || status === 204 || status === 304;
-    let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
+    let head = statusLine(status) + preamble;
     let hasLength = false;
     let hasDate = false;
     for (let i = 0; i < headers.length; i += 2) {

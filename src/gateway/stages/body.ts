@@ -14,8 +14,7 @@ export function createBodyStage(limits: LimitsConfig): Stage {
     name: 'body',
     onRequest: function readRequestBody(ctx: RequestContext): void | Promise<void> {
       if (ctx.body !== null) return; // read earlier, for a limit keyed on a body field (src/limits)
-      const headers = ctx.req.headers;
-      if (headers['transfer-encoding'] === undefined && (headers['content-length'] ?? '0') === '0') return;
+      if (!ctx.req.hasBody) return;
       return readLimited(ctx, maxBodyBytes);
     },
   };

@@ -17,7 +17,7 @@ export function createCorsStage(cors: CorsConfig, routes: RouteTable): Stage {
   return {
     name: 'cors',
     onRequest: function applyCors(ctx: RequestContext): void {
-      const origin = ctx.req.headers.origin;
+      const origin = ctx.req.header('origin');
       if (origin === undefined) return;
       const headers = policy.headersFor(origin);
       if (headers === undefined) return;

@@ -74,7 +74,7 @@ export function upstreamRequestHeaders(
   extra: readonly string[] | null = null,
 ): string[] {
   const raw = req.rawHeaders;
-  const connectionTokens = req.headers.connection;
+  const connectionTokens = req.header('connection');
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();

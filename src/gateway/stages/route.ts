@@ -14,13 +14,12 @@ export function createRouteStage(routes: RouteTable): Stage {
   return {
     name: 'route',
     onRequest: function routeRequest(ctx: RequestContext): void {
-      const headers = ctx.req.headers;
       for (const name of METHOD_OVERRIDE_HEADERS) {
-        if (headers[name] !== undefined) {
+        if (ctx.req.header(name) !== undefined) {
           throw new GatehouseError('GH_ROUTE_BAD_PATH', `method override header ${name} refused`);
         }
       }
-      const match = routes.match(ctx.req.method ?? '', ctx.req.url ?? '');
+      const match = routes.match(ctx.req.method, ctx.req.url);
       ctx.route = match;
       ctx.journey.route = match.operation.template;
       ctx.journey.api = match.operation.apiName;

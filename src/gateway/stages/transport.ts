@@ -13,7 +13,8 @@ export function createTransportStage(limits: LimitsConfig): Stage {
   return {
     name: 'transport',
     onRequest: function checkTransport(ctx: RequestContext): void {
-      const declared = ctx.req.headers['content-length'];
+      if (!ctx.req.hasBody) return;
+      const declared = ctx.req.header('content-length');
       if (declared !== undefined && Number(declared) > maxBodyBytes) {
         throw new GatehouseError('GH_TRANSPORT_BODY_TOO_LARGE', `declared body of ${declared} bytes`);
       }

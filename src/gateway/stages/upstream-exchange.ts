@@ -1,7 +1,7 @@
 import { checkResponseBody, type ResponseDecision } from '../../contract/validation/index.js';
 import { GatehouseError } from '../../errors/gatehouse-error.js';
 import type { RequestContext } from '../request-context.js';
-import { securityHeaders, sendProblem } from '../respond.js';
+import { securityPreamble, sendProblem } from '../respond.js';
 import type { UpstreamTarget } from '../upstream.js';
 import { listsToken } from '../headers.js';
 import type { UpstreamHandler } from '../upstream-client/types.js';
@@ -93,7 +93,7 @@ export class UpstreamExchange implements UpstreamHandler {
     const contract = ctx.responseContract;
     // RFC 9111 §5.2.2.5: an answer given for credentials is never stored by any cache.
     const noStore = ctx.principal !== null || (contract !== null && contract.noStore);
-    const headers = securityHeaders(ctx.id);
+    const headers: string[] = [];
     // Only the upstream's own headers may be named by its Connection header (RFC 9110 §7.6.1):
     // the gateway's security headers, no-store and limit headers are never the upstream's to drop.
     const connectionTokens = namedByConnection(rawHeaders);
@@ -192,7 +192,7 @@ export class UpstreamExchange implements UpstreamHandler {
     if (!this.#declaredLength && bodyAllowed(this.#status, ctx.req.method)) {
       headers.push('content-length', String(pending === null ? 0 : pending.length));
     }
-    ctx.res.writeHead(this.#status, headers);
+    ctx.res.writeHead(this.#status, headers, securityPreamble(ctx.id));
     if (pending === null) ctx.res.end();
     else if (pending.length <= SINGLE_WRITE_MAX_BYTES) ctx.res.end(pending.toString('latin1'), 'latin1');
     else ctx.res.end(pending);
@@ -231,7 +231,7 @@ export class UpstreamExchange implements UpstreamHandler {
     const length = String(typeof body === 'string' ? Buffer.byteLength(body) : body.length);
     if (this.#lengthIndex >= 0) headers[this.#lengthIndex + 1] = length;
     else headers.push('content-length', length);
-    ctx.res.writeHead(this.#status, headers);
+    ctx.res.writeHead(this.#status, headers, securityPreamble(ctx.id));
     if (typeof body === 'string') ctx.res.end(body);
     else if (body.length <= SINGLE_WRITE_MAX_BYTES) ctx.res.end(body.toString('latin1'), 'latin1');
     else ctx.res.end(body);
@@ -249,7 +249,7 @@ export class UpstreamExchange implements UpstreamHandler {
     this.#streaming = true;
     ctx.answered = true;
     ctx.journey.decidedBy = 'respond';
-    ctx.res.writeHead(this.#status, this.#headers!);
+    ctx.res.writeHead(this.#status, this.#headers!, securityPreamble(ctx.id));
     ctx.res.write(this.#pending!);
     this.#pending = null;
   }
