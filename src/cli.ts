@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './runtime-flags.js';
 import { Command } from 'commander';
 import { checkConfig, ConfigError, formatIssue } from './config/index.js';
 import { ContractError, loadOpenApiDocument, compileApi } from './contract/index.js';
