@@ -50,6 +50,8 @@ export class FrontConnection implements AnswerSink, BodySource {
   #closing = false;
   /** When the connection began to close (performance clock); -1 while it is open. */
   #closingSince = -1;
+  /** The listener is shutting down: the answer in hand is the last on this connection. */
+  #draining = false;
   /** Reading paused because pipelined requests are waiting behind the answer in hand. */
   #queuePaused = false;
   #pendingRefusal: [ErrorCode, string] | null = null;
@@ -85,14 +87,17 @@ export class FrontConnection implements AnswerSink, BodySource {
     if (this.#inFlight === null && now - this.#idleSince > limits.idleTimeoutMs) this.socket.destroy();
   }
 
-  /** Shutdown: an idle connection closes now, a busy one after the answer in hand. */
+  /**
+   * Shutdown: an idle connection closes now; a busy one (a request being answered or still
+   * arriving, body included) closes after its answer, which says so.
+   */
   closeWhenIdle(): void {
     if (this.#closed) return;
     if (this.#inFlight === null && !(this.#parsing && !this.#fresh)) {
       this.socket.destroy();
       return;
     }
-    this.#stopReading();
+    this.#draining = true;
   }
 
   // AnswerSink
@@ -101,7 +106,7 @@ export class FrontConnection implements AnswerSink, BodySource {
     const req = this.#inFlightRequest;
     // A body not read to its end would be taken for the next request: such an answer closes.
     const bodyDone = req === null || req.complete || !req.hasBody;
-    return bodyDone && !this.#closing && this.#pendingRefusal === null;
+    return bodyDone && !this.#closing && !this.#draining && this.#pendingRefusal === null;
   }
 
   answered(res: FrontResponse, keepAlive: boolean): void {
@@ -110,7 +115,7 @@ export class FrontConnection implements AnswerSink, BodySource {
     this.#inFlight = null;
     this.#inFlightRequest = null;
     this.#host.closed(res);
-    if (!keepAlive || this.#closing || (!req.complete && req.hasBody)) {
+    if (!keepAlive || this.#closing || this.#draining || (!req.complete && req.hasBody)) {
       // Unread body bytes could be taken for the next request: nothing more is read.
       this.#stopReading();
       req.stopReading();

@@ -458,6 +458,32 @@ describe('front connection deadlines and shutdown', () => {
     expect(front.closed[0]!.finished).toBe(false);
   });
 
+  it('on close, lets a body still arriving finish and answers it, then closes', async () => {
+    const front = await startFront((req, res) => {
+      const parts: Buffer[] = [];
+      req.readBody({
+        onData: (chunk) => parts.push(chunk),
+        onEnd: () => {
+          const body = Buffer.concat(parts).toString();
+          res.writeHead(200, ['content-length', String(body.length)]);
+          res.end(body);
+        },
+        onAbort: () => res.destroy(),
+      });
+    });
+    const client = await open(front.port);
+    client.socket.write('POST /up HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nhello');
+    await delay(50);
+    const closing = front.listener.close(5_000);
+    await delay(50);
+    client.socket.write('world');
+    await client.ended;
+    const got = answers(client.text());
+    expect(got[0]).toMatchObject({ status: 200, body: 'helloworld' });
+    expect(header(got[0]!, 'connection')).toBe('close');
+    await closing;
+  });
+
   it('on close, finishes the request in flight, closes the idle connection, then resolves', async () => {
     let answerLater!: () => void;
     const front = await startFront((req, res) => {
