@@ -6,6 +6,7 @@ import { isJsonMediaType, matchMediaType, mediaTypeEssence } from './media-type.
 import { compileOrExplain } from './parameters.js';
 import { prepareSchema, type SchemaDialect } from './prepare-schema.js';
 import { applyResponseFilter, compileResponseFilter, type ResponseFilter } from './response-filter.js';
+import { filterResponseBytes } from './response-filter-bytes.js';
 import type { SchemaCompiler } from './schema-compiler.js';
 
 /** What the gateway does with an answer that carries undeclared properties (per API, in the config). */
@@ -119,8 +120,9 @@ export interface CheckedBody {
 }
 
 /**
- * Parses and checks a held JSON answer. In strip mode undeclared properties are removed (and
- * listed in `removed`); in reject mode any of them, or any schema violation, refuses the answer.
+ * Checks a held JSON answer. In strip mode undeclared properties are cut out of the bytes (and
+ * listed in `removed`) without parsing them into a value; in reject mode the answer is parsed, and
+ * any undeclared property, or any schema violation, refuses it.
  */
 export function checkResponseBody(
   plan: MediaPlan,
@@ -128,35 +130,33 @@ export function checkResponseBody(
   raw: Buffer,
   removed: string[],
 ): CheckedBody {
+  if (mode === 'strip') {
+    const body = filterResponseBytes(plan.filter, raw, removed);
+    return body === 'invalid' ? { body: null, violation: NOT_JSON } : { body, violation: null };
+  }
   let value: unknown;
   try {
     value = JSON.parse(raw.toString('utf8'));
   } catch {
-    return { body: null, violation: 'upstream answer is not valid JSON' };
+    return { body: null, violation: NOT_JSON };
   }
-  const changed = plan.filter !== null && applyResponseFilter(plan.filter, value, removed);
-  if (mode === 'reject') {
-    if (changed)
-      return {
-        body: null,
-        violation: `upstream answer carries undeclared properties: ${removed.join(', ')}`,
-      };
-    if (plan.validate !== null && !plan.validate(value)) {
-      const error = plan.validate.errors![0]!;
-      return {
-        body: null,
-        violation: `upstream answer breaks its schema at ${error.instancePath || '/'} (${error.keyword})`,
-      };
-    }
-    return { body: raw, violation: null };
+  if (plan.filter !== null && applyResponseFilter(plan.filter, value, removed)) {
+    return {
+      body: null,
+      violation: `upstream answer carries undeclared properties: ${removed.join(', ')}`,
+    };
   }
-  if (!changed) return { body: raw, violation: null };
-  try {
-    return { body: JSON.stringify(value), violation: null };
-  } catch {
-    return { body: null, violation: 'upstream answer could not be re-serialised' };
+  if (plan.validate !== null && !plan.validate(value)) {
+    const error = plan.validate.errors![0]!;
+    return {
+      body: null,
+      violation: `upstream answer breaks its schema at ${error.instancePath || '/'} (${error.keyword})`,
+    };
   }
+  return { body: raw, violation: null };
 }
+
+const NOT_JSON = 'upstream answer is not valid JSON';
 
 function compilePlan(
   response: JsonObject,

@@ -115,7 +115,7 @@ function join(label: string, name: string): string {
 }
 
 /** Removals recorded per answer at most: enough to fix the upstream, bounded for the log. */
-const MAX_RECORDED = 20;
+export const MAX_RECORDED = 20;
 
 /**
  * Removes (sets to undefined, which JSON.stringify omits), in place, what `filter` does not declare from a value `JSON.parse` just built (so no
@@ -160,17 +160,22 @@ function filterObject(
       // undefined members (ECMA-262 SerializeJSONObject), so the answer is the same.
       object[key] = undefined;
       changed = true;
-      if (removed !== null && removed.length < MAX_RECORDED) removed.push(join(filter.label, shortened(key)));
+      if (removed !== null && removed.length < MAX_RECORDED) removed.push(removalLabel(filter, key));
     } else if (keep !== null && applyResponseFilter(keep, object[key], removed)) changed = true;
   }
   return changed;
 }
 
 /** For an undeclared key: undefined = remove it, null = keep it whole, a filter = keep it filtered. */
-function extraFilterFor(filter: ResponseFilter, key: string): ResponseFilter | null | undefined {
+export function extraFilterFor(filter: ResponseFilter, key: string): ResponseFilter | null | undefined {
   for (const { pattern, filter: sub } of filter.patterns) if (pattern.test(key)) return sub;
   if (filter.extra === 'drop') return undefined;
   return filter.extra === 'keep' ? null : filter.extra;
+}
+
+/** How a removed key is recorded: by schema location ("owner.passwordHash"). */
+export function removalLabel(filter: ResponseFilter, key: string): string {
+  return join(filter.label, shortened(key));
 }
 
 /** Keys come from the upstream: bounded before they reach a log line. */

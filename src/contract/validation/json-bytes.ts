@@ -1,0 +1,225 @@
+/*
+ * RFC 8259 on the bytes of an upstream's answer, for the response filter
+ * (response-filter-bytes.ts): the grammar it checks everything against, and the whole check of
+ * the values it does not filter. Each scanning function takes the position of a token's first
+ * byte and returns the position after the token, or Position.Invalid.
+ *
+ * The loops expect the next token right where the last one ended, as in most answers, and look
+ * past whitespace only when it is not there.
+ */
+
+/**
+ * Objects and arrays nested deeper than this make an answer invalid: the one place where these
+ * scanners and `JSON.parse` (which has no such limit) disagree. It bounds the native stack their
+ * recursive descent takes.
+ */
+export const MAX_ANSWER_DEPTH = 512;
+
+/**
+ * What the scanning functions answer when the bytes are not JSON (a const enum, so that every
+ * comparison with it, in this module or another, compiles to the literal).
+ */
+export const enum Position {
+  Invalid = -1,
+}
+
+export const enum Ch {
+  Tab = 0x09,
+  Lf = 0x0a,
+  Cr = 0x0d,
+  Space = 0x20,
+  Quote = 0x22,
+  Plus = 0x2b,
+  Comma = 0x2c,
+  Minus = 0x2d,
+  Dot = 0x2e,
+  Zero = 0x30,
+  One = 0x31,
+  Nine = 0x39,
+  Colon = 0x3a,
+  OpenBracket = 0x5b,
+  Backslash = 0x5c,
+  CloseBracket = 0x5d,
+  LowerE = 0x65,
+  LowerF = 0x66,
+  LowerN = 0x6e,
+  LowerT = 0x74,
+  LowerU = 0x75,
+  OpenBrace = 0x7b,
+  CloseBrace = 0x7d,
+}
+
+/** Bytes that end or break a run of string content (§7): `"`, `\` and raw control characters. */
+const STRING_STOPS = new Uint8Array(256).map((_, c) =>
+  c < Ch.Space || c === Ch.Quote || c === Ch.Backslash ? 1 : 0,
+);
+/** 1: `\"` `\\` `\/` `\b` `\f` `\n` `\r` `\t`; 2: `\u`, four hex digits follow. */
+const ESCAPES = new Uint8Array(256).map((_, c) => ('"\\/bfnrt'.includes(String.fromCharCode(c)) ? 1 : 0));
+ESCAPES[Ch.LowerU] = 2;
+const HEX_DIGITS = new Uint8Array(256).map((_, c) => (/[0-9A-Fa-f]/.test(String.fromCharCode(c)) ? 1 : 0));
+
+/**
+ * Whether the answer's last token can close its first: an object or array must end with a
+ * bracket. Checked before the scan, it also keeps the reads the member loops make right after a
+ * comma or a key (unchecked, they are the hottest) inside the answer: reading past the end of a
+ * typed array slows every later read at that place in the code.
+ */
+export function closesAtEnd(raw: Buffer, start: number): boolean {
+  if (start === raw.length) return false;
+  const first = raw[start];
+  if (first !== Ch.OpenBrace && first !== Ch.OpenBracket) return true;
+  let last = raw.length - 1;
+  while (raw[last] !== Ch.CloseBrace && raw[last] !== Ch.CloseBracket) {
+    if (!isSpace(raw[last]!)) return false;
+    last -= 1;
+  }
+  return true;
+}
+
+/** Any value (§3), from its first byte or the whitespace before it. */
+export function skipValue(buf: Buffer, i: number, depth: number): number {
+  const c = byteAt(buf, i);
+  if (c === Ch.Quote) return skipString(buf, i);
+  if (c === Ch.Minus || (c >= Ch.Zero && c <= Ch.Nine)) return skipNumber(buf, i);
+  if (c === Ch.OpenBrace) return skipObject(buf, i, depth + 1);
+  if (c === Ch.OpenBracket) return skipArray(buf, i, depth + 1);
+  if (c === Ch.LowerT) return skipLiteral(buf, i, TRUE);
+  if (c === Ch.LowerF) return skipLiteral(buf, i, FALSE);
+  if (c === Ch.LowerN) return skipLiteral(buf, i, NULL);
+  if (isSpace(c)) return skipValue(buf, skipSpace(buf, i), depth);
+  return Position.Invalid;
+}
+
+/** §4; `depth` counts this object. */
+function skipObject(buf: Buffer, i: number, depth: number): number {
+  if (depth > MAX_ANSWER_DEPTH) return Position.Invalid;
+  i = skipSpaceAt(buf, i + 1);
+  if (byteAt(buf, i) === Ch.CloseBrace) return i + 1;
+  for (;;) {
+    if (buf[i] !== Ch.Quote) {
+      i = skipSpace(buf, i);
+      if (byteAt(buf, i) !== Ch.Quote) return Position.Invalid;
+    }
+    i = skipString(buf, i);
+    if (i === Position.Invalid) return Position.Invalid;
+    if (buf[i] !== Ch.Colon) {
+      i = skipSpace(buf, i);
+      if (byteAt(buf, i) !== Ch.Colon) return Position.Invalid;
+    }
+    i = skipValue(buf, i + 1, depth);
+    if (i === Position.Invalid) return Position.Invalid;
+    let next = byteAt(buf, i);
+    if (next !== Ch.Comma && next !== Ch.CloseBrace) {
+      i = skipSpace(buf, i);
+      next = byteAt(buf, i);
+    }
+    if (next === Ch.CloseBrace) return i + 1;
+    if (next !== Ch.Comma) return Position.Invalid;
+    i += 1;
+  }
+}
+
+/** §5; `depth` counts this array. */
+function skipArray(buf: Buffer, i: number, depth: number): number {
+  if (depth > MAX_ANSWER_DEPTH) return Position.Invalid;
+  i = skipSpaceAt(buf, i + 1);
+  if (byteAt(buf, i) === Ch.CloseBracket) return i + 1;
+  for (;;) {
+    i = skipValue(buf, i, depth);
+    if (i === Position.Invalid) return Position.Invalid;
+    let next = byteAt(buf, i);
+    if (next !== Ch.Comma && next !== Ch.CloseBracket) {
+      i = skipSpace(buf, i);
+      next = byteAt(buf, i);
+    }
+    if (next === Ch.CloseBracket) return i + 1;
+    if (next !== Ch.Comma) return Position.Invalid;
+    i += 1;
+  }
+}
+
+/** A string from its opening quote (§7): no raw control characters, only the listed escapes. */
+export function skipString(buf: Buffer, i: number): number {
+  const n = buf.length;
+  i += 1;
+  for (;;) {
+    while (i < n && STRING_STOPS[buf[i]!] === 0) i += 1;
+    if (i >= n) return Position.Invalid;
+    const c = buf[i]!;
+    if (c === Ch.Quote) return i + 1;
+    if (c !== Ch.Backslash) return Position.Invalid;
+    i = skipEscape(buf, i);
+    if (i === Position.Invalid) return Position.Invalid;
+  }
+}
+
+/** An escape from its backslash; a lone surrogate (`\ud800`) is accepted, as JSON.parse does. */
+function skipEscape(buf: Buffer, i: number): number {
+  const kind = i + 1 < buf.length ? ESCAPES[buf[i + 1]!]! : 0;
+  if (kind === 1) return i + 2;
+  if (kind === 0 || i + 5 >= buf.length) return Position.Invalid;
+  for (let j = i + 2; j < i + 6; j += 1) if (HEX_DIGITS[buf[j]!] === 0) return Position.Invalid;
+  return i + 6;
+}
+
+/** §6: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`; what follows is the caller's to check. */
+function skipNumber(buf: Buffer, i: number): number {
+  const n = buf.length;
+  if (buf[i] === Ch.Minus) i += 1;
+  const first = byteAt(buf, i);
+  if (first === Ch.Zero) i += 1;
+  else if (first >= Ch.One && first <= Ch.Nine) i = skipDigits(buf, i + 1);
+  else return Position.Invalid;
+  if (i < n && buf[i] === Ch.Dot) {
+    if (!isDigit(buf, i + 1)) return Position.Invalid;
+    i = skipDigits(buf, i + 2);
+  }
+  if (i < n && (buf[i]! | 0x20) === Ch.LowerE) {
+    i += 1;
+    if (i < n && (buf[i] === Ch.Plus || buf[i] === Ch.Minus)) i += 1;
+    if (!isDigit(buf, i)) return Position.Invalid;
+    i = skipDigits(buf, i + 1);
+  }
+  return i;
+}
+
+function skipDigits(buf: Buffer, i: number): number {
+  while (isDigit(buf, i)) i += 1;
+  return i;
+}
+
+function isDigit(buf: Buffer, i: number): boolean {
+  const c = byteAt(buf, i);
+  return c >= Ch.Zero && c <= Ch.Nine;
+}
+
+const TRUE = Buffer.from('true');
+const FALSE = Buffer.from('false');
+const NULL = Buffer.from('null');
+
+function skipLiteral(buf: Buffer, i: number, literal: Buffer): number {
+  if (i + literal.length > buf.length) return Position.Invalid;
+  for (let j = 1; j < literal.length; j += 1) if (buf[i + j] !== literal[j]) return Position.Invalid;
+  return i + literal.length;
+}
+
+/** The byte at `i`, or 0 past the end (see closesAtEnd). */
+export function byteAt(buf: Buffer, i: number): number {
+  return i < buf.length ? buf[i]! : 0;
+}
+
+/** Where the next token starts: small enough to inline everywhere; the loop runs only on whitespace. */
+export function skipSpaceAt(buf: Buffer, i: number): number {
+  return i < buf.length && buf[i]! <= Ch.Space ? skipSpace(buf, i) : i;
+}
+
+export function skipSpace(buf: Buffer, i: number): number {
+  const n = buf.length;
+  while (i < n && isSpace(buf[i]!)) i += 1;
+  return i;
+}
+
+/** §2: insignificant whitespace is space, tab, line feed and carriage return only. */
+function isSpace(c: number): boolean {
+  return c === Ch.Space || c === Ch.Lf || c === Ch.Cr || c === Ch.Tab;
+}

@@ -1,0 +1,282 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { applyResponseFilter, compileResponseFilter, type ResponseFilter } from './response-filter.js';
+import { filterResponseBytes } from './response-filter-bytes.js';
+
+/*
+ * Differential: the byte scanner against what it replaces, JSON.parse of the decoded text and
+ * applyResponseFilter on the value. Answers are generated as trees and written out with random
+ * whitespace and escapes; filters from random schemas over the same names.
+ */
+
+/** Names the schemas declare and the answers use, with the awkward ones among them. */
+const NAMES = [
+  'id',
+  'name',
+  'items',
+  'owner',
+  'a',
+  'ab',
+  'secret',
+  'x-trace',
+  'x-',
+  '7',
+  '10',
+  '__proto__',
+  'constructor',
+  '',
+  'é',
+  'ключ',
+  'a"b',
+  'a\\b',
+  '\n',
+  'pass\u00e9',
+] as const;
+const PATTERNS = ['^x-', '^[0-9]+$', 'a', '^$', 'é'] as const;
+
+type Tree =
+  | { readonly kind: 'object'; readonly entries: readonly (readonly [string, Tree])[] }
+  | { readonly kind: 'array'; readonly items: readonly Tree[] }
+  | { readonly kind: 'string'; readonly value: string }
+  | { readonly kind: 'token'; readonly text: string };
+
+const key = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...NAMES) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 6, unit: 'binary' }) },
+  {
+    weight: 1,
+    arbitrary: fc.string({
+      maxLength: 3,
+      unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)),
+    }),
+  },
+);
+const token = fc.oneof(
+  fc.constantFrom(
+    'true',
+    'false',
+    'null',
+    '0',
+    '-0',
+    '1e5',
+    '1E+5',
+    '-1.5e-3',
+    '0.25',
+    '123456789012345678901',
+  ),
+  fc.double({ noNaN: true, noDefaultInfinity: true }).map((n) => JSON.stringify(n)),
+  fc.integer().map(String),
+);
+
+/** Unique keys, in the order V8 keeps them (integer-like keys first), as JSON.stringify would write them. */
+function v8Order(entries: readonly (readonly [string, Tree])[]): (readonly [string, Tree])[] {
+  const object: Record<string, Tree> = {};
+  for (const [k, v] of entries) Object.defineProperty(object, k, { value: v, enumerable: true });
+  return Object.keys(object).map((k) => [k, object[k]!] as const);
+}
+
+/**
+ * Answers as JSON.stringify writes them (`unique`: each key once, in V8's order), or with keys in
+ * any order and repeated, where JSON.parse keeps the last and lists integer-like keys first.
+ */
+function treeOf(unique: boolean): fc.Arbitrary<Tree> {
+  const trees = fc.letrec<{ tree: Tree; object: Tree }>((tie) => ({
+    tree: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      token.map((text): Tree => ({ kind: 'token', text })),
+      fc.string({ maxLength: 8, unit: 'binary' }).map((value): Tree => ({ kind: 'string', value })),
+      fc.array(tie('tree'), { maxLength: 4 }).map((items): Tree => ({ kind: 'array', items })),
+      tie('object'),
+    ),
+    object: unique
+      ? fc
+          .uniqueArray(fc.tuple(key, tie('tree')), { maxLength: 6, selector: ([k]) => k })
+          .map((entries): Tree => ({ kind: 'object', entries: v8Order(entries) }))
+      : fc
+          .array(fc.tuple(fc.constantFrom('a', 'id', '7', '1', 'x', 'owner'), tie('tree')), { maxLength: 6 })
+          .map((entries): Tree => ({ kind: 'object', entries })),
+  }));
+  // Mostly an object at the top, as most answers are.
+  return fc.oneof({ weight: 3, arbitrary: trees.object }, { weight: 1, arbitrary: trees.tree });
+}
+const tree = treeOf(true);
+
+const schemas = fc.letrec<{ schema: unknown; object: unknown }>((tie) => ({
+  schema: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.constantFrom({}, { type: 'string' }, { type: 'object' }),
+    tie('object'),
+  ),
+  object: fc.record(
+    {
+      type: fc.constantFrom('object', undefined),
+      properties: fc.dictionary(fc.constantFrom(...NAMES), tie('schema'), { maxKeys: 5 }),
+      additionalProperties: fc.oneof(fc.constant(false), fc.constant(true), tie('schema')),
+      patternProperties: fc.dictionary(fc.constantFrom(...PATTERNS), tie('schema'), { maxKeys: 2 }),
+      items: tie('schema'),
+      allOf: fc.array(tie('schema'), { maxLength: 2 }),
+    },
+    { requiredKeys: [] },
+  ),
+}));
+const filter = fc
+  .oneof({ weight: 4, arbitrary: schemas.object }, { weight: 1, arbitrary: schemas.schema })
+  .map((s) => compileResponseFilter(s));
+
+/** A small deterministic generator, so one seed gives one way of writing a tree. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SPACES = [' ', '\n', '\t', '\r', '\r\n  '];
+const SHORT_ESCAPES: Readonly<Record<string, string>> = {
+  '"': '\\"',
+  '\\': '\\\\',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+};
+
+/** JSON text for a tree, with whitespace between tokens and escapes in strings where `next` says. */
+function write(value: Tree, next: () => number): string {
+  const space = (): string => (next() < 0.15 ? SPACES[Math.floor(next() * SPACES.length)]! : '');
+  const quote = (text: string): string => {
+    let out = '"';
+    for (const unit of text.split('')) {
+      const code = unit.charCodeAt(0);
+      const short = SHORT_ESCAPES[unit];
+      if (short !== undefined && (code < 0x20 || code === 0x22 || code === 0x5c) && next() < 0.5)
+        out += short;
+      else if (code < 0x20 || code === 0x22 || code === 0x5c || next() < 0.1) {
+        const hex = code.toString(16).padStart(4, '0');
+        out += `\\u${next() < 0.5 ? hex : hex.toUpperCase()}`;
+      } else if (unit === '/' && next() < 0.5) out += '\\/';
+      else out += unit;
+    }
+    return `${out}"`;
+  };
+  const inner = (node: Tree): string => {
+    switch (node.kind) {
+      case 'token':
+        return node.text;
+      case 'string':
+        return quote(node.value);
+      case 'array':
+        return `[${space()}${node.items.map((item) => inner(item) + space()).join(`,${space()}`)}]`;
+      case 'object':
+        return `{${space()}${node.entries
+          .map(([k, v]) => `${quote(k)}${space()}:${space()}${inner(v)}${space()}`)
+          .join(`,${space()}`)}}`;
+    }
+  };
+  return space() + inner(value) + space();
+}
+
+/** JSON.parse and applyResponseFilter, as checkResponseBody ran them before the scanner. */
+function reference(
+  f: ResponseFilter | null,
+  raw: Buffer,
+): { valid: false } | { valid: true; changed: boolean; removed: string[]; value: unknown } {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return { valid: false };
+  }
+  const removed: string[] = [];
+  const changed = f !== null && applyResponseFilter(f, value, removed);
+  return { valid: true, changed, removed, value };
+}
+
+/** Same value once parsed (JSON.stringify, so -0 and 0 compare as the answer's bytes would). */
+function sameValue(out: Buffer, value: unknown): boolean {
+  return JSON.stringify(JSON.parse(out.toString('utf8'))) === JSON.stringify(value);
+}
+
+const INTERESTING = [...'{}[],:"\\0-.eE+ \t\nabtnfu']
+  .map((c) => c.charCodeAt(0))
+  .concat([0x00, 0x1f, 0x7f, 0xff, 0xc3, 0xe2]);
+
+describe('filterResponseBytes against JSON.parse + applyResponseFilter', () => {
+  it('decides, records and cuts as the reference does', () => {
+    fc.assert(
+      fc.property(tree, filter, fc.integer(), (t, f, seed) => {
+        const raw = Buffer.from(write(t, random(seed)));
+        const expected = reference(f, raw);
+        const removed: string[] = [];
+        const out = filterResponseBytes(f, raw, removed);
+        expect(expected.valid).toBe(true);
+        if (!expected.valid || out === 'invalid') throw new Error(`refused ${raw.toString('utf8')}`);
+        expect(out !== raw).toBe(expected.changed);
+        expect(removed).toEqual(expected.removed);
+        expect(sameValue(out, expected.value)).toBe(true);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('accepts exactly what JSON.parse accepts, mutated or cut short, and filters what it accepts alike', () => {
+    const mutation = fc.tuple(
+      fc.constantFrom('insert', 'replace', 'delete', 'truncate'),
+      fc.nat(),
+      fc.constantFrom(...INTERESTING),
+    );
+    fc.assert(
+      fc.property(
+        tree,
+        filter,
+        fc.integer(),
+        fc.array(mutation, { minLength: 1, maxLength: 3 }),
+        (t, f, seed, edits) => {
+          let bytes = [...Buffer.from(write(t, random(seed)))];
+          for (const [kind, at, byte] of edits) {
+            const i = bytes.length === 0 ? 0 : at % (bytes.length + (kind === 'insert' ? 1 : 0));
+            if (kind === 'insert') bytes.splice(i, 0, byte);
+            else if (kind === 'replace') bytes[i] = byte;
+            else if (kind === 'delete') bytes.splice(i, 1);
+            else bytes = bytes.slice(0, i);
+          }
+          const raw = Buffer.from(bytes);
+          const expected = reference(f, raw);
+          const out = filterResponseBytes(f, raw, []);
+          expect(out === 'invalid').toBe(!expected.valid);
+          // Keys may now repeat: the record may differ (see filterResponseBytes), the value may not.
+          if (out !== 'invalid' && expected.valid) expect(sameValue(out, expected.value)).toBe(true);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('leaves the same value as the reference when keys repeat or come in any order', () => {
+    fc.assert(
+      fc.property(treeOf(false), filter, fc.integer(), (t, f, seed) => {
+        const raw = Buffer.from(write(t, random(seed)));
+        const expected = reference(f, raw);
+        const out = filterResponseBytes(f, raw, []);
+        if (!expected.valid || out === 'invalid') throw new Error(`refused ${raw.toString('utf8')}`);
+        expect(sameValue(out, expected.value)).toBe(true);
+        if (out === raw) expect(expected.changed).toBe(false); // what the value loses, the bytes lose
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('checks without a filter exactly as JSON.parse does', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 24 }).map(Buffer.from), (raw) => {
+        const out = filterResponseBytes(null, raw, null);
+        expect(out === 'invalid' ? out : out === raw).toBe(reference(null, raw).valid ? true : 'invalid');
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

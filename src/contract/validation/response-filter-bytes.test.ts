@@ -1,0 +1,295 @@
+import { describe, expect, it } from 'vitest';
+import { applyResponseFilter, compileResponseFilter, type ResponseFilter } from './response-filter.js';
+import { filterResponseBytes, MAX_ANSWER_DEPTH } from './response-filter-bytes.js';
+
+function filterOf(schema: unknown): ResponseFilter {
+  const filter = compileResponseFilter(schema);
+  if (filter === null) throw new Error('schema compiles to no filter');
+  return filter;
+}
+
+/** What the scanner answers, as text, with what it recorded. */
+function scan(filter: ResponseFilter | null, text: string | Buffer): { out: string; removed: string[] } {
+  const raw = typeof text === 'string' ? Buffer.from(text) : text;
+  const removed: string[] = [];
+  const out = filterResponseBytes(filter, raw, removed);
+  return { out: out === 'invalid' ? out : out.toString('utf8'), removed };
+}
+
+/** What JSON.parse and applyResponseFilter (the reference) record for the same text. */
+function referenceRemovals(filter: ResponseFilter, text: string): string[] {
+  const removed: string[] = [];
+  applyResponseFilter(filter, JSON.parse(text), removed);
+  return removed;
+}
+
+const account = filterOf({
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    owner: { type: 'object', properties: { name: { type: 'string' } } },
+    items: { type: 'array', items: { type: 'object', properties: { sku: {}, qty: {} } } },
+    raw: {},
+  },
+});
+
+describe('filterResponseBytes: what it cuts', () => {
+  it('hands back the very same Buffer when nothing is undeclared', () => {
+    const raw = Buffer.from('{"id":"1","owner":{"name":"a"},"items":[{"sku":"x","qty":1}],"raw":{"any":1}}');
+    expect(filterResponseBytes(account, raw, [])).toBe(raw);
+    expect(filterResponseBytes(null, raw, null)).toBe(raw);
+  });
+
+  it.each([
+    ['the first member', '{"secret":1,"id":"1","name":"n"}', '{"id":"1","name":"n"}'],
+    ['a middle member', '{"id":"1","secret":1,"name":"n"}', '{"id":"1","name":"n"}'],
+    ['the last member', '{"id":"1","name":"n","secret":1}', '{"id":"1","name":"n"}'],
+    ['the only member', '{"secret":{"deep":[1,{"x":2}]}}', '{}'],
+    ['every member', '{"a":1,"b":2,"c":3}', '{}'],
+    ['a near miss of a declared name', '{"namX":1,"nam":2,"names":3,"name":"n"}', '{"name":"n"}'],
+    ['runs of members', '{"a":1,"b":2,"id":"1","c":3,"d":4,"name":"n","e":5}', '{"id":"1","name":"n"}'],
+    ['a member of a nested object', '{"owner":{"ssn":"1","name":"a","pin":2}}', '{"owner":{"name":"a"}}'],
+    [
+      'members of objects in an array',
+      '{"items":[{"sku":"a","cost":1},{"cost":2,"sku":"b"},{"cost":3},{}]}',
+      '{"items":[{"sku":"a"},{"sku":"b"},{},{}]}',
+    ],
+    ['nothing under a property kept whole', '{"raw":{"secret":1},"x":[]}', '{"raw":{"secret":1}}'],
+  ])('removes %s, with one comma', (_, text, expected) => {
+    expect(scan(account, text).out).toBe(expected);
+  });
+
+  it('keeps the whitespace around what stays', () => {
+    const text = ' {\n  "secret" : 1 ,\n  "id" : "1" ,\r\n\t"x" : [ 1 , 2 ] ,\n  "name" : "n"\n} ';
+    expect(scan(account, text).out).toBe(' {\n  "id" : "1" ,\n  "name" : "n"\n} ');
+    expect(scan(account, '{ "id" : "1" , "x" : 2 }').out).toBe('{ "id" : "1" }');
+    expect(scan(account, '{ "x" : 2 , "id" : "1" }').out).toBe('{ "id" : "1" }');
+    expect(scan(account, '{ "x" : 2 }').out).toBe('{  }');
+  });
+
+  it('records what it removes as applyResponseFilter does, by schema location', () => {
+    const text =
+      '{"hash":"h","owner":{"name":"a","secret":"s","ssn":"1"},"items":[{"sku":"x","cost":1},{"cost":2}]}';
+    const { out, removed } = scan(account, text);
+    expect(out).toBe('{"owner":{"name":"a"},"items":[{"sku":"x"},{}]}');
+    expect(removed).toEqual(['hash', 'owner.secret', 'owner.ssn', 'items[].cost', 'items[].cost']);
+    expect(removed).toEqual(referenceRemovals(account, text));
+  });
+
+  it('records at most 20 removals, and long keys shortened', () => {
+    const members = Array.from({ length: 25 }, (_, i) => `"k${i}":${i}`);
+    const long = 'k'.repeat(70);
+    const text = `{"${long}":0,${members.join(',')}}`;
+    const { out, removed } = scan(account, text);
+    expect(out).toBe('{}');
+    expect(removed).toHaveLength(20);
+    expect(removed[0]).toBe(`${'k'.repeat(64)}…`);
+    expect(removed).toEqual(referenceRemovals(account, text));
+  });
+
+  it('adds to what `removed` already holds, and records nothing when given null', () => {
+    const removed = ['earlier'];
+    filterResponseBytes(account, Buffer.from('{"x":1}'), removed);
+    expect(removed).toEqual(['earlier', 'x']);
+    expect(filterResponseBytes(account, Buffer.from('{"x":1}'), null).toString()).toBe('{}');
+  });
+
+  it('walks only as deep as the schema: values of other types, and kept values, are left whole', () => {
+    expect(scan(account, '{"owner":"a string","items":{"not":"an array"},"id":{"x":1}}').out).toBe(
+      '{"owner":"a string","items":{"not":"an array"},"id":{"x":1}}',
+    );
+    const list = filterOf({ type: 'array', items: { type: 'object', properties: { a: {} } } });
+    expect(scan(list, '[{"a":1,"b":2},[{"b":3}],"s",null]').out).toBe('[{"a":1},[{"b":3}],"s",null]');
+    expect(scan(list, '{"b":1}').out).toBe('{"b":1}');
+  });
+});
+
+describe('filterResponseBytes: which keys are declared', () => {
+  it('keeps properties the schema leaves open, filtering them when it says how', () => {
+    const open = filterOf({ type: 'object', properties: { id: {} }, additionalProperties: true });
+    expect(scan(open, '{"id":1,"x":{"y":2}}').out).toBe('{"id":1,"x":{"y":2}}');
+    const labels = filterOf({
+      type: 'object',
+      properties: { id: {} },
+      additionalProperties: { type: 'object', properties: { v: {} } },
+    });
+    const text = '{"id":1,"x":{"v":1,"w":2},"y":{"w":3}}';
+    expect(scan(labels, text)).toEqual({ out: '{"id":1,"x":{"v":1},"y":{}}', removed: ['*.w', '*.w'] });
+    expect(referenceRemovals(labels, text)).toEqual(['*.w', '*.w']);
+  });
+
+  it('tests patternProperties in order on the decoded key', () => {
+    const patterned = filterOf({
+      type: 'object',
+      properties: { id: {} },
+      patternProperties: { '^x-': {}, '^n[0-9]+$': { type: 'object', properties: { a: {} } } },
+      additionalProperties: false,
+    });
+    const text = '{"id":1,"x-trace":{"b":1},"\\u0078-escaped":2,"n12":{"a":1,"b":2},"n1x":3,"y":4}';
+    const { out, removed } = scan(patterned, text);
+    expect(JSON.parse(out)).toEqual({ id: 1, 'x-trace': { b: 1 }, 'x-escaped': 2, n12: { a: 1 } });
+    expect(removed).toEqual(['*.b', 'n1x', 'y']);
+    expect(removed).toEqual(referenceRemovals(patterned, text));
+  });
+
+  it('decodes keys spelt with escapes before matching them', () => {
+    const user = filterOf({ type: 'object', properties: { password: {}, é: {}, 'a"b': {}, 'a\\b': {} } });
+    const text = '{"pass\\u0077ord":1,"\\u00e9":2,"a\\"b":3,"a\\\\b":4,"\\u0073ecret":5,"\\/":6}';
+    const { out, removed } = scan(user, text);
+    expect(out).toBe('{"pass\\u0077ord":1,"\\u00e9":2,"a\\"b":3,"a\\\\b":4}');
+    expect(removed).toEqual(['secret', '/']);
+  });
+
+  it('matches names beyond ASCII, the empty name, and names JSON must escape', () => {
+    const odd = filterOf({ type: 'object', properties: { é: {}, '': {}, '\n': {}, ключ: {} } });
+    const text = '{"é":1,"":2,"\\n":3,"ключ":4,"e":5,"\\u0000":6}';
+    expect(scan(odd, text)).toEqual({ out: '{"é":1,"":2,"\\n":3,"ключ":4}', removed: ['e', '\u0000'] });
+  });
+
+  it('treats __proto__ as any other undeclared key', () => {
+    const text = '{"__proto__":{"polluted":true},"id":"1","constructor":{"prototype":1}}';
+    expect(scan(account, text)).toEqual({ out: '{"id":"1"}', removed: ['__proto__', 'constructor'] });
+    expect(referenceRemovals(account, text)).toEqual(['__proto__', 'constructor']);
+    const open = filterOf({
+      type: 'object',
+      additionalProperties: { type: 'object', properties: { a: {} } },
+    });
+    expect(scan(open, '{"__proto__":{"a":1,"b":2}}').out).toBe('{"__proto__":{"a":1}}');
+  });
+
+  it('filters every occurrence of a repeated key, as JSON.parse keeps the last one', () => {
+    const text = '{"id":"1","x":1,"id":"2","x":2,"owner":{"a":1},"owner":{"name":"n","b":2}}';
+    const { out } = scan(account, text);
+    expect(out).toBe('{"id":"1","id":"2","owner":{},"owner":{"name":"n"}}');
+    expect(JSON.parse(out)).toEqual({ id: '2', owner: { name: 'n' } });
+  });
+
+  it('accepts invalid UTF-8 in strings as JSON.parse of the decoded text does, and passes it on', () => {
+    const raw = Buffer.concat([Buffer.from('{"id":"'), Buffer.from([0xff, 0xc3]), Buffer.from('"}')]);
+    expect(filterResponseBytes(account, raw, [])).toBe(raw);
+    const key = Buffer.concat([Buffer.from('{"a'), Buffer.from([0xff]), Buffer.from('":1,"id":"1"}')]);
+    const { out, removed } = scan(account, key);
+    expect(out).toBe('{"id":"1"}');
+    expect(removed).toEqual(['a\ufffd']);
+    const replaced = filterOf({ type: 'object', properties: { 'a\ufffd': {} } });
+    expect(filterResponseBytes(replaced, key, [])).not.toBe(key); // "id" goes, "a\xff" (read as a\ufffd) stays
+    expect(scan(replaced, key).out).toBe(key.subarray(0, key.indexOf(',')).toString('utf8') + '}');
+  });
+});
+
+describe('filterResponseBytes: what is JSON (RFC 8259)', () => {
+  it.each([
+    ['-0'],
+    ['1e5'],
+    ['1E+5'],
+    ['-1.25e-10'],
+    ['0.5'],
+    ['"\\u0000"'],
+    ['"\\ud800"'],
+    ['"\\"\\\\\\/\\b\\f\\n\\r\\t\\uABcd"'],
+    ['"é\u007f"'],
+    ['{}'],
+    ['[]'],
+    [' \t\r\n[ ] \n'],
+    ['true'],
+    ['false'],
+    ['null'],
+    ['""'],
+    ['{"":""}'],
+    ['[1,[2,[3,{"a":[{}]}]]]'],
+  ])('accepts %j', (text) => {
+    expect(() => JSON.parse(text)).not.toThrow();
+    const raw = Buffer.from(text);
+    expect(filterResponseBytes(null, raw, null)).toBe(raw);
+    expect(filterResponseBytes(account, raw, [])).not.toBe('invalid');
+  });
+
+  it.each([
+    [''],
+    ['   '],
+    ['{"a":1,}'],
+    ['[1,]'],
+    ['[,1]'],
+    ['{,}'],
+    ['01'],
+    ['-01'],
+    ['1.'],
+    ['.5'],
+    ['-'],
+    ['+1'],
+    ['1e'],
+    ['1e+'],
+    ['0x10'],
+    ['"\\x41"'],
+    ['"\\z0000"'],
+    ['"\\u12"'],
+    ['"\\u12G4"'],
+    ['"\\'],
+    ['"a\tb"'],
+    ['"a\nb"'],
+    ['"\u0000"'],
+    ['"abc'],
+    ['{"a":1'],
+    ['{"a"'],
+    ['{"a":'],
+    ['{"a" 1}'],
+    ['{"a":1 "b":2}'],
+    ['[1'],
+    ['[1 2]'],
+    ['{} {}'],
+    ['1 2'],
+    ['NaN'],
+    ['Infinity'],
+    ['-Infinity'],
+    ['undefined'],
+    ['tru'],
+    ['nul'],
+    ['True'],
+    ["{'a':1}"],
+    ["'a'"],
+    ['{a:1}'],
+    ['[1] // comment'],
+    ['/* comment */ 1'],
+    ['\ufeff{}'],
+    ['\u00a0{}'],
+    ['\f{}'],
+    ['{"a":1}}'],
+    [']'],
+    ['{"a":[1}'],
+  ])('refuses %j, as JSON.parse does', (text) => {
+    expect(() => JSON.parse(text)).toThrow();
+    expect(filterResponseBytes(null, Buffer.from(text), null)).toBe('invalid');
+    expect(filterResponseBytes(account, Buffer.from(text), [])).toBe('invalid');
+  });
+
+  it('forgets what it recorded before it found the answer is not JSON', () => {
+    const removed = ['earlier'];
+    expect(filterResponseBytes(account, Buffer.from('{"secret":1,"id":1,'), removed)).toBe('invalid');
+    expect(removed).toEqual(['earlier']);
+  });
+
+  it(`refuses nesting deeper than ${MAX_ANSWER_DEPTH} levels, where JSON.parse has no limit`, () => {
+    const nested = (depth: number, inner = '1'): Buffer =>
+      Buffer.from('[{"items":'.repeat(depth / 2) + inner + '}]'.repeat(depth / 2));
+    const deepest = nested(MAX_ANSWER_DEPTH);
+    expect(filterResponseBytes(null, deepest, null)).toBe(deepest);
+    expect(filterResponseBytes(account, deepest, [])).toBe(deepest);
+    const tooDeep = nested(MAX_ANSWER_DEPTH, '[]');
+    expect(() => JSON.parse(tooDeep.toString())).not.toThrow();
+    expect(filterResponseBytes(null, tooDeep, null)).toBe('invalid');
+    expect(filterResponseBytes(account, tooDeep, [])).toBe('invalid');
+    const recursive: ResponseFilter = {
+      label: '',
+      properties: new Map(),
+      extra: 'drop',
+      patterns: [],
+      items: null,
+    };
+    (recursive.properties as Map<string, ResponseFilter | null>).set('a', recursive);
+    const chain = (depth: number): Buffer =>
+      Buffer.from('{"a":'.repeat(depth - 1) + '{}' + '}'.repeat(depth - 1));
+    expect(filterResponseBytes(recursive, chain(MAX_ANSWER_DEPTH), [])).not.toBe('invalid');
+    expect(filterResponseBytes(recursive, chain(MAX_ANSWER_DEPTH + 1), [])).toBe('invalid');
+  });
+});

@@ -1,0 +1,281 @@
+import {
+  byteAt,
+  Ch,
+  closesAtEnd,
+  MAX_ANSWER_DEPTH,
+  Position,
+  skipSpace,
+  skipSpaceAt,
+  skipString,
+  skipValue,
+} from './json-bytes.js';
+import { extraFilterFor, MAX_RECORDED, removalLabel, type ResponseFilter } from './response-filter.js';
+
+export { MAX_ANSWER_DEPTH } from './json-bytes.js';
+
+/**
+ * `applyResponseFilter` on the bytes of an answer, without building a value: checks that `raw` is
+ * exactly one JSON text (RFC 8259 §2) and cuts out the members `filter` does not declare, each
+ * with one comma, so what is left is JSON. Returns `raw` itself when nothing was removed, new
+ * bytes when something was, or 'invalid' for what `JSON.parse(raw.toString('utf8'))` refuses (and
+ * for nesting beyond MAX_ANSWER_DEPTH). A null filter only checks.
+ *
+ * As with `JSON.parse` of the decoded text, invalid UTF-8 inside strings is accepted (and passed
+ * on unchanged). Removals are recorded in `removed` as `applyResponseFilter` records them, but in
+ * the order of the bytes: JSON.parse lists integer-like keys ("7") first. And where a key repeats,
+ * every occurrence is filtered, where JSON.parse keeps (and the reference walks) only the last: the
+ * value left is the same, but more may be recorded, and cut.
+ */
+export function filterResponseBytes(
+  filter: ResponseFilter | null,
+  raw: Buffer,
+  removed: string[] | null,
+): Buffer | 'invalid' {
+  const recordedBefore = removed === null ? 0 : removed.length;
+  const scan = new Scan(raw, removed);
+  const start = skipSpace(raw, 0);
+  const end = !closesAtEnd(raw, start)
+    ? Position.Invalid
+    : filter === null
+      ? skipValue(raw, start, 0)
+      : filterValue(scan, start, nodeFor(filter), 0);
+  if (end === Position.Invalid || skipSpace(raw, end) !== raw.length) {
+    if (removed !== null) removed.length = recordedBefore;
+    return 'invalid';
+  }
+  return scan.cuts.length === 0 ? raw : cutOut(raw, scan.cuts);
+}
+
+/** The state of one call: the answer, what to cut ([start, end) pairs, in order), what was cut. */
+class Scan {
+  readonly buf: Buffer;
+  readonly removed: string[] | null;
+  readonly cuts: number[] = [];
+
+  constructor(buf: Buffer, removed: string[] | null) {
+    this.buf = buf;
+    this.removed = removed;
+  }
+}
+
+/** A declared property name an unescaped key is compared with, byte for byte. */
+interface DeclaredName {
+  /** A plain array: read faster beside the answer's bytes than a second typed array (measured). */
+  readonly bytes: readonly number[];
+  readonly child: ScanNode | null;
+}
+
+/**
+ * A filter node with what matching on bytes needs, built once per node: its declared names by
+ * first byte (those a key can spell without escapes: printable ASCII but `"` and `\`), and, when
+ * no pattern makes it depend on the key, what an undeclared key gets.
+ */
+interface ScanNode {
+  readonly filter: ResponseFilter;
+  readonly namesByFirstByte: readonly (readonly DeclaredName[] | undefined)[];
+  readonly items: ScanNode | null;
+  readonly keyDependent: boolean;
+  readonly undeclared: ScanNode | null | undefined;
+}
+
+const scanNodes = new WeakMap<ResponseFilter, ScanNode>();
+
+function nodeFor(filter: ResponseFilter): ScanNode {
+  const known = scanNodes.get(filter);
+  if (known !== undefined) return known;
+  const keyDependent = filter.patterns.length > 0;
+  const node = {
+    filter,
+    namesByFirstByte: new Array<DeclaredName[] | undefined>(0x80).fill(undefined),
+    items: null as ScanNode | null,
+    keyDependent,
+    undeclared: undefined as ScanNode | null | undefined,
+  };
+  // Registered before its children are built, so a filter that refers to itself ends.
+  scanNodes.set(filter, node);
+  for (const [name, child] of filter.properties ?? []) {
+    const bytes = [...Buffer.from(name, 'utf8')];
+    if (!bytes.every(isUnescapedAscii)) continue; // found by decoding the key
+    // No name starts with a quote: the empty one is filed under its closing quote.
+    const first = bytes.length === 0 ? Ch.Quote : bytes[0]!;
+    (node.namesByFirstByte[first] ??= []).push({ bytes, child: child === null ? null : nodeFor(child) });
+  }
+  node.items = filter.items === null ? null : nodeFor(filter.items);
+  const undeclared = keyDependent ? undefined : extraFilterFor(filter, '');
+  node.undeclared = undeclared === undefined || undeclared === null ? undeclared : nodeFor(undeclared);
+  return node;
+}
+
+function isUnescapedAscii(c: number): boolean {
+  return c >= Ch.Space && c < 0x80 && c !== Ch.Quote && c !== Ch.Backslash;
+}
+
+/** A value the schema reaches: objects and arrays are filtered as the node says, the rest checked. */
+function filterValue(scan: Scan, i: number, node: ScanNode, depth: number): number {
+  const buf = scan.buf;
+  i = skipSpaceAt(buf, i);
+  const c = byteAt(buf, i);
+  if (c === Ch.OpenBrace && node.filter.properties !== null) return filterObject(scan, i, node, depth + 1);
+  if (c === Ch.OpenBracket && node.items !== null) return filterArray(scan, i, node.items, depth + 1);
+  return skipValue(buf, i, depth);
+}
+
+function filterArray(scan: Scan, i: number, items: ScanNode, depth: number): number {
+  if (depth > MAX_ANSWER_DEPTH) return Position.Invalid;
+  const buf = scan.buf;
+  i = skipSpaceAt(buf, i + 1);
+  if (byteAt(buf, i) === Ch.CloseBracket) return i + 1;
+  for (;;) {
+    i = filterValue(scan, i, items, depth);
+    if (i === Position.Invalid) return Position.Invalid;
+    let next = byteAt(buf, i);
+    if (next !== Ch.Comma && next !== Ch.CloseBracket) {
+      i = skipSpace(buf, i);
+      next = byteAt(buf, i);
+    }
+    if (next === Ch.CloseBracket) return i + 1;
+    if (next !== Ch.Comma) return Position.Invalid;
+    i += 1;
+  }
+}
+
+/**
+ * An object's members, undeclared ones cut out with one comma each: after a kept member, the cut
+ * runs from that member's end through the removed value (`, "k": v`); before any kept member, from
+ * the removed key up to the next key (`"k": v, `). Neighbouring removals share one cut.
+ */
+function filterObject(scan: Scan, i: number, node: ScanNode, depth: number): number {
+  if (depth > MAX_ANSWER_DEPTH) return Position.Invalid;
+  const buf = scan.buf;
+  const cuts = scan.cuts;
+  i = skipSpaceAt(buf, i + 1);
+  if (byteAt(buf, i) === Ch.CloseBrace) return i + 1;
+  let kept = false; // some member before this one stays
+  let open = false; // the previous member was removed: the last cut ends where it ended
+  let previousEnd = 0;
+  for (;;) {
+    if (buf[i] !== Ch.Quote) {
+      i = skipSpace(buf, i);
+      if (byteAt(buf, i) !== Ch.Quote) return Position.Invalid;
+    }
+    const keyStart = i;
+    // A declared name is recognised as it is read; any other key is read, then decided.
+    const names = i + 1 < buf.length && buf[i + 1]! < 0x80 ? node.namesByFirstByte[buf[i + 1]!] : undefined;
+    const declared = names === undefined ? null : matchName(buf, i + 1, names);
+    let keyEnd: number;
+    let child: ScanNode | null | undefined; // undefined: the member goes; null: its value stays whole
+    if (declared !== null) {
+      keyEnd = i + declared.bytes.length + 2;
+      child = declared.child;
+    } else {
+      keyEnd = skipString(buf, i);
+      if (keyEnd === Position.Invalid) return Position.Invalid;
+      child = undeclaredOrEscaped(buf, node, i, keyEnd);
+    }
+    if (open && !kept) cuts[cuts.length - 1] = keyStart;
+    i = keyEnd;
+    if (buf[i] !== Ch.Colon) {
+      i = skipSpace(buf, i);
+      if (byteAt(buf, i) !== Ch.Colon) return Position.Invalid;
+    }
+    const end =
+      child === undefined || child === null
+        ? skipValue(buf, i + 1, depth)
+        : filterValue(scan, i + 1, child, depth);
+    if (end === Position.Invalid) return Position.Invalid;
+    if (child !== undefined) {
+      kept = true;
+      open = false;
+    } else {
+      if (open) cuts[cuts.length - 1] = end;
+      else cuts.push(kept ? previousEnd : keyStart, end);
+      open = true;
+      record(scan, node.filter, keyStart, keyEnd);
+    }
+    previousEnd = end;
+    i = end;
+    let next = byteAt(buf, i);
+    if (next !== Ch.Comma && next !== Ch.CloseBrace) {
+      i = skipSpace(buf, i);
+      next = byteAt(buf, i);
+    }
+    if (next === Ch.CloseBrace) return i + 1;
+    if (next !== Ch.Comma) return Position.Invalid;
+    i += 1;
+  }
+}
+
+/** The declared name `buf` holds from `start` up to a closing quote, if any (the first byte matched). */
+function matchName(buf: Buffer, start: number, names: readonly DeclaredName[]): DeclaredName | null {
+  for (let k = 0; k < names.length; k += 1) {
+    const name = names[k]!;
+    const bytes = name.bytes;
+    const end = start + bytes.length;
+    if (end >= buf.length || buf[end] !== Ch.Quote) continue;
+    let j = 1;
+    while (j < bytes.length && buf[start + j] === bytes[j]) j += 1;
+    if (j >= bytes.length) return name;
+  }
+  return null;
+}
+
+/** A key that is no declared name as written: undeclared, or one spelt with escapes or beyond ASCII. */
+function undeclaredOrEscaped(
+  buf: Buffer,
+  node: ScanNode,
+  keyStart: number,
+  keyEnd: number,
+): ScanNode | null | undefined {
+  let key: string | null = null;
+  if (!isPlainKey(buf, keyStart + 1, keyEnd - 1)) {
+    key = decodeKey(buf, keyStart, keyEnd, false);
+    const child = node.filter.properties!.get(key);
+    if (child !== undefined) return child === null ? null : nodeFor(child);
+  }
+  if (!node.keyDependent) return node.undeclared;
+  const extra = extraFilterFor(node.filter, key ?? decodeKey(buf, keyStart, keyEnd, true));
+  return extra === undefined || extra === null ? extra : nodeFor(extra);
+}
+
+/** ASCII without escapes: the key's bytes are its characters, so `matchName` missed no declared name. */
+function isPlainKey(buf: Buffer, start: number, end: number): boolean {
+  for (let j = start; j < end; j += 1) {
+    const c = buf[j]!;
+    if (c >= 0x80 || c === Ch.Backslash) return false;
+  }
+  return true;
+}
+
+function record(scan: Scan, filter: ResponseFilter, keyStart: number, keyEnd: number): void {
+  const removed = scan.removed;
+  if (removed !== null && removed.length < MAX_RECORDED) {
+    const plain = isPlainKey(scan.buf, keyStart + 1, keyEnd - 1);
+    removed.push(removalLabel(filter, decodeKey(scan.buf, keyStart, keyEnd, plain)));
+  }
+}
+
+/**
+ * The key (quotes included) as `JSON.parse` of the decoded answer has it. A key is bounded by
+ * ASCII quotes, on which UTF-8 decoding resynchronises, so decoding it alone replaces invalid
+ * bytes as decoding the whole answer does; a backslash in the decoded text can only be an escape.
+ */
+function decodeKey(buf: Buffer, keyStart: number, keyEnd: number, plain: boolean): string {
+  if (plain) return buf.toString('latin1', keyStart + 1, keyEnd - 1);
+  const quoted = buf.toString('utf8', keyStart, keyEnd);
+  return quoted.includes('\\') ? (JSON.parse(quoted) as string) : quoted.slice(1, -1);
+}
+
+/** `raw` without the [start, end) ranges in `cuts` (ordered, not overlapping). */
+function cutOut(raw: Buffer, cuts: readonly number[]): Buffer {
+  let length = raw.length;
+  for (let k = 0; k < cuts.length; k += 2) length -= cuts[k + 1]! - cuts[k]!;
+  const out = Buffer.allocUnsafe(length);
+  let from = 0;
+  let to = 0;
+  for (let k = 0; k < cuts.length; k += 2) {
+    to += raw.copy(out, to, from, cuts[k]!);
+    from = cuts[k + 1]!;
+  }
+  raw.copy(out, to, from);
+  return out;
+}
