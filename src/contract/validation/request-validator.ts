@@ -78,6 +78,11 @@ export class RequestValidator {
     this.#mediaList = this.#media === null ? '' : [...this.#media.keys()].join(', ');
   }
 
+  /** Whether check() reads headers for a request without a body (header or cookie parameters). */
+  get readsHeaders(): boolean {
+    return this.#headers.length > 0 || this.#cookies.length > 0;
+  }
+
   check(route: RouteMatch, headers: IncomingHttpHeaders, body: Buffer | null): void {
     if (this.#hasParameters || route.query !== '') this.#checkParameters(route, headers);
     if (body !== null && body.length > 0) this.#checkBody(headers['content-type'], body);
