@@ -282,7 +282,7 @@ export async function startFastify(certs, port, upstreamPort) {
 //   transfer      POST /transfers, a JSON transfer body validated against its schema
 //   transfer-raw  the same bytes to /transfers-raw, declared application/octet-stream: not parsed
 //   report        GET /report/{n}: a 2 KB JSON answer checked against its schema (nothing to remove)
-//   report-leaky  GET /report-leaky/{n}: the same plus one undeclared field, removed (re-serialised)
+//   report-leaky  GET /report-leaky/{n}: the same plus one undeclared field, cut out of the bytes
 //   report-raw    GET /report-raw/{n}: the same 2 KB, declared without a schema: streamed as is
 export const SCENARIOS = ['items', 'transfer', 'transfer-raw', 'report', 'report-leaky', 'report-raw'];
 
