@@ -36,14 +36,18 @@ export interface TransportRefusal {
   readonly clientAddress: string;
 }
 
-export interface ListenerOptions {
+/** What both listeners are given: where, with which certificate and limits, whom to tell of refusals. */
+interface FrontDoorOptions {
   readonly host: string;
   readonly port: number;
   readonly tls: TlsMaterial;
   readonly limits: LimitsConfig;
-  readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void;
-  /** Told of every request refused before it reached the pipeline (parser errors, plaintext). */
+  /** Told of every request refused before it reached the pipeline (parser errors, plaintext, timeouts). */
   readonly onTransportRefusal: (refusal: TransportRefusal) => void;
+}
+
+export interface ListenerOptions extends FrontDoorOptions {
+  readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 /**
@@ -213,17 +217,11 @@ function refuseRaw(
   );
 }
 
-export interface GatewayListenerOptions {
-  readonly host: string;
-  readonly port: number;
-  readonly tls: TlsMaterial;
-  readonly limits: LimitsConfig;
+export interface GatewayListenerOptions extends FrontDoorOptions {
   /** A request for the pipeline. */
   readonly onRequest: (req: FrontRequest, res: FrontResponse) => void;
   /** Once per request handed to onRequest: its answer is out, or its connection was lost first. */
   readonly onClosed: (res: FrontResponse) => void;
-  /** Told of every request refused before it reached the pipeline (parser errors, plaintext, timeouts). */
-  readonly onTransportRefusal: (refusal: TransportRefusal) => void;
 }
 
 /**

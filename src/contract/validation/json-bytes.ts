@@ -108,13 +108,9 @@ function skipObject(buf: Buffer, i: number, depth: number): number {
     }
     i = skipValue(buf, i + 1, depth);
     if (i === Position.Invalid) return Position.Invalid;
-    let next = byteAt(buf, i);
-    if (next !== Ch.Comma && next !== Ch.CloseBrace) {
-      i = skipSpace(buf, i);
-      next = byteAt(buf, i);
-    }
-    if (next === Ch.CloseBrace) return i + 1;
-    if (next !== Ch.Comma) return Position.Invalid;
+    i = separatorAt(buf, i, Ch.CloseBrace);
+    if (i === Position.Invalid) return Position.Invalid;
+    if (buf[i] === Ch.CloseBrace) return i + 1;
     i += 1;
   }
 }
@@ -127,13 +123,9 @@ function skipArray(buf: Buffer, i: number, depth: number): number {
   for (;;) {
     i = skipValue(buf, i, depth);
     if (i === Position.Invalid) return Position.Invalid;
-    let next = byteAt(buf, i);
-    if (next !== Ch.Comma && next !== Ch.CloseBracket) {
-      i = skipSpace(buf, i);
-      next = byteAt(buf, i);
-    }
-    if (next === Ch.CloseBracket) return i + 1;
-    if (next !== Ch.Comma) return Position.Invalid;
+    i = separatorAt(buf, i, Ch.CloseBracket);
+    if (i === Position.Invalid) return Position.Invalid;
+    if (buf[i] === Ch.CloseBracket) return i + 1;
     i += 1;
   }
 }
@@ -211,6 +203,19 @@ export function byteAt(buf: Buffer, i: number): number {
 /** Where the next token starts: small enough to inline everywhere; the loop runs only on whitespace. */
 export function skipSpaceAt(buf: Buffer, i: number): number {
   return i < buf.length && buf[i]! <= Ch.Space ? skipSpace(buf, i) : i;
+}
+
+/**
+ * After an element or member: the index of the ',' or `close` that follows it (past any
+ * whitespace), or Position.Invalid when something else does.
+ */
+export function separatorAt(buf: Buffer, i: number, close: number): number {
+  let c = byteAt(buf, i);
+  if (c !== Ch.Comma && c !== close) {
+    i = skipSpace(buf, i);
+    c = byteAt(buf, i);
+  }
+  return c === Ch.Comma || c === close ? i : Position.Invalid;
 }
 
 export function skipSpace(buf: Buffer, i: number): number {

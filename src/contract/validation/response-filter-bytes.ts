@@ -4,6 +4,7 @@ import {
   closesAtEnd,
   MAX_ANSWER_DEPTH,
   Position,
+  separatorAt,
   skipSpace,
   skipSpaceAt,
   skipString,
@@ -128,13 +129,9 @@ function filterArray(scan: Scan, i: number, items: ScanNode, depth: number): num
   for (;;) {
     i = filterValue(scan, i, items, depth);
     if (i === Position.Invalid) return Position.Invalid;
-    let next = byteAt(buf, i);
-    if (next !== Ch.Comma && next !== Ch.CloseBracket) {
-      i = skipSpace(buf, i);
-      next = byteAt(buf, i);
-    }
-    if (next === Ch.CloseBracket) return i + 1;
-    if (next !== Ch.Comma) return Position.Invalid;
+    i = separatorAt(buf, i, Ch.CloseBracket);
+    if (i === Position.Invalid) return Position.Invalid;
+    if (buf[i] === Ch.CloseBracket) return i + 1;
     i += 1;
   }
 }
@@ -194,13 +191,9 @@ function filterObject(scan: Scan, i: number, node: ScanNode, depth: number): num
     }
     previousEnd = end;
     i = end;
-    let next = byteAt(buf, i);
-    if (next !== Ch.Comma && next !== Ch.CloseBrace) {
-      i = skipSpace(buf, i);
-      next = byteAt(buf, i);
-    }
-    if (next === Ch.CloseBrace) return i + 1;
-    if (next !== Ch.Comma) return Position.Invalid;
+    i = separatorAt(buf, i, Ch.CloseBrace);
+    if (i === Position.Invalid) return Position.Invalid;
+    if (buf[i] === Ch.CloseBrace) return i + 1;
     i += 1;
   }
 }

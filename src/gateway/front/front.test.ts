@@ -286,7 +286,15 @@ describe('front connection over real TLS', () => {
     const bad = await open(front.port);
     bad.socket.write('GET /a HTTP/1.1\r\nhost: x\r\nbad header\r\n\r\n');
     await bad.ended;
-    expect(answers(bad.text())[0]!.status).toBe(400);
+    const refused = answers(bad.text())[0]!;
+    expect(refused.status).toBe(400);
+    // A generic problem naming the request, never the parser's own error code or reason.
+    expect(JSON.parse(refused.body)).toMatchObject({
+      status: 400,
+      instance: `urn:uuid:${header(refused, 'x-request-id')}`,
+    });
+    expect(bad.text()).not.toMatch(/HPE_|llhttp|parse error/i);
+    expect(front.refusals[0]!.reason).toMatch(/HPE_/); // the detail stays in the record
     const big = await open(front.port);
     big.socket.write(`GET /a HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(2000)}\r\n\r\n`);
     await big.ended;
