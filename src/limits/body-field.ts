@@ -15,9 +15,7 @@ export function createBodyReader(limits: LimitsConfig): Stage['onRequest'] {
 }
 
 export function bodyPending(ctx: RequestContext): boolean {
-  if (ctx.body !== null) return false;
-  const headers = ctx.req.headers;
-  return headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0';
+  return ctx.body === null && ctx.req.hasBody;
 }
 
 /** A top-level string or number field of a JSON or form body; '' when absent or not readable. */

@@ -121,6 +121,7 @@ export function fakeContext(operation: Operation, request: FakeRequest = {}): Re
   const req = {
     method: operation.method,
     headers: request.headers ?? {},
+    hasBody: hasBody(request.headers ?? {}),
     socket,
   } as unknown as FrontRequest;
   const res = { shouldKeepAlive: true } as unknown as FrontResponse;
@@ -147,4 +148,9 @@ export function principal(subject: string, kind: 'api-key' | 'jwt' = 'jwt'): Pri
     claims: {},
     expiresAt: null,
   };
+}
+
+/** What the front connection derives from the headers (front/connection.ts): a body follows them. */
+function hasBody(headers: Record<string, string>): boolean {
+  return headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0';
 }

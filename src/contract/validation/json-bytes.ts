@@ -37,6 +37,7 @@ export const enum Ch {
   One = 0x31,
   Nine = 0x39,
   Colon = 0x3a,
+  UpperE = 0x45,
   OpenBracket = 0x5b,
   Backslash = 0x5c,
   CloseBracket = 0x5d,

@@ -115,7 +115,7 @@ export class ResponseContract {
 
 /** The outcome of checking a held body: the bytes to send (the original ones when nothing changed), or why not. */
 export interface CheckedBody {
-  readonly body: Buffer | string | null;
+  readonly body: Buffer | null;
   readonly violation: string | null;
 }
 

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { Ch } from './json-bytes.js';
 
 /** Bounds on one JSON document; see `parseBoundedJson`. */
 export interface JsonBounds {
@@ -52,29 +53,6 @@ export function parseBoundedJson(body: Buffer, bounds: JsonBounds): unknown {
   const text = body.toString('utf8');
   new JsonScanner(text, bounds).scanDocument();
   return JSON.parse(text);
-}
-
-const enum Ch {
-  Tab = 0x09,
-  Lf = 0x0a,
-  Cr = 0x0d,
-  Space = 0x20,
-  Quote = 0x22,
-  Plus = 0x2b,
-  Comma = 0x2c,
-  Minus = 0x2d,
-  Dot = 0x2e,
-  Zero = 0x30,
-  One = 0x31,
-  Nine = 0x39,
-  Colon = 0x3a,
-  UpperE = 0x45,
-  OpenBracket = 0x5b,
-  Backslash = 0x5c,
-  CloseBracket = 0x5d,
-  LowerE = 0x65,
-  OpenBrace = 0x7b,
-  CloseBrace = 0x7d,
 }
 
 const SYNTAX = 'must be valid JSON';

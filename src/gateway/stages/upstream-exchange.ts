@@ -228,12 +228,11 @@ export class UpstreamExchange implements UpstreamHandler {
     ctx.journey.decidedBy = 'respond';
     const headers = this.#headers!;
     const body = checked.body!;
-    const length = String(typeof body === 'string' ? Buffer.byteLength(body) : body.length);
+    const length = String(body.length);
     if (this.#lengthIndex >= 0) headers[this.#lengthIndex + 1] = length;
     else headers.push('content-length', length);
     ctx.res.writeHead(this.#status, headers, securityPreamble(ctx.id));
-    if (typeof body === 'string') ctx.res.end(body);
-    else if (body.length <= SINGLE_WRITE_MAX_BYTES) ctx.res.end(body.toString('latin1'), 'latin1');
+    if (body.length <= SINGLE_WRITE_MAX_BYTES) ctx.res.end(body.toString('latin1'), 'latin1');
     else ctx.res.end(body);
   }
 
