@@ -1,9 +1,7 @@
 import {
   byteAt,
-  Ch,
   closesAtEnd,
   MAX_ANSWER_DEPTH,
-  Position,
   separatorAt,
   skipSpace,
   skipSpaceAt,
@@ -36,11 +34,11 @@ export function filterResponseBytes(
   const scan = new Scan(raw, removed);
   const start = skipSpace(raw, 0);
   const end = !closesAtEnd(raw, start)
-    ? Position.Invalid
+    ? -1
     : filter === null
       ? skipValue(raw, start, 0)
       : filterValue(scan, start, nodeFor(filter), 0);
-  if (end === Position.Invalid || skipSpace(raw, end) !== raw.length) {
+  if (end === -1 || skipSpace(raw, end) !== raw.length) {
     if (removed !== null) removed.length = recordedBefore;
     return 'invalid';
   }
@@ -98,7 +96,7 @@ function nodeFor(filter: ResponseFilter): ScanNode {
     const bytes = [...Buffer.from(name, 'utf8')];
     if (!bytes.every(isUnescapedAscii)) continue; // found by decoding the key
     // No name starts with a quote: the empty one is filed under its closing quote.
-    const first = bytes.length === 0 ? Ch.Quote : bytes[0]!;
+    const first = bytes.length === 0 ? 0x22 /* " */ : bytes[0]!;
     (node.namesByFirstByte[first] ??= []).push({ bytes, child: child === null ? null : nodeFor(child) });
   }
   node.items = filter.items === null ? null : nodeFor(filter.items);
@@ -108,7 +106,7 @@ function nodeFor(filter: ResponseFilter): ScanNode {
 }
 
 function isUnescapedAscii(c: number): boolean {
-  return c >= Ch.Space && c < 0x80 && c !== Ch.Quote && c !== Ch.Backslash;
+  return c >= 0x20 /* space */ && c < 0x80 && c !== 0x22 /* " */ && c !== 0x5c; /* \ */
 }
 
 /** A value the schema reaches: objects and arrays are filtered as the node says, the rest checked. */
@@ -116,22 +114,22 @@ function filterValue(scan: Scan, i: number, node: ScanNode, depth: number): numb
   const buf = scan.buf;
   i = skipSpaceAt(buf, i);
   const c = byteAt(buf, i);
-  if (c === Ch.OpenBrace && node.filter.properties !== null) return filterObject(scan, i, node, depth + 1);
-  if (c === Ch.OpenBracket && node.items !== null) return filterArray(scan, i, node.items, depth + 1);
+  if (c === 0x7b /* { */ && node.filter.properties !== null) return filterObject(scan, i, node, depth + 1);
+  if (c === 0x5b /* [ */ && node.items !== null) return filterArray(scan, i, node.items, depth + 1);
   return skipValue(buf, i, depth);
 }
 
 function filterArray(scan: Scan, i: number, items: ScanNode, depth: number): number {
-  if (depth > MAX_ANSWER_DEPTH) return Position.Invalid;
+  if (depth > MAX_ANSWER_DEPTH) return -1;
   const buf = scan.buf;
   i = skipSpaceAt(buf, i + 1);
-  if (byteAt(buf, i) === Ch.CloseBracket) return i + 1;
+  if (byteAt(buf, i) === 0x5d /* ] */) return i + 1;
   for (;;) {
     i = filterValue(scan, i, items, depth);
-    if (i === Position.Invalid) return Position.Invalid;
-    i = separatorAt(buf, i, Ch.CloseBracket);
-    if (i === Position.Invalid) return Position.Invalid;
-    if (buf[i] === Ch.CloseBracket) return i + 1;
+    if (i === -1) return -1;
+    i = separatorAt(buf, i, 0x5d /* ] */);
+    if (i === -1) return -1;
+    if (buf[i] === 0x5d /* ] */) return i + 1;
     i += 1;
   }
 }
@@ -142,18 +140,18 @@ function filterArray(scan: Scan, i: number, items: ScanNode, depth: number): num
  * the removed key up to the next key (`"k": v, `). Neighbouring removals share one cut.
  */
 function filterObject(scan: Scan, i: number, node: ScanNode, depth: number): number {
-  if (depth > MAX_ANSWER_DEPTH) return Position.Invalid;
+  if (depth > MAX_ANSWER_DEPTH) return -1;
   const buf = scan.buf;
   const cuts = scan.cuts;
   i = skipSpaceAt(buf, i + 1);
-  if (byteAt(buf, i) === Ch.CloseBrace) return i + 1;
+  if (byteAt(buf, i) === 0x7d /* } */) return i + 1;
   let kept = false; // some member before this one stays
   let open = false; // the previous member was removed: the last cut ends where it ended
   let previousEnd = 0;
   for (;;) {
-    if (buf[i] !== Ch.Quote) {
+    if (buf[i] !== 0x22 /* " */) {
       i = skipSpace(buf, i);
-      if (byteAt(buf, i) !== Ch.Quote) return Position.Invalid;
+      if (byteAt(buf, i) !== 0x22 /* " */) return -1;
     }
     const keyStart = i;
     // A declared name is recognised as it is read; any other key is read, then decided.
@@ -166,20 +164,20 @@ function filterObject(scan: Scan, i: number, node: ScanNode, depth: number): num
       child = declared.child;
     } else {
       keyEnd = skipString(buf, i);
-      if (keyEnd === Position.Invalid) return Position.Invalid;
+      if (keyEnd === -1) return -1;
       child = undeclaredOrEscaped(buf, node, i, keyEnd);
     }
     if (open && !kept) cuts[cuts.length - 1] = keyStart;
     i = keyEnd;
-    if (buf[i] !== Ch.Colon) {
+    if (buf[i] !== 0x3a /* : */) {
       i = skipSpace(buf, i);
-      if (byteAt(buf, i) !== Ch.Colon) return Position.Invalid;
+      if (byteAt(buf, i) !== 0x3a /* : */) return -1;
     }
     const end =
       child === undefined || child === null
         ? skipValue(buf, i + 1, depth)
         : filterValue(scan, i + 1, child, depth);
-    if (end === Position.Invalid) return Position.Invalid;
+    if (end === -1) return -1;
     if (child !== undefined) {
       kept = true;
       open = false;
@@ -191,9 +189,9 @@ function filterObject(scan: Scan, i: number, node: ScanNode, depth: number): num
     }
     previousEnd = end;
     i = end;
-    i = separatorAt(buf, i, Ch.CloseBrace);
-    if (i === Position.Invalid) return Position.Invalid;
-    if (buf[i] === Ch.CloseBrace) return i + 1;
+    i = separatorAt(buf, i, 0x7d /* } */);
+    if (i === -1) return -1;
+    if (buf[i] === 0x7d /* } */) return i + 1;
     i += 1;
   }
 }
@@ -204,7 +202,7 @@ function matchName(buf: Buffer, start: number, names: readonly DeclaredName[]): 
     const name = names[k]!;
     const bytes = name.bytes;
     const end = start + bytes.length;
-    if (end >= buf.length || buf[end] !== Ch.Quote) continue;
+    if (end >= buf.length || buf[end] !== 0x22 /* " */) continue;
     let j = 1;
     while (j < bytes.length && buf[start + j] === bytes[j]) j += 1;
     if (j >= bytes.length) return name;
@@ -234,7 +232,7 @@ function undeclaredOrEscaped(
 function isPlainKey(buf: Buffer, start: number, end: number): boolean {
   for (let j = start; j < end; j += 1) {
     const c = buf[j]!;
-    if (c >= 0x80 || c === Ch.Backslash) return false;
+    if (c >= 0x80 || c === 0x5c /* \ */) return false;
   }
   return true;
 }
