@@ -110,10 +110,11 @@ const body = Buffer.from(
     memo: 'rent for march',
   }),
 );
-const headers = {
-  'content-type': 'application/json',
-  'idempotency-key': '0b8f3c1e-6a2d-4f7b-9e1c-5d4a3b2c1f0e',
-};
+const headerValues = new Map([
+  ['content-type', 'application/json'],
+  ['idempotency-key', '0b8f3c1e-6a2d-4f7b-9e1c-5d4a3b2c1f0e'],
+]);
+const headers = { header: (name) => headerValues.get(name) };
 const route = { operation: transferOp, params: {}, path: '/transfers', query: '' };
 const items = Array.from({ length: 30 }, (_, i) => ({
   sku: `SKU-${1000 + i}`,

@@ -47,7 +47,7 @@ function refusal(run: () => void): { code: string; errors: unknown } {
   throw new Error('accepted');
 }
 
-const json = { 'content-type': 'application/json' };
+const json = { header: (name: string) => (name === 'content-type' ? 'application/json' : undefined) };
 const body = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
 
 describe('schema dialects', () => {

@@ -4,12 +4,19 @@
  * subtype are case-insensitive; parameters follow a ";").
  */
 
+/** The last header mediaTypeEssence read and its answer: an API's answers mostly repeat one value. */
+let lastHeader = '';
+let lastEssence: string | null = null;
+
 /** `application/json; charset=utf-8` → `application/json`; null when there is no usable type. */
 export function mediaTypeEssence(header: string | undefined): string | null {
   if (header === undefined) return null;
+  if (header === lastHeader) return lastEssence;
   const semicolon = header.indexOf(';');
   const essence = (semicolon === -1 ? header : header.slice(0, semicolon)).trim().toLowerCase();
-  return /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(essence) ? essence : null;
+  lastEssence = /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(essence) ? essence : null;
+  lastHeader = header;
+  return lastEssence;
 }
 
 /** JSON media types: application/json and any `+json` structured syntax suffix (RFC 6839 §3.1). */

@@ -1,4 +1,3 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import type { ValidateFunction } from 'ajv';
 import { GatehouseError } from '../../errors/gatehouse-error.js';
 import { toJsonPointer } from '../contract-error.js';
@@ -37,6 +36,15 @@ const UNKNOWN_QUERY_RULE = 'is not a declared parameter';
  * the four locations, the Content-Type, and the body. `check` throws a GatehouseError naming
  * the fields; it never changes the request (what was validated is what the upstream receives).
  */
+/**
+ * A request's headers as check() reads them: one value by lower-case name, repeated fields
+ * joined as RFC 9110 §5.3 says (the gateway's FrontRequest looks a name up without building a
+ * record of every header).
+ */
+export interface HeaderSource {
+  header(name: string): string | undefined;
+}
+
 export class RequestValidator {
   readonly #path: readonly CompiledParameter[];
   readonly #query: readonly CompiledParameter[];
@@ -78,27 +86,22 @@ export class RequestValidator {
     this.#mediaList = this.#media === null ? '' : [...this.#media.keys()].join(', ');
   }
 
-  /** Whether check() reads headers for a request without a body (header or cookie parameters). */
-  get readsHeaders(): boolean {
-    return this.#headers.length > 0 || this.#cookies.length > 0;
-  }
-
-  check(route: RouteMatch, headers: IncomingHttpHeaders, body: Buffer | null): void {
+  check(route: RouteMatch, headers: HeaderSource, body: Buffer | null): void {
     if (this.#hasParameters || route.query !== '') this.#checkParameters(route, headers);
-    if (body !== null && body.length > 0) this.#checkBody(headers['content-type'], body);
+    if (body !== null && body.length > 0) this.#checkBody(headers.header('content-type'), body);
     else if (this.#bodyRequired) refuseBody('body is missing', { field: 'body', rule: 'is required' });
   }
 
-  #checkParameters(route: RouteMatch, headers: IncomingHttpHeaders): void {
+  #checkParameters(route: RouteMatch, headers: HeaderSource): void {
     const errors: FieldError[] = [];
     for (const parameter of this.#path) checkParameter(parameter, route.params[parameter.name]!, errors);
     if (route.query !== '' || this.#query.length > 0) this.#checkQuery(route.query, errors);
     for (const parameter of this.#headers) {
-      const value = headers[parameter.key];
+      const value = headers.header(parameter.key);
       if (value !== undefined) checkParameter(parameter, value, errors);
       else if (parameter.required) errors.push({ field: parameter.field, rule: 'is required' });
     }
-    if (this.#cookies.length > 0) this.#checkCookies(headers.cookie, errors);
+    if (this.#cookies.length > 0) this.#checkCookies(headers.header('cookie'), errors);
     if (errors.length > 0) {
       throw new GatehouseError('GH_VALIDATE_PARAMETER', summarise('parameters', errors), undefined, errors);
     }

@@ -17,13 +17,7 @@ export function createValidateStage(contracts: ReadonlyMap<Operation, OperationC
       const contract = contracts.get(route.operation);
       if (contract === undefined)
         throw new GatehouseError('GH_INTERNAL', `no compiled contract for ${route.operation.template}`);
-      // The header record is built only when a check reads it (most requests need none).
-      const request = contract.request;
-      request.check(
-        route,
-        request.readsHeaders || ctx.body !== null ? ctx.req.headers : NO_HEADERS,
-        ctx.body,
-      );
+      contract.request.check(route, ctx.req, ctx.body);
       ctx.responseContract = contract.response;
       // A compressed answer cannot be checked: the upstream is asked for identity encoding.
       if (contract.response.filters)
@@ -32,7 +26,6 @@ export function createValidateStage(contracts: ReadonlyMap<Operation, OperationC
   };
 }
 
-const NO_HEADERS = Object.freeze(Object.create(null) as Record<string, string>);
 const ACCEPT_ENCODING_ONLY: ReadonlySet<string> = new Set(['accept-encoding']);
 /** The authenticate stage's per-operation sets, each extended once (not per request). */
 const extendedDrops = new WeakMap<ReadonlySet<string>, ReadonlySet<string>>();
