@@ -5,6 +5,8 @@
 // Usage: npm run bench -- [--rounds 5] [--duration 5] [--warmup 2] [--connections 64] [--only a,b,c,d]
 //        [--auth none|jwt|key]  (the credential every request carries; c checks it)
 //        [--scenario items|transfer|transfer-raw|report|report-leaky|report-raw]  (bench/lib/targets.mjs)
+//        A list (--scenario report-raw,report) runs the scenarios alternately against the same
+//        processes; for c, each checked scenario is then compared with its -raw twin round by round.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -17,6 +19,7 @@ import { buildOpenLoop, openLoop } from './lib/openloop.mjs';
 import {
   CLI,
   loadCerts,
+  SCENARIOS,
   startFastify,
   startGatehouse,
   startNginxProxy,
@@ -35,7 +38,7 @@ const { values: opt } = parseArgs({
     only: { type: 'string', default: 'a,b,c,d' },
     // Credential on every request, checked by c: none, jwt (a cached bearer token) or key (an API key).
     auth: { type: 'string', default: 'none' },
-    // What every request is (bench/lib/targets.mjs SCENARIOS): items, transfer, report, ….
+    // What every request is (bench/lib/targets.mjs SCENARIOS): items, transfer, report, …, or a list.
     scenario: { type: 'string', default: 'items' },
   },
 });
@@ -44,6 +47,7 @@ const duration = Number(opt.duration);
 const warmup = Number(opt.warmup);
 const connections = Number(opt.connections);
 const only = [...new Set(opt.only.split(',').map((s) => s.trim()))];
+const scenarios = [...new Set(opt.scenario.split(',').map((s) => s.trim()))];
 const firstWarmup = Math.max(warmup, 5); // JIT and connection pools get warm before round 1
 
 const fmt = (n, digits) => (Number.isFinite(n) ? n.toFixed(digits) : '—');
@@ -60,10 +64,14 @@ function spread(rs, key, digits) {
 
 function preflight() {
   const usage =
-    'usage: node bench/run.mjs [--rounds N] [--duration S] [--warmup S] [--connections N] [--only a,b,c,d] [--auth none|jwt|key]';
+    'usage: node bench/run.mjs [--rounds N] [--duration S] [--warmup S] [--connections N] [--only a,b,c,d] [--auth none|jwt|key] [--scenario S[,S…]]';
   const positive = [rounds, duration, connections].every((n) => Number.isInteger(n) && n > 0);
   if (only.some((t) => !NAMES[t]) || !positive || !(warmup >= 0)) {
     console.error(usage);
+    process.exit(2);
+  }
+  if (scenarios.some((x) => !SCENARIOS.includes(x))) {
+    console.error(`--scenario: use one or more of ${SCENARIOS.join(', ')}, separated by commas`);
     process.exit(2);
   }
   if (!which('nginx') || !which('wrk')) {
@@ -123,41 +131,50 @@ async function startTargets(tmp) {
   return { upstream, targets, headers };
 }
 
-async function runRounds(upstream, targets, script) {
-  const results = Object.fromEntries(only.map((t) => [t, []]));
+/** Result rows are keyed by target, or by target and scenario when several alternate ("c report"). */
+const rowKey = (t, scenario) => (scenarios.length === 1 ? t : `${t} ${scenario}`);
+
+async function runRounds(upstream, targets, scripts) {
+  const results = {};
   for (let round = 1; round <= rounds; round++) {
-    for (const t of only) {
-      const { proc, port } = targets[t];
-      const warm = round === 1 ? firstWarmup : warmup;
-      if (warm > 0) await runWrk({ port, seconds: warm, connections, script });
-      const [cpu0, up0] = [cpuSeconds(proc.pid), cpuSeconds(upstream.pid)];
-      const w = await runWrk({ port, seconds: duration, connections, script });
-      const [cpu, upCpu] = [cpuSeconds(proc.pid) - cpu0, cpuSeconds(upstream.pid) - up0];
-      const r = {
-        round,
-        ...w,
-        cpuSeconds: cpu,
-        upstreamCpuSeconds: upCpu,
-        cpuUsPerReq: (cpu * 1e6) / w.requests,
-        reqPerCpuSecond: w.requests / cpu,
-      };
-      results[t].push(r);
-      console.log(
-        `  round ${round} ${t} ${NAMES[t].padEnd(18)} ${fmt(r.rps, 0).padStart(6)} req/s  p50 ${fmt(r.p50Ms, 2)} ms  ` +
-          `p99 ${fmt(r.p99Ms, 2)} ms  ${fmt(r.cpuUsPerReq, 1)} CPU µs/req` +
-          (hasErrors(r) ? `  ERRORS: non-2xx ${r.non2xx}, socket ${r.socketErrors}` : ''),
-      );
-    }
+    // Alternate scenarios forwards and backwards, so none always runs right after the same one.
+    const order = round % 2 === 1 ? scenarios : [...scenarios].reverse();
+    for (const t of only)
+      for (const scenario of order) {
+        const script = scripts[scenario];
+        const { proc, port } = targets[t];
+        const warm = round === 1 && scenario === order[0] ? firstWarmup : warmup;
+        if (warm > 0) await runWrk({ port, seconds: warm, connections, script });
+        const [cpu0, up0] = [cpuSeconds(proc.pid), cpuSeconds(upstream.pid)];
+        const w = await runWrk({ port, seconds: duration, connections, script });
+        const [cpu, upCpu] = [cpuSeconds(proc.pid) - cpu0, cpuSeconds(upstream.pid) - up0];
+        const r = {
+          round,
+          scenario,
+          ...w,
+          cpuSeconds: cpu,
+          upstreamCpuSeconds: upCpu,
+          cpuUsPerReq: (cpu * 1e6) / w.requests,
+          reqPerCpuSecond: w.requests / cpu,
+        };
+        (results[rowKey(t, scenario)] ??= []).push(r);
+        const label = scenarios.length === 1 ? NAMES[t].padEnd(18) : `${NAMES[t]} ${scenario}`.padEnd(30);
+        console.log(
+          `  round ${round} ${t} ${label} ${fmt(r.rps, 0).padStart(6)} req/s  p50 ${fmt(r.p50Ms, 2)} ms  ` +
+            `p99 ${fmt(r.p99Ms, 2)} ms  ${fmt(r.cpuUsPerReq, 1)} CPU µs/req` +
+            (hasErrors(r) ? `  ERRORS: non-2xx ${r.non2xx}, socket ${r.socketErrors}` : ''),
+        );
+      }
   }
   return results;
 }
 
 function summarize(results) {
   const summary = {};
-  for (const t of only) {
-    const rs = results[t];
-    summary[t] = {
-      name: NAMES[t],
+  for (const [key, rs] of Object.entries(results)) {
+    const t = key[0];
+    summary[key] = {
+      name: scenarios.length === 1 ? NAMES[t] : `${NAMES[t]}, ${rs[0].scenario}`,
       rps: spread(rs, 'rps', 0),
       p50Ms: spread(rs, 'p50Ms', 2),
       p99Ms: spread(rs, 'p99Ms', 2),
@@ -171,7 +188,7 @@ function summarize(results) {
   for (const [t, s] of Object.entries(summary)) {
     const errors = hasErrors(s) ? `ERRORS: ${s.non2xx} non-2xx, ${s.socketErrors} socket` : 'none';
     const cells = [s.rps, s.p50Ms, s.p99Ms, s.cpuUsPerReq, s.reqPerCpuSecond].map((x) => x.text);
-    rows.push([`${t} ${s.name}`, ...cells, errors]);
+    rows.push([`${t[0]} ${s.name}`, ...cells, errors]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   console.log(
@@ -187,6 +204,7 @@ function summarize(results) {
     );
 
   const ratios = {};
+  const checks = scenarios.length === 1 ? {} : checkCosts(results);
   for (const o of ['a', 'b', 'd'].filter((t) => summary.c && summary[t])) {
     const perCpu = summary.c.reqPerCpuSecond.median / summary[o].reqPerCpuSecond.median;
     const rps = summary.c.rps.median / summary[o].rps.median;
@@ -197,7 +215,34 @@ function summarize(results) {
         (withErrors.length ? `   (NOT comparable: ${withErrors.join(' and ')} had errors)` : ''),
     );
   }
-  return { summary, ratios };
+  return { summary, ratios, checks };
+}
+
+/**
+ * For target c with several scenarios: what each check costs over the same traffic without it
+ * (report and report-leaky over report-raw, transfer over transfer-raw), as the ratio of CPU per
+ * request within each round (the two ran back to back), then the median of those ratios.
+ */
+function checkCosts(results) {
+  const checks = {};
+  for (const scenario of scenarios) {
+    const raw = `${scenario.replace(/-leaky$/, '')}-raw`;
+    if (scenario.endsWith('-raw') || !scenarios.includes(raw) || !results[`c ${scenario}`]) continue;
+    const perRound = results[`c ${scenario}`].map((r) => {
+      const base = results[`c ${raw}`].find((b) => b.round === r.round);
+      return r.cpuUsPerReq / base.cpuUsPerReq;
+    });
+    const errors = [scenario, raw].some((x) => results[`c ${x}`].some(hasErrors));
+    const med = median(perRound);
+    checks[scenario] = { over: raw, ratioPerRound: perRound, medianRatio: med, comparable: !errors };
+    const pct = (x) => `${x >= 1 ? '+' : ''}${fmt((x - 1) * 100, 1)}%`;
+    console.log(
+      `  c ${scenario} over ${raw}: ${pct(med)} CPU per request (median of ${perRound.length} rounds; ` +
+        `rounds ${perRound.map(pct).join(', ')})` +
+        (errors ? '   (NOT comparable: errors)' : ''),
+    );
+  }
+  return checks;
 }
 
 async function halfLoadCheck(target, peakRps, headers) {
@@ -233,20 +278,33 @@ async function main() {
   onExit(() => rmSync(tmp, { recursive: true, force: true }));
   const machine = header();
   const { upstream, targets, headers } = await startTargets(tmp);
-  const script = writeScenarioLuaScript(tmp, opt.scenario, headers) ?? writeLuaScript(tmp, headers);
-  const results = await runRounds(upstream, targets, script);
-  const { summary, ratios } = summarize(results);
+  const scripts = Object.fromEntries(
+    scenarios.map((x) => [x, writeScenarioLuaScript(tmp, x, headers) ?? writeLuaScript(tmp, headers)]),
+  );
+  const results = await runRounds(upstream, targets, scripts);
+  const { summary, ratios, checks } = summarize(results);
   // The open-loop check sends GET /items: only meaningful for that scenario.
   const halfLoad =
-    summary.c && opt.scenario === 'items' ? await halfLoadCheck(targets.c, summary.c.rps.median, headers) : null;
+    summary.c && opt.scenario === 'items'
+      ? await halfLoadCheck(targets.c, summary.c.rps.median, headers)
+      : null;
 
   const outDir = new URL('./results/', import.meta.url).pathname;
   mkdirSync(outDir, { recursive: true });
   const outFile = path.join(outDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  const settings = { rounds, duration, warmup, firstWarmup, connections, only, auth: opt.auth, scenario: opt.scenario };
+  const settings = {
+    rounds,
+    duration,
+    warmup,
+    firstWarmup,
+    connections,
+    only,
+    auth: opt.auth,
+    scenario: opt.scenario,
+  };
   writeFileSync(
     outFile,
-    JSON.stringify({ machine, settings, results, summary, ratios, halfLoad }, null, 2) + '\n',
+    JSON.stringify({ machine, settings, results, summary, ratios, checks, halfLoad }, null, 2) + '\n',
   );
   console.log(`\nfull results: ${path.relative(process.cwd(), outFile)}`);
   await stopAll();

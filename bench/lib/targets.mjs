@@ -382,6 +382,29 @@ function scenarioPaths(security) {
 }
 
 /**
+ * Request number `n` of a scenario, for clients other than wrk (bench/instructions.mjs): the same
+ * method, path, headers and body as its wrk script sends.
+ */
+export function scenarioRequest(scenario, n, headers = {}) {
+  if (!SCENARIOS.includes(scenario))
+    throw new Error(`--scenario ${scenario}: use one of ${SCENARIOS.join(', ')}`);
+  if (!scenario.startsWith('transfer')) {
+    const prefix = scenario === 'items' ? 'items' : scenario;
+    return { method: 'GET', path: `/${prefix}/${n}`, headers, body: null };
+  }
+  return {
+    method: 'POST',
+    path: `/${scenario.replace('transfer', 'transfers')}`,
+    headers: {
+      ...headers,
+      'content-type': scenario === 'transfer' ? 'application/json' : 'application/octet-stream',
+      'idempotency-key': '0b8f3c1e-6a2d-4f7b-9e1c-5d4a3b2c1f0e',
+    },
+    body: TRANSFER_BODY,
+  };
+}
+
+/**
  * The wrk script of a scenario (null for `items`, which bench/lib/wrk.mjs writes): 1000
  * pre-formatted requests cycled through, each with `headers` (the credential of --auth).
  */
