@@ -6,7 +6,8 @@
 //        [--auth none|jwt|key]  (the credential every request carries; c checks it)
 //        [--scenario items|transfer|transfer-raw|report|report-leaky|report-raw]  (bench/lib/targets.mjs)
 //        A list (--scenario report-raw,report) runs the scenarios alternately against the same
-//        processes; for c, each checked scenario is then compared with its -raw twin round by round.
+//        processes; for c, each checked scenario is then compared with its -raw twin round by round,
+//        at each scenario's peak (wrk) and at one fixed rate for all (open loop).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -20,6 +21,7 @@ import {
   CLI,
   loadCerts,
   SCENARIOS,
+  scenarioOpenLoop,
   startFastify,
   startGatehouse,
   startNginxProxy,
@@ -223,7 +225,7 @@ function summarize(results) {
  * (report and report-leaky over report-raw, transfer over transfer-raw), as the ratio of CPU per
  * request within each round (the two ran back to back), then the median of those ratios.
  */
-function checkCosts(results) {
+function checkCosts(results, how = 'CPU per request') {
   const checks = {};
   for (const scenario of scenarios) {
     const raw = `${scenario.replace(/-leaky$/, '')}-raw`;
@@ -237,12 +239,64 @@ function checkCosts(results) {
     checks[scenario] = { over: raw, ratioPerRound: perRound, medianRatio: med, comparable: !errors };
     const pct = (x) => `${x >= 1 ? '+' : ''}${fmt((x - 1) * 100, 1)}%`;
     console.log(
-      `  c ${scenario} over ${raw}: ${pct(med)} CPU per request (median of ${perRound.length} rounds; ` +
+      `  c ${scenario} over ${raw}: ${pct(med)} ${how} (median of ${perRound.length} rounds; ` +
         `rounds ${perRound.map(pct).join(', ')})` +
         (errors ? '   (NOT comparable: errors)' : ''),
     );
   }
   return checks;
+}
+
+/**
+ * The same comparison at one fixed request rate (open loop, bench/lib/openloop.c): half the
+ * slowest scenario's median peak, so every scenario runs at the same load and batching, where at
+ * its peak each runs at its own throughput (and a slower one batches more, or less, per wakeup).
+ */
+async function fixedRateCosts(target, summary, headers) {
+  const rate = Math.round(Math.min(...scenarios.map((x) => summary[`c ${x}`].rps.median)) / 2);
+  console.log(`\nthe same scenarios at one fixed rate, ${rate} req/s (open loop), alternated:`);
+  const results = {};
+  for (let round = 1; round <= rounds; round++) {
+    const order = round % 2 === 1 ? scenarios : [...scenarios].reverse();
+    for (const scenario of order) {
+      const request = scenarioOpenLoop(scenario, headers);
+      let cpu0 = 0;
+      let cpu = 0;
+      const onMeasure = (at) =>
+        at === 'start' ? (cpu0 = cpuSeconds(target.proc.pid)) : (cpu = cpuSeconds(target.proc.pid) - cpu0);
+      const h = await openLoop({
+        port: target.port,
+        rate,
+        seconds: duration,
+        warmupSeconds: Math.max(warmup, 1),
+        connections,
+        headers: request.headers,
+        request,
+        onMeasure,
+      });
+      const r = {
+        round,
+        scenario,
+        rate,
+        achievedRate: h.achievedRate,
+        p99Ms: h.p99Ms,
+        cpuUsPerReq: (cpu * 1e6) / h.requests,
+        non2xx: h.non2xx,
+        socketErrors: h.errors + h.unfinished + (h.aborted ? 1 : 0),
+      };
+      (results[`c ${scenario}`] ??= []).push(r);
+      console.log(
+        `  round ${round} c ${scenario.padEnd(13)} ${fmt(r.achievedRate, 0)} req/s  p99 ${fmt(r.p99Ms, 2)} ms  ` +
+          `${fmt(r.cpuUsPerReq, 1)} CPU µs/req` +
+          (hasErrors(r) ? `  ERRORS: non-2xx ${r.non2xx}, other ${r.socketErrors}` : ''),
+      );
+    }
+  }
+  for (const scenario of scenarios) {
+    const cpu = spread(results[`c ${scenario}`], 'cpuUsPerReq', 1);
+    console.log(`  c ${scenario}: ${cpu.text} CPU µs/req, median (min–max)`);
+  }
+  return { rate, results, checks: checkCosts(results, `CPU per request at ${rate} req/s`) };
 }
 
 async function halfLoadCheck(target, peakRps, headers) {
@@ -283,6 +337,8 @@ async function main() {
   );
   const results = await runRounds(upstream, targets, scripts);
   const { summary, ratios, checks } = summarize(results);
+  const atFixedRate =
+    targets.c && Object.keys(checks).length > 0 ? await fixedRateCosts(targets.c, summary, headers) : null;
   // The open-loop check sends GET /items: only meaningful for that scenario.
   const halfLoad =
     summary.c && opt.scenario === 'items'
@@ -304,7 +360,8 @@ async function main() {
   };
   writeFileSync(
     outFile,
-    JSON.stringify({ machine, settings, results, summary, ratios, checks, halfLoad }, null, 2) + '\n',
+    JSON.stringify({ machine, settings, results, summary, ratios, checks, atFixedRate, halfLoad }, null, 2) +
+      '\n',
   );
   console.log(`\nfull results: ${path.relative(process.cwd(), outFile)}`);
   await stopAll();

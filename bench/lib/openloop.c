@@ -59,11 +59,12 @@
 
 static const char USAGE[] =
     "usage: openloop -p PORT -r RATE -d SECONDS [-w WARMUP_SECONDS] [-c CONNECTIONS]\n"
-    "                [-P PATH_PREFIX] [-n IDS] [-H 'name: value']...\n"
+    "                [-P PATH_PREFIX] [-n IDS] [-H 'name: value']... [-m METHOD] [-b BODY]\n"
     "  Sends GET PATH_PREFIX{1..IDS} (default /items/ and 1000; -n 0: the prefix alone) to\n"
     "  https://127.0.0.1:PORT at RATE requests/s (open loop) over CONNECTIONS kept-alive TLS\n"
     "  connections (default 16; certificates are not verified), WARMUP_SECONDS (default 0) of\n"
-    "  warm-up then SECONDS measured. -H adds a header line to every request (repeatable).\n"
+    "  warm-up then SECONDS measured. -H adds a header line to every request (repeatable);\n"
+    "  -m sends another method, -b the same body with each request (Content-Length added).\n"
     "  Prints one line of JSON on stdout; exit 2 on bad arguments, 1 if no connection can be made.\n";
 
 // ---------------------------------------------------------------------------------------------
@@ -74,10 +75,11 @@ static struct {
     double rate, seconds, warmup;
     int connections;
     const char *prefix;
+    const char *method;
     long ids;
-    char *head_tail; // "host: …\r\n" + extra header lines + "\r\n": the same bytes on every request
+    char *head_tail; // "host: …\r\n" + extra header lines + "\r\n" + body: the same bytes each time
     size_t head_tail_len;
-} opt = {.connections = 16, .prefix = "/items/", .ids = 1000};
+} opt = {.connections = 16, .prefix = "/items/", .method = "GET", .ids = 1000};
 
 __attribute__((noreturn, format(printf, 1, 2))) static void usage_exit(const char *fmt, ...) {
     va_list ap;
@@ -144,8 +146,9 @@ static void add_header(const char *line, int *has_host) {
 
 static void parse_options(int argc, char **argv) {
     int has_port = 0, has_rate = 0, has_seconds = 0, has_host = 0, ch;
+    const char *body = NULL;
     opterr = 0;
-    while ((ch = getopt(argc, argv, ":p:r:d:w:c:P:n:H:h")) != -1) {
+    while ((ch = getopt(argc, argv, ":p:r:d:w:c:P:n:H:m:b:h")) != -1) {
         switch (ch) {
         case 'p': opt.port = (int)parse_integer("-p", optarg, 1, 65535), has_port = 1; break;
         case 'r': opt.rate = parse_number("-r", optarg, 1e-3, 1e7), has_rate = 1; break;
@@ -155,6 +158,8 @@ static void parse_options(int argc, char **argv) {
         case 'n': opt.ids = parse_integer("-n", optarg, 0, 1000000000); break;
         case 'P': opt.prefix = optarg; break;
         case 'H': add_header(optarg, &has_host); break;
+        case 'm': opt.method = optarg; break;
+        case 'b': body = optarg; break;
         case 'h': fputs(USAGE, stdout); exit(0);
         case ':': usage_exit("-%c needs a value", optopt);
         default: usage_exit("unknown option -%c", optopt);
@@ -169,6 +174,16 @@ static void parse_options(int argc, char **argv) {
     for (const char *p = opt.prefix; *p; p++)
         if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
             usage_exit("-P may hold only visible ASCII, got '%s'", opt.prefix);
+    if (!*opt.method)
+        usage_exit("-m must be a method name");
+    for (const char *p = opt.method; *p; p++)
+        if (!is_tchar((unsigned char)*p))
+            usage_exit("-m must be a token, got '%s'", opt.method);
+    if (body) {
+        char length[48];
+        snprintf(length, sizeof length, "content-length: %zu", strlen(body));
+        add_header(length, &has_host);
+    }
     if (opt.rate * opt.seconds < 0.5 || opt.rate * opt.seconds > 5e7) // 16 bytes kept per request
         usage_exit("-r times -d must make from 1 to 5e7 requests");
     char host[40];
@@ -183,6 +198,8 @@ static void parse_options(int argc, char **argv) {
         free(tail);
     }
     append(&opt.head_tail, &opt.head_tail_len, "\r\n", 2);
+    if (body) // the same bytes after every request's head
+        append(&opt.head_tail, &opt.head_tail_len, body, strlen(body));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -628,9 +645,9 @@ static int conn_write(struct conn *c) {
 }
 
 static void conn_send(struct conn *c, uint64_t index, int64_t scheduled) {
-    int n = opt.ids ? snprintf(c->wbuf, wbuf_cap, "GET %s%lu HTTP/1.1\r\n", opt.prefix,
+    int n = opt.ids ? snprintf(c->wbuf, wbuf_cap, "%s %s%lu HTTP/1.1\r\n", opt.method, opt.prefix,
                                (unsigned long)(index % (uint64_t)opt.ids + 1))
-                    : snprintf(c->wbuf, wbuf_cap, "GET %s HTTP/1.1\r\n", opt.prefix);
+                    : snprintf(c->wbuf, wbuf_cap, "%s %s HTTP/1.1\r\n", opt.method, opt.prefix);
     memcpy(c->wbuf + n, opt.head_tail, opt.head_tail_len);
     c->wlen = (size_t)n + opt.head_tail_len;
     c->woff = 0;
@@ -848,7 +865,7 @@ static void setup(void) {
     epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
     conns = calloc((size_t)opt.connections, sizeof *conns);
     idle_ring = calloc((size_t)opt.connections, sizeof *idle_ring);
-    wbuf_cap = strlen(opt.prefix) + 64 + opt.head_tail_len;
+    wbuf_cap = strlen(opt.method) + strlen(opt.prefix) + 64 + opt.head_tail_len;
     if (!conns || !idle_ring) {
         perror("openloop: calloc");
         exit(1);

@@ -41,13 +41,22 @@ export function buildOpenLoop() {
   return BINARY;
 }
 
-function generatorArgs({ port, rate, seconds, warmupSeconds, connections, headers }) {
+function generatorArgs({ port, rate, seconds, warmupSeconds, connections, headers, request }) {
   const args = ['-p', port, '-r', rate, '-d', seconds, '-w', warmupSeconds, '-c', connections];
   for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
+  if (request !== undefined) {
+    // GET {prefix}{1..ids}, or one path (ids 0) with a method and a body.
+    args.push('-P', request.prefix, '-n', request.ids, '-m', request.method);
+    if (request.body !== null) args.push('-b', request.body);
+  }
   return args.map(String);
 }
 
-/** Warm up (same connections, same rate), then measure; onMeasure(start|end) brackets the measured phase. */
+/**
+ * Warm up (same connections, same rate), then measure; onMeasure(start|end) brackets the measured
+ * phase. `request` ({ prefix, ids, method, body }, bench/lib/targets.mjs scenarioOpenLoop) replaces
+ * the default GET /items/{1..1000}.
+ */
 export async function openLoop({
   port,
   rate,
@@ -55,10 +64,11 @@ export async function openLoop({
   warmupSeconds,
   connections,
   headers = {},
+  request,
   onMeasure = () => {},
 }) {
   const binary = buildOpenLoop();
-  const args = generatorArgs({ port, rate, seconds, warmupSeconds, connections, headers });
+  const args = generatorArgs({ port, rate, seconds, warmupSeconds, connections, headers, request });
   const child = spawnTracked('openloop', binary, args, { logFile: true });
   let stdout = '';
   let failure = null;

@@ -404,6 +404,14 @@ export function scenarioRequest(scenario, n, headers = {}) {
   };
 }
 
+/** A scenario as bench/lib/openloop.c sends it: GET {prefix}{1..ids}, or one path with a body. */
+export function scenarioOpenLoop(scenario, headers = {}) {
+  const r = scenarioRequest(scenario, 1, headers);
+  return r.method === 'GET'
+    ? { prefix: r.path.slice(0, r.path.lastIndexOf('/') + 1), ids: 1000, method: 'GET', body: null, headers }
+    : { prefix: r.path, ids: 0, method: r.method, body: r.body, headers: r.headers };
+}
+
 /**
  * The wrk script of a scenario (null for `items`, which bench/lib/wrk.mjs writes): 1000
  * pre-formatted requests cycled through, each with `headers` (the credential of --auth).
