@@ -9,6 +9,7 @@ export const errorCatalogue = {
   GH_TRANSPORT_TIMEOUT: { status: 408, title: 'Request timeout' },
   GH_TRANSPORT_BODY_TOO_LARGE: { status: 413, title: 'Request body too large' },
   GH_TRANSPORT_URI_TOO_LONG: { status: 414, title: 'Request target too long' },
+  GH_TRANSPORT_EXPECTATION_FAILED: { status: 417, title: 'Expectation failed' },
   GH_TRANSPORT_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large' },
   GH_ROUTE_NOT_FOUND: { status: 404, title: 'Not found' },
   GH_ROUTE_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },

@@ -79,6 +79,12 @@ export class FrontConnection implements AnswerSink, BodySource {
       return;
     }
     if (this.#parsing) {
+      if (this.#paused > 0) {
+        // The gateway holds reading back (an answer before this request is still going out, or
+        // body bytes wait unread): the client is not the one late, and its clock starts over.
+        this.#messageStart = now;
+        return;
+      }
       const allowed = this.#headersDone ? limits.requestTimeoutMs : limits.headersTimeoutMs;
       if (now - this.#messageStart > allowed)
         this.#refuse('GH_TRANSPORT_TIMEOUT', 'request not received within the time allowed');
@@ -189,6 +195,9 @@ export class FrontConnection implements AnswerSink, BodySource {
     const framing = scanFraming(raw);
     if (minor === 1 && (framing & HAS_HOST) === 0)
       return this.#refuse('GH_TRANSPORT_BAD_REQUEST', 'no Host header');
+    // RFC 9110 §10.1.1: an expectation the server cannot meet may be answered 417.
+    if ((framing & UNMET_EXPECTATION) !== 0)
+      return this.#refuse('GH_TRANSPORT_EXPECTATION_FAILED', 'Expect other than 100-continue');
     if (this.#queue.length >= MAX_QUEUED) {
       this.socket.destroy();
       return;
@@ -319,8 +328,13 @@ export class FrontConnection implements AnswerSink, BodySource {
 
 const HAS_HOST = 1;
 const HAS_BODY = 2;
+/** An Expect field asks for something other than 100-continue, which is all the gateway offers. */
+const UNMET_EXPECTATION = 4;
 
-/** Whether the request names its Host, and whether a body follows its headers (RFC 9112 §6.3). */
+/**
+ * Whether the request names its Host, whether a body follows its headers (RFC 9112 §6.3), and
+ * whether it expects what the gateway cannot give.
+ */
 function scanFraming(raw: readonly string[]): number {
   let found = 0;
   for (let i = 0; i < raw.length; i += 2) {
@@ -330,6 +344,9 @@ function scanFraming(raw: readonly string[]): number {
     } else if (name.length === 14) {
       if (name.toLowerCase() === 'content-length' && raw[i + 1] !== '0') found |= HAS_BODY;
     } else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') found |= HAS_BODY;
+    else if (name.length === 6 && name.toLowerCase() === 'expect') {
+      if (raw[i + 1]!.trim().toLowerCase() !== '100-continue') found |= UNMET_EXPECTATION;
+    }
   }
   return found;
 }

@@ -281,6 +281,27 @@ describe('front connection over real TLS', () => {
     ]);
   });
 
+  it('answers an expectation other than 100-continue with 417 before the handler, and serves 100-continue', async () => {
+    const front = await startFront(answerOk);
+    for (const value of ['something-else', '100-continue, x', '']) {
+      const client = await open(front.port);
+      client.socket.write(`POST /a HTTP/1.1\r\nhost: x\r\nexpect: ${value}\r\ncontent-length: 2\r\n\r\nhi`);
+      await client.ended;
+      const refused = answers(client.text());
+      expect(refused).toHaveLength(1);
+      expect(refused[0]).toMatchObject({ status: 417 });
+      expect(header(refused[0]!, 'content-type')).toBe('application/problem+json');
+    }
+    expect(front.seen).toHaveLength(0);
+    expect(front.refusals.map((r) => r.code)).toEqual(Array(3).fill('GH_TRANSPORT_EXPECTATION_FAILED'));
+
+    const client = await open(front.port);
+    client.socket.write('GET /b HTTP/1.1\r\nhost: x\r\nexpect: 100-Continue\r\n\r\n');
+    const served = answers(await client.until((t) => answers(t).length === 1));
+    expect(served[0]).toMatchObject({ status: 200, body: 'ok GET /b' });
+    expect(front.seen).toHaveLength(1);
+  });
+
   it('refuses a malformed request line with 400 and a header section over the limit with 431', async () => {
     const front = await startFront(answerOk, { maxHeaderBytes: 1024 });
     const bad = await open(front.port);
@@ -436,6 +457,35 @@ describe('front connection deadlines and shutdown', () => {
     await client.ended;
     expect(aborted).toBe(true);
     expect(answers(client.text())[0]!.status).toBe(408);
+  });
+
+  it('does not time out a pipelined request whose body waits behind a slow answer', async () => {
+    // requestTimeoutMs is 600: the first answer takes longer, and the second request's body is
+    // not read until it has gone out.
+    const front = await startFront((req, res) => {
+      if (req.url === '/slow') {
+        setTimeout(() => answerOk(req, res), 1000);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      req.readBody({
+        onData: (chunk) => chunks.push(chunk),
+        onEnd: () => res.end(`got ${Buffer.concat(chunks).toString()}`),
+        onAbort: () => res.destroy(),
+      });
+    });
+    const client = await open(front.port);
+    client.socket.write(
+      'GET /slow HTTP/1.1\r\nhost: x\r\n\r\nPOST /b HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\n',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    client.socket.write('hello');
+    const got = answers(await client.until((t) => answers(t).length === 2));
+    expect(got.map((a) => [a.status, a.body])).toEqual([
+      [200, 'ok GET /slow'],
+      [200, 'got hello'],
+    ]);
+    expect(front.refusals).toEqual([]);
   });
 
   it('closes a kept-alive connection left idle', async () => {
