@@ -136,6 +136,7 @@ export function skipString(buf: Buffer, i: number): number {
   const n = buf.length;
   i += 1;
   for (;;) {
+    if (i + 4 <= n) i = skipPlainWords(buf, i, n);
     while (i < n && STRING_STOPS[buf[i]!] === 0) i += 1;
     if (i >= n) return -1;
     const c = buf[i]!;
@@ -144,6 +145,40 @@ export function skipString(buf: Buffer, i: number): number {
     i = skipEscape(buf, i);
     if (i === -1) return -1;
   }
+}
+
+/** The answer the current DataView reads, and that view: one per answer, dropped by forgetView. */
+let viewed: Buffer | null = null;
+let view: DataView | null = null;
+
+/** Lets go of the answer the last scan read (it may be megabytes). */
+export function forgetView(): void {
+  viewed = null;
+  view = null;
+}
+
+/**
+ * String content four bytes at a time (a 32-bit word, in either byte order): past every word in
+ * which no byte is a quote, a backslash or below 0x20, up to where such a word starts or fewer
+ * than four bytes remain. Each test is the exact "some byte is zero" test on the word XORed
+ * with the byte (or "some byte is below 0x20", valid for bounds up to 0x80).
+ */
+function skipPlainWords(buf: Buffer, i: number, n: number): number {
+  if (buf !== viewed) {
+    viewed = buf;
+    view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  }
+  const words = view!;
+  while (i + 4 <= n) {
+    const w = words.getInt32(i, true);
+    const quote = w ^ 0x22222222;
+    const backslash = w ^ 0x5c5c5c5c;
+    const found =
+      ((quote - 0x01010101) & ~quote) | ((backslash - 0x01010101) & ~backslash) | ((w - 0x20202020) & ~w);
+    if ((found & 0x80808080) !== 0) return i;
+    i += 4;
+  }
+  return i;
 }
 
 /** An escape from its backslash; a lone surrogate (`\ud800`) is accepted, as JSON.parse does. */

@@ -263,6 +263,25 @@ describe('filterResponseBytes: what is JSON (RFC 8259)', () => {
     expect(filterResponseBytes(account, Buffer.from(text), [])).toBe('invalid');
   });
 
+  it('finds a quote, an escape or a control byte at any offset of a long string, as JSON.parse does', () => {
+    // String content is read four bytes at a time: each of these lands in every position of a word.
+    for (let at = 0; at < 12; at += 1) {
+      for (const inner of ['\u0000', '\u001f', '\n', '\\"', '\\\\', '\\u00e9', '\\x', 'é', '\u007f', '"']) {
+        const content = 'a'.repeat(at) + inner + 'b'.repeat(12 - at);
+        const text = `{"id":"${content}","name":"n"}`;
+        const raw = Buffer.from(text);
+        let parses = true;
+        try {
+          JSON.parse(text);
+        } catch {
+          parses = false;
+        }
+        expect(filterResponseBytes(null, raw, null)).toBe(parses ? raw : 'invalid');
+        expect(filterResponseBytes(account, raw, [])).toBe(parses ? raw : 'invalid');
+      }
+    }
+  });
+
   it('forgets what it recorded before it found the answer is not JSON', () => {
     const removed = ['earlier'];
     expect(filterResponseBytes(account, Buffer.from('{"secret":1,"id":1,'), removed)).toBe('invalid');

@@ -1,6 +1,7 @@
 import {
   byteAt,
   closesAtEnd,
+  forgetView,
   MAX_ANSWER_DEPTH,
   separatorAt,
   skipSpace,
@@ -33,11 +34,16 @@ export function filterResponseBytes(
   const recordedBefore = removed === null ? 0 : removed.length;
   const scan = new Scan(raw, removed);
   const start = skipSpace(raw, 0);
-  const end = !closesAtEnd(raw, start)
-    ? -1
-    : filter === null
-      ? skipValue(raw, start, 0)
-      : filterValue(scan, start, nodeFor(filter), 0);
+  let end: number;
+  try {
+    end = !closesAtEnd(raw, start)
+      ? -1
+      : filter === null
+        ? skipValue(raw, start, 0)
+        : filterValue(scan, start, nodeFor(filter), 0);
+  } finally {
+    forgetView();
+  }
   if (end === -1 || skipSpace(raw, end) !== raw.length) {
     if (removed !== null) removed.length = recordedBefore;
     return 'invalid';
