@@ -260,19 +260,11 @@ async function fixedRateCosts(target, summary, headers) {
     const order = round % 2 === 1 ? scenarios : [...scenarios].reverse();
     for (const scenario of order) {
       const request = scenarioOpenLoop(scenario, headers);
-      let cpu0 = 0;
-      let cpu = 0;
-      const onMeasure = (at) =>
-        at === 'start' ? (cpu0 = cpuSeconds(target.proc.pid)) : (cpu = cpuSeconds(target.proc.pid) - cpu0);
-      const h = await openLoop({
-        port: target.port,
+      const h = await openLoopWithCpu(target, {
         rate,
-        seconds: duration,
         warmupSeconds: Math.max(warmup, 1),
-        connections,
         headers: request.headers,
         request,
-        onMeasure,
       });
       const r = {
         round,
@@ -280,7 +272,7 @@ async function fixedRateCosts(target, summary, headers) {
         rate,
         achievedRate: h.achievedRate,
         p99Ms: h.p99Ms,
-        cpuUsPerReq: (cpu * 1e6) / h.requests,
+        cpuUsPerReq: h.cpuUsPerReq,
         non2xx: h.non2xx,
         socketErrors: h.errors + h.unfinished + (h.aborted ? 1 : 0),
       };
@@ -299,8 +291,8 @@ async function fixedRateCosts(target, summary, headers) {
   return { rate, results, checks: checkCosts(results, `CPU per request at ${rate} req/s`) };
 }
 
-async function halfLoadCheck(target, peakRps, headers) {
-  const rate = Math.round(peakRps / 2);
+/** An open-loop run against a target, with its CPU time per request over the measured phase. */
+async function openLoopWithCpu(target, { rate, warmupSeconds, headers, request }) {
   let cpu0 = 0;
   let cpu = 0;
   const onMeasure = (at) =>
@@ -309,12 +301,18 @@ async function halfLoadCheck(target, peakRps, headers) {
     port: target.port,
     rate,
     seconds: duration,
-    warmupSeconds: firstWarmup,
+    warmupSeconds,
     connections,
     headers,
+    request,
     onMeasure,
   });
-  h.cpuUsPerReq = (cpu * 1e6) / h.requests;
+  return { ...h, cpuUsPerReq: (cpu * 1e6) / h.requests };
+}
+
+async function halfLoadCheck(target, peakRps, headers) {
+  const rate = Math.round(peakRps / 2);
+  const h = await openLoopWithCpu(target, { rate, warmupSeconds: firstWarmup, headers });
   console.log(
     `\ngatehouse at half its median peak, open loop (${h.generator}):\n` +
       `  ${rate} req/s asked, ${fmt(h.achievedRate, 0)} done over ${duration}s; from scheduled time: ` +

@@ -85,6 +85,20 @@ const answerOk: Handler = (req, res) => {
   res.end(`ok ${req.method} ${req.url}`);
 };
 
+/** Reads the whole body, then answers it back with a Content-Length. */
+const answerWithBody: Handler = (req, res) => {
+  const parts: Buffer[] = [];
+  req.readBody({
+    onData: (chunk) => parts.push(chunk),
+    onEnd: () => {
+      const body = Buffer.concat(parts).toString();
+      res.writeHead(200, ['content-length', String(body.length)]);
+      res.end(body);
+    },
+    onAbort: () => res.destroy(),
+  });
+};
+
 interface Client {
   socket: TLSSocket;
   /** Everything received so far, as latin1. */
@@ -236,18 +250,7 @@ describe('front connection over real TLS', () => {
     let release!: () => void;
     const asked = new Promise<void>((resolve) => (release = resolve));
     const front = await startFront((req, res) => {
-      void asked.then(() => {
-        const parts: Buffer[] = [];
-        req.readBody({
-          onData: (chunk) => parts.push(chunk),
-          onEnd: () => {
-            const body = Buffer.concat(parts).toString();
-            res.writeHead(200, ['content-length', String(body.length)]);
-            res.end(body);
-          },
-          onAbort: () => res.destroy(),
-        });
-      });
+      void asked.then(() => answerWithBody(req, res));
     });
     const client = await open(front.port);
     client.socket.write(
@@ -291,6 +294,8 @@ describe('front connection over real TLS', () => {
       expect(refused).toHaveLength(1);
       expect(refused[0]).toMatchObject({ status: 417 });
       expect(header(refused[0]!, 'content-type')).toBe('application/problem+json');
+      expect(JSON.parse(refused[0]!.body)).toMatchObject({ status: 417, title: 'Expectation failed' });
+      if (value !== '') expect(refused[0]!.body).not.toContain(value);
     }
     expect(front.seen).toHaveLength(0);
     expect(front.refusals.map((r) => r.code)).toEqual(Array(3).fill('GH_TRANSPORT_EXPECTATION_FAILED'));
@@ -463,16 +468,8 @@ describe('front connection deadlines and shutdown', () => {
     // requestTimeoutMs is 600: the first answer takes longer, and the second request's body is
     // not read until it has gone out.
     const front = await startFront((req, res) => {
-      if (req.url === '/slow') {
-        setTimeout(() => answerOk(req, res), 1000);
-        return;
-      }
-      const chunks: Buffer[] = [];
-      req.readBody({
-        onData: (chunk) => chunks.push(chunk),
-        onEnd: () => res.end(`got ${Buffer.concat(chunks).toString()}`),
-        onAbort: () => res.destroy(),
-      });
+      if (req.url === '/slow') setTimeout(() => answerOk(req, res), 1000);
+      else answerWithBody(req, res);
     });
     const client = await open(front.port);
     client.socket.write(
@@ -483,7 +480,7 @@ describe('front connection deadlines and shutdown', () => {
     const got = answers(await client.until((t) => answers(t).length === 2));
     expect(got.map((a) => [a.status, a.body])).toEqual([
       [200, 'ok GET /slow'],
-      [200, 'got hello'],
+      [200, 'hello'],
     ]);
     expect(front.refusals).toEqual([]);
   });
@@ -511,18 +508,7 @@ describe('front connection deadlines and shutdown', () => {
   });
 
   it('on close, lets a body still arriving finish and answers it, then closes', async () => {
-    const front = await startFront((req, res) => {
-      const parts: Buffer[] = [];
-      req.readBody({
-        onData: (chunk) => parts.push(chunk),
-        onEnd: () => {
-          const body = Buffer.concat(parts).toString();
-          res.writeHead(200, ['content-length', String(body.length)]);
-          res.end(body);
-        },
-        onAbort: () => res.destroy(),
-      });
-    });
+    const front = await startFront(answerWithBody);
     const client = await open(front.port);
     client.socket.write('POST /up HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nhello');
     await delay(50);
