@@ -1,0 +1,96 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { DemoCredentials } from '../../src/demo/run-demo.js';
+
+// `npm start` is `npm run build && node dist/cli.js demo`: this runs the second half as the
+// README's first command does, on its fixed ports (8443 gateway, 8444 bank, 9443 admin) and with
+// the checkout's own git-ignored state folder (.gatehouse), as a fresh clone would.
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const cli = path.join(root, 'dist', 'cli.js');
+
+/** Output of the demo process so far, and a promise of its exit code. */
+interface Demo {
+  readonly child: ChildProcessWithoutNullStreams;
+  output: string;
+  readonly exited: Promise<number | null>;
+}
+
+function startDemo(): Demo {
+  const child = spawn(process.execPath, [cli, 'demo'], { cwd: root, stdio: 'pipe' });
+  const demo: Demo = {
+    child,
+    output: '',
+    exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
+  };
+  child.stdout.on('data', (d: Buffer) => (demo.output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (demo.output += d.toString()));
+  return demo;
+}
+
+async function until(demo: Demo, text: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!demo.output.includes(text)) {
+    if (demo.child.exitCode !== null) throw new Error(`the demo exited early:\n${demo.output}`);
+    if (Date.now() > deadline) throw new Error(`no "${text}" after ${ms} ms:\n${demo.output}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('npm start (the demo)', () => {
+  let demo: Demo | null = null;
+  afterAll(async () => {
+    if (demo !== null && demo.child.exitCode === null) {
+      demo.child.kill('SIGKILL');
+      await demo.exited;
+    }
+  });
+
+  it('starts the bank behind Gatehouse, serves the guide it prints, and stops cleanly on SIGTERM', async () => {
+    demo = startDemo();
+    await until(demo, 'Gatehouse  https://127.0.0.1:8443', 60_000);
+    const credentials = JSON.parse(
+      await readFile(path.join(root, '.gatehouse', 'demo', 'credentials.json'), 'utf8'),
+    ) as DemoCredentials;
+    const alice = credentials.users.find((u) => u.username === 'alice')!;
+    const bob = credentials.users.find((u) => u.username === 'bob')!;
+    const agent = new Agent({ connect: { ca: await readFile(credentials.ca, 'utf8') } });
+    try {
+      const read = async (account: string) => {
+        const answer = await request(`${credentials.gateway}/accounts/${account}`, {
+          dispatcher: agent,
+          headers: { 'x-api-key': alice.apiKeys!.full },
+        });
+        return { status: answer.statusCode, body: await answer.body.text() };
+      };
+      const own = await read(alice.accounts[0]!);
+      expect(own.status).toBe(200);
+      expect(JSON.parse(own.body)).toMatchObject({ id: alice.accounts[0] });
+      // The lesson's attack: the bank checks ownership, and answers as for an account that does
+      // not exist, so the answer says nothing of Bob's.
+      const attack = await read(bob.accounts[0]!);
+      const missing = await read(randomUUID());
+      expect(attack.status).toBe(404);
+      expect(missing.status).toBe(404);
+      const { type, title } = JSON.parse(missing.body) as { type: string; title: string };
+      expect(JSON.parse(attack.body)).toMatchObject({ type, title, status: 404 });
+      // The bank's own problem type: the gateway let the request through, the service refused it.
+      expect(type).toMatch(/\/bank\/problems\/not-found$/);
+      expect(attack.body).not.toContain(bob.accounts[0]!);
+      expect(attack.body).not.toMatch(/balance/i);
+      const noKey = await request(`${credentials.gateway}/accounts/${alice.accounts[0]}`, {
+        dispatcher: agent,
+      });
+      expect(noKey.statusCode).toBe(401);
+      await noKey.body.dump();
+    } finally {
+      await agent.close();
+    }
+    demo.child.kill('SIGTERM');
+    expect(await demo.exited).toBe(0);
+  }, 90_000);
+});
