@@ -20,7 +20,15 @@ import path from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { fail, freePorts, onExit, stopAll, which } from './lib/proc.mjs';
-import { CLI, loadCerts, SCENARIOS, scenarioRequest, startGatehouse, startUpstream } from './lib/targets.mjs';
+import {
+  CLI,
+  loadCerts,
+  SCENARIOS,
+  scenarioRequest,
+  startGatehouse,
+  startUpstream,
+  uncheckedTwin,
+} from './lib/targets.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -152,8 +160,8 @@ async function main() {
     console.log(
       `${scenario}: main thread ${Math.round(main).toLocaleString('en')} instructions/request (median)`,
     );
-    const raw = `${scenario.replace(/-leaky$/, '')}-raw`;
-    if (scenario.endsWith('-raw') || !scenarios.includes(raw)) continue;
+    const raw = uncheckedTwin(scenario, scenarios);
+    if (raw === null) continue;
     const ratios = counts[scenario].map((c) => c.main / counts[raw].find((b) => b.round === c.round).main);
     const pct = (x) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)}%`;
     console.log(`  over ${raw}: ${pct(median(ratios))} (median; rounds ${ratios.map(pct).join(', ')})`);

@@ -26,6 +26,7 @@ import {
   startGatehouse,
   startNginxProxy,
   startUpstream,
+  uncheckedTwin,
   writeScenarioLuaScript,
 } from './lib/targets.mjs';
 
@@ -228,8 +229,8 @@ function summarize(results) {
 function checkCosts(results, how = 'CPU per request') {
   const checks = {};
   for (const scenario of scenarios) {
-    const raw = `${scenario.replace(/-leaky$/, '')}-raw`;
-    if (scenario.endsWith('-raw') || !scenarios.includes(raw) || !results[`c ${scenario}`]) continue;
+    const raw = uncheckedTwin(scenario, scenarios);
+    if (raw === null || !results[`c ${scenario}`]) continue;
     const perRound = results[`c ${scenario}`].map((r) => {
       const base = results[`c ${raw}`].find((b) => b.round === r.round);
       return r.cpuUsPerReq / base.cpuUsPerReq;

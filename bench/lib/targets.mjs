@@ -382,6 +382,16 @@ function scenarioPaths(security) {
 }
 
 /**
+ * The scenario a checked one is compared with: the same traffic without the check (report and
+ * report-leaky → report-raw, transfer → transfer-raw), when `scenarios` holds it; else null.
+ */
+export function uncheckedTwin(scenario, scenarios) {
+  if (scenario.endsWith('-raw')) return null;
+  const raw = `${scenario.replace(/-leaky$/, '')}-raw`;
+  return scenarios.includes(raw) ? raw : null;
+}
+
+/**
  * Request number `n` of a scenario, for clients other than wrk (bench/instructions.mjs): the same
  * method, path, headers and body as its wrk script sends.
  */

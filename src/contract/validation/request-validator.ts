@@ -32,11 +32,6 @@ export const MAX_BODY_BYTES = 'x-gatehouse-max-body-bytes';
 const UNKNOWN_QUERY_RULE = 'is not a declared parameter';
 
 /**
- * Everything the validate stage checks for one operation, compiled once at load: parameters of
- * the four locations, the Content-Type, and the body. `check` throws a GatehouseError naming
- * the fields; it never changes the request (what was validated is what the upstream receives).
- */
-/**
  * A request's headers as check() reads them: one value by lower-case name, repeated fields
  * joined as RFC 9110 §5.3 says (the gateway's FrontRequest looks a name up without building a
  * record of every header).
@@ -45,6 +40,11 @@ export interface HeaderSource {
   header(name: string): string | undefined;
 }
 
+/**
+ * Everything the validate stage checks for one operation, compiled once at load: parameters of
+ * the four locations, the Content-Type, and the body. `check` throws a GatehouseError naming
+ * the fields; it never changes the request (what was validated is what the upstream receives).
+ */
 export class RequestValidator {
   readonly #path: readonly CompiledParameter[];
   readonly #query: readonly CompiledParameter[];

@@ -131,7 +131,7 @@ export class FrontRequest {
     if (
       !this.#receivedBody &&
       this.httpVersionMinor === 1 &&
-      this.headers.expect?.toLowerCase() === '100-continue'
+      this.header('expect')?.toLowerCase() === '100-continue'
     )
       this.#source.continueBody();
   }
