@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyResponseFilter, compileResponseFilter, type ResponseFilter } from './response-filter.js';
-import { filterResponseBytes } from './response-filter-bytes.js';
+import { filterResponseBytes, filterResponseBytesInScript } from './response-filter-bytes.js';
+import { filterInModule, NEEDS_SCRIPT } from './response-filter-wasm.js';
 
 /*
  * Differential: the byte scanner against what it replaces, JSON.parse of the decoded text and
@@ -205,7 +206,10 @@ const INTERESTING = [...'{}[],:"\\0-.eE+ \t\nabtnfu']
   .map((c) => c.charCodeAt(0))
   .concat([0x00, 0x1f, 0x7f, 0xff, 0xc3, 0xe2]);
 
-describe('filterResponseBytes against JSON.parse + applyResponseFilter', () => {
+describe.each([
+  ['filterResponseBytes (WebAssembly, script where keys need it)', filterResponseBytes],
+  ['filterResponseBytesInScript', filterResponseBytesInScript],
+])('%s against JSON.parse + applyResponseFilter', (_, filterResponseBytes) => {
   it('decides, records and cuts as the reference does', () => {
     fc.assert(
       fc.property(tree, filter, fc.integer(), (t, f, seed) => {
@@ -276,6 +280,87 @@ describe('filterResponseBytes against JSON.parse + applyResponseFilter', () => {
         const out = filterResponseBytes(null, raw, null);
         expect(out === 'invalid' ? out : out === raw).toBe(reference(null, raw).valid ? true : 'invalid');
       }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+/** A key the module reads as it is: printable ASCII, no quote, no backslash. */
+const plainKey = fc
+  .string({ maxLength: 6, unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)) })
+  .filter((k) => !k.includes('"') && !k.includes('\\'));
+
+/** A filter with no patterns anywhere: the module decides every answer with plain keys. */
+function patternFree(f: ResponseFilter | null, seen = new Set<ResponseFilter>()): boolean {
+  if (f === null || seen.has(f)) return true;
+  seen.add(f);
+  if (f.patterns.length > 0) return false;
+  if (typeof f.extra === 'object' && !patternFree(f.extra, seen)) return false;
+  for (const child of f.properties?.values() ?? []) if (!patternFree(child, seen)) return false;
+  return patternFree(f.items, seen);
+}
+
+describe('the WebAssembly scanner and the script one', () => {
+  it('give the same bytes and the same record whenever the module decides', () => {
+    fc.assert(
+      fc.property(
+        tree,
+        filter,
+        fc.integer(),
+        fc.nat(),
+        fc.constantFrom(...INTERESTING),
+        (t, f, seed, at, byte) => {
+          const bytes = Buffer.from(write(t, random(seed)));
+          const raw =
+            seed % 2 === 0
+              ? bytes
+              : Buffer.concat([
+                  bytes.subarray(0, at % (bytes.length + 1)),
+                  Buffer.of(byte),
+                  bytes.subarray(at % (bytes.length + 1)),
+                ]);
+          const inModule: string[] = [];
+          const inScript: string[] = [];
+          const out = filterInModule(f, raw, inModule);
+          if (out === NEEDS_SCRIPT) return;
+          const expected = filterResponseBytesInScript(f, raw, inScript);
+          expect(out === 'invalid' ? out : out.toString('latin1')).toEqual(
+            expected === 'invalid' ? expected : expected.toString('latin1'),
+          );
+          if (out !== 'invalid') expect(out === raw).toBe(expected === raw);
+          expect(inModule).toEqual(inScript);
+        },
+      ),
+      { numRuns: 600 },
+    );
+  });
+
+  it('leaves to the script only keys spelt with escapes or beyond ASCII, and patterns', () => {
+    const plainTree: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.string({ maxLength: 8 })),
+        fc.array(tie('value'), { maxLength: 4 }),
+        fc.dictionary(
+          fc.oneof(fc.constantFrom('id', 'name', 'items', 'owner', 'secret', ''), plainKey),
+          tie('value'),
+          {
+            maxKeys: 4,
+          },
+        ),
+      ),
+    })).value;
+    fc.assert(
+      fc.property(
+        plainTree,
+        filter.filter((f) => patternFree(f)),
+        (value, f) => {
+          const raw = Buffer.from(JSON.stringify(value));
+          const out = filterInModule(f, raw, []);
+          expect(out).not.toBe(NEEDS_SCRIPT);
+          expect(out).not.toBe('invalid');
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -10,6 +10,13 @@ import {
   skipValue,
 } from './json-bytes.js';
 import { extraFilterFor, MAX_RECORDED, removalLabel, type ResponseFilter } from './response-filter.js';
+import {
+  cutOut,
+  filterInModule,
+  isUnescapedAscii,
+  NEEDS_SCRIPT,
+  WASM_MAX_ANSWER,
+} from './response-filter-wasm.js';
 
 export { MAX_ANSWER_DEPTH } from './json-bytes.js';
 
@@ -25,8 +32,25 @@ export { MAX_ANSWER_DEPTH } from './json-bytes.js';
  * the order of the bytes: JSON.parse lists integer-like keys ("7") first. And where a key repeats,
  * every occurrence is filtered, where JSON.parse keeps (and the reference walks) only the last: the
  * value left is the same, but more may be recorded, and cut.
+ *
+ * Answers up to WASM_MAX_ANSWER bytes are scanned in WebAssembly (response-filter-wat.ts), the
+ * rest, and those whose keys need decoding, by `filterResponseBytesInScript`: both give the same
+ * answer (property-tested).
  */
 export function filterResponseBytes(
+  filter: ResponseFilter | null,
+  raw: Buffer,
+  removed: string[] | null,
+): Buffer | 'invalid' {
+  if (raw.length <= WASM_MAX_ANSWER) {
+    const answer = filterInModule(filter, raw, removed);
+    if (answer !== NEEDS_SCRIPT) return answer;
+  }
+  return filterResponseBytesInScript(filter, raw, removed);
+}
+
+/** `filterResponseBytes` in JavaScript, for any answer. */
+export function filterResponseBytesInScript(
   filter: ResponseFilter | null,
   raw: Buffer,
   removed: string[] | null,
@@ -109,10 +133,6 @@ function nodeFor(filter: ResponseFilter): ScanNode {
   const undeclared = keyDependent ? undefined : extraFilterFor(filter, '');
   node.undeclared = undeclared === undefined || undeclared === null ? undeclared : nodeFor(undeclared);
   return node;
-}
-
-function isUnescapedAscii(c: number): boolean {
-  return c >= 0x20 /* space */ && c < 0x80 && c !== 0x22 /* " */ && c !== 0x5c; /* \ */
 }
 
 /** A value the schema reaches: objects and arrays are filtered as the node says, the rest checked. */
@@ -260,19 +280,4 @@ function decodeKey(buf: Buffer, keyStart: number, keyEnd: number, plain: boolean
   if (plain) return buf.toString('latin1', keyStart + 1, keyEnd - 1);
   const quoted = buf.toString('utf8', keyStart, keyEnd);
   return quoted.includes('\\') ? (JSON.parse(quoted) as string) : quoted.slice(1, -1);
-}
-
-/** `raw` without the [start, end) ranges in `cuts` (ordered, not overlapping). */
-function cutOut(raw: Buffer, cuts: readonly number[]): Buffer {
-  let length = raw.length;
-  for (let k = 0; k < cuts.length; k += 2) length -= cuts[k + 1]! - cuts[k]!;
-  const out = Buffer.allocUnsafe(length);
-  let from = 0;
-  let to = 0;
-  for (let k = 0; k < cuts.length; k += 2) {
-    to += raw.copy(out, to, from, cuts[k]!);
-    from = cuts[k + 1]!;
-  }
-  raw.copy(out, to, from);
-  return out;
 }

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { compileResponseFilter, type ResponseFilter } from './response-filter.js';
+import { filterResponseBytesInScript } from './response-filter-bytes.js';
+import { filterInModule, NEEDS_SCRIPT, WASM_MAX_ANSWER } from './response-filter-wasm.js';
+
+function filterOf(schema: unknown): ResponseFilter {
+  const filter = compileResponseFilter(schema);
+  if (filter === null) throw new Error('schema compiles to no filter');
+  return filter;
+}
+
+const list = filterOf({
+  type: 'object',
+  properties: { items: { type: 'array', items: { type: 'object', properties: { id: {}, name: {} } } } },
+});
+
+/** An answer of about `bytes` bytes: items with one undeclared member each. */
+function answerOf(bytes: number): Buffer {
+  const count = Math.ceil(bytes / 48);
+  const items = Array.from({ length: count }, (_, i) => ({ id: i, name: `item ${i}`, secret: 's' }));
+  return Buffer.from(JSON.stringify({ items }));
+}
+
+describe('the WebAssembly scanner (filterInModule)', () => {
+  it('grows its memory for a long answer and gives what the script gives', () => {
+    const raw = answerOf(WASM_MAX_ANSWER - 4096);
+    expect(raw.length).toBeLessThanOrEqual(WASM_MAX_ANSWER);
+    const removed: string[] = [];
+    const out = filterInModule(list, raw, removed);
+    if (out === NEEDS_SCRIPT || out === 'invalid') throw new Error(`module answered ${String(out)}`);
+    const inScript: string[] = [];
+    expect(out.equals(filterResponseBytesInScript(list, raw, inScript) as Buffer)).toBe(true);
+    expect(JSON.parse(out.toString('utf8')).items[7]).toEqual({ id: 7, name: 'item 7' });
+    expect(removed).toEqual(inScript);
+    expect(removed).toHaveLength(20); // MAX_RECORDED
+  });
+
+  it('reads nothing of a longer answer that came before: the next, shorter one ends where it ends', () => {
+    expect(filterInModule(null, Buffer.from(`["${'x'.repeat(5000)}"]`), null)).not.toBe('invalid');
+    // The bytes after this one's end were the last answer's: a string that would close it.
+    expect(filterInModule(null, Buffer.from('["xx'), null)).toBe('invalid');
+    expect(filterInModule(null, Buffer.from('123'), null)).not.toBe('invalid');
+    expect(filterInModule(null, Buffer.from('12'), null)).not.toBe('invalid');
+  });
+
+  it('keeps working as new filters keep coming (each configuration reload compiles new ones)', () => {
+    const raw = Buffer.from('{"items":[{"id":1,"name":"a","secret":"s"}],"extra":true}');
+    let last: Buffer | 'invalid' | typeof NEEDS_SCRIPT = 'invalid';
+    // About 20,000 nodes: past the point where the module starts a new instance.
+    for (let n = 0; n < 7000; n += 1) last = filterInModule(filterOf(schemaOfList()), raw, []);
+    expect(last === 'invalid' || last === NEEDS_SCRIPT ? last : last.toString('utf8')).toBe(
+      '{"items":[{"id":1,"name":"a"}]}',
+    );
+  });
+});
+
+function schemaOfList(): unknown {
+  return {
+    type: 'object',
+    properties: { items: { type: 'array', items: { type: 'object', properties: { id: {}, name: {} } } } },
+  };
+}

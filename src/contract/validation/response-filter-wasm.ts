@@ -1,0 +1,217 @@
+import loadWabt from 'wabt';
+import { extraFilterFor, MAX_RECORDED, removalLabel, type ResponseFilter } from './response-filter.js';
+import {
+  ANSWER_PADDING,
+  FILTER_WAT,
+  FILTERS_OBJECTS,
+  KEEP_WHOLE,
+  KEY_DEPENDENT,
+  NODE_BYTES,
+  NODES_AT,
+  REMOVE,
+  RESULT_AT,
+} from './response-filter-wat.js';
+
+/** What this module uses of the WebAssembly global (its types come with the DOM library, not Node's). */
+interface WasmGlobal {
+  Module: new (binary: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule) => { readonly exports: Record<string, unknown> };
+}
+type WasmModule = object;
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+const { WebAssembly: wasm } = globalThis as unknown as { WebAssembly: WasmGlobal };
+
+/** The filter's module, assembled once per process from its text (response-filter-wat.ts). */
+const FILTER_MODULE = await assemble(FILTER_WAT);
+
+async function assemble(text: string): Promise<WasmModule> {
+  const wabt = await loadWabt();
+  const parsed = wabt.parseWat('response-filter.wat', text, { simd: true, multi_value: true });
+  try {
+    parsed.validate();
+    return new wasm.Module(parsed.toBinary({}).buffer);
+  } finally {
+    parsed.destroy();
+  }
+}
+
+/**
+ * Answers longer than this are scanned in JavaScript: the module's memory holds the answer and
+ * room for its cuts, and never shrinks, so it stays a few megabytes at most.
+ */
+export const WASM_MAX_ANSWER = 1 << 20;
+
+/** Filter nodes past this many bytes start a new module instance (old configurations' nodes go with the old one). */
+const NODES_LIMIT = 8 << 20;
+
+/** The answer needs the JavaScript scanner: a key spelt with escapes or beyond ASCII, or patterns. */
+export const NEEDS_SCRIPT = Symbol('needs the JavaScript scanner');
+
+type Run = (
+  node: number,
+  start: number,
+  end: number,
+  cuts: number,
+  records: number,
+  recordsEnd: number,
+) => number;
+
+/**
+ * One instance of the filter module: its memory, the filter nodes written into it (once per
+ * ResponseFilter), and the call that scans one answer.
+ */
+class FilterEngine {
+  readonly #memory: WasmMemory;
+  readonly #run: Run;
+  #bytes: Uint8Array;
+  #words: Int32Array;
+  #nodesEnd = NODES_AT;
+  readonly #nodes = new WeakMap<ResponseFilter, number>();
+  /** By node address, for the record of removals. */
+  readonly #filters = new Map<number, ResponseFilter>();
+
+  constructor() {
+    const instance = new wasm.Instance(FILTER_MODULE);
+    this.#memory = instance.exports.memory as WasmMemory;
+    this.#run = instance.exports.run as Run;
+    this.#bytes = new Uint8Array(this.#memory.buffer);
+    this.#words = new Int32Array(this.#memory.buffer);
+    for (let c = 0; c < 256; c += 1) {
+      const ch = String.fromCharCode(c);
+      this.#bytes[c] = ch === 'u' ? 2 : '"\\/bfnrt'.includes(ch) ? 1 : 0;
+      this.#bytes[256 + c] = /[0-9A-Fa-f]/.test(ch) ? 1 : 0;
+    }
+  }
+
+  get full(): boolean {
+    return this.#nodesEnd > NODES_LIMIT;
+  }
+
+  /** `filterResponseBytes` in the module, or NEEDS_SCRIPT. */
+  filter(
+    filter: ResponseFilter | null,
+    raw: Buffer,
+    removed: string[] | null,
+  ): Buffer | 'invalid' | typeof NEEDS_SCRIPT {
+    const node = filter === null ? 0 : this.#nodeAt(filter);
+    const start = align(this.#nodesEnd, 16);
+    const end = start + raw.length;
+    // A cut takes 8 bytes and at least 5 bytes of answer (`"":0,`): twice the answer is room enough.
+    const cuts = align(end + ANSWER_PADDING, 8);
+    const records = align(cuts + 2 * raw.length + 8, 4);
+    const room = removed === null ? 0 : Math.max(0, MAX_RECORDED - removed.length);
+    const recordsEnd = records + 12 * room;
+    this.#reserve(recordsEnd);
+    const bytes = this.#bytes;
+    bytes.set(raw, start);
+    bytes.fill(0, end, end + ANSWER_PADDING);
+    const whole = this.#run(node, start, end, cuts, records, recordsEnd);
+    const words = this.#words;
+    if (words[RESULT_AT / 4 + 2] === 1) return NEEDS_SCRIPT;
+    if (whole !== 1) return 'invalid';
+    const recordedEnd = words[RESULT_AT / 4 + 1]!;
+    for (let r = records; r < recordedEnd; r += 12) {
+      const at = r / 4;
+      const key = raw.toString('latin1', words[at + 1]! - start + 1, words[at + 2]! - start - 1);
+      removed!.push(removalLabel(this.#filters.get(words[at]!)!, key));
+    }
+    const cutsEnd = words[RESULT_AT / 4]!;
+    if (cutsEnd === cuts) return raw;
+    const ranges: number[] = [];
+    for (let k = cuts / 4; k < cutsEnd / 4; k += 1) ranges.push(words[k]! - start);
+    return cutOut(raw, ranges);
+  }
+
+  /** The node of `filter` in memory, written (with every node it leads to) on first use. */
+  #nodeAt(filter: ResponseFilter): number {
+    const known = this.#nodes.get(filter);
+    if (known !== undefined) return known;
+    const at = this.#allocate(NODE_BYTES);
+    // Registered before its children are written, so a filter that refers to itself ends.
+    this.#nodes.set(filter, at);
+    this.#filters.set(at, filter);
+    const keyDependent = filter.patterns.length > 0;
+    this.#words[at / 4] =
+      (filter.properties !== null ? FILTERS_OBJECTS : 0) | (keyDependent ? KEY_DEPENDENT : 0);
+    const items = filter.items === null ? 0 : this.#nodeAt(filter.items);
+    this.#words[at / 4 + 1] = items;
+    const undeclared = keyDependent ? undefined : extraFilterFor(filter, '');
+    const extra =
+      undeclared === undefined ? REMOVE : undeclared === null ? KEEP_WHOLE : this.#nodeAt(undeclared);
+    this.#words[at / 4 + 2] = extra;
+    for (const [name, child] of filter.properties ?? []) {
+      const spelt = Buffer.from(name, 'utf8');
+      if (!spelt.every(isUnescapedAscii)) continue; // found by decoding the key, in JavaScript
+      const childAt = child === null ? KEEP_WHOLE : this.#nodeAt(child);
+      const entry = this.#allocate(12 + spelt.length);
+      // No name starts with a quote: the empty one is filed under its closing quote.
+      const slot = at / 4 + 3 + (spelt.length === 0 ? 0x22 /* " */ : spelt[0]!);
+      const words = this.#words;
+      words[entry / 4] = spelt.length;
+      words[entry / 4 + 1] = childAt;
+      words[entry / 4 + 2] = words[slot]!;
+      this.#bytes.set(spelt, entry + 12);
+      words[slot] = entry;
+    }
+    return at;
+  }
+
+  #allocate(length: number): number {
+    const at = this.#nodesEnd;
+    this.#nodesEnd = align(at + length, 4);
+    this.#reserve(this.#nodesEnd);
+    // The answers go after the nodes: this was an answer's place before.
+    this.#bytes.fill(0, at, this.#nodesEnd);
+    return at;
+  }
+
+  #reserve(end: number): void {
+    const have = this.#memory.buffer.byteLength;
+    if (end <= have) return;
+    this.#memory.grow(Math.ceil((end - have) / 65536));
+    this.#bytes = new Uint8Array(this.#memory.buffer);
+    this.#words = new Int32Array(this.#memory.buffer);
+  }
+}
+
+function align(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+/** A byte a JSON key spells as itself: printable ASCII but `"` and `\\`. */
+export function isUnescapedAscii(c: number): boolean {
+  return c >= 0x20 /* space */ && c < 0x80 && c !== 0x22 /* " */ && c !== 0x5c; /* \ */
+}
+
+let engine = new FilterEngine();
+
+/**
+ * `filterResponseBytes` (response-filter-bytes.ts) in WebAssembly, for answers up to
+ * WASM_MAX_ANSWER bytes: the same answer, or NEEDS_SCRIPT.
+ */
+export function filterInModule(
+  filter: ResponseFilter | null,
+  raw: Buffer,
+  removed: string[] | null,
+): Buffer | 'invalid' | typeof NEEDS_SCRIPT {
+  if (engine.full) engine = new FilterEngine();
+  return engine.filter(filter, raw, removed);
+}
+
+/** `raw` without the [start, end) ranges in `cuts` (ordered, not overlapping). */
+export function cutOut(raw: Buffer, cuts: readonly number[]): Buffer {
+  let length = raw.length;
+  for (let k = 0; k < cuts.length; k += 2) length -= cuts[k + 1]! - cuts[k]!;
+  const out = Buffer.allocUnsafe(length);
+  let from = 0;
+  let to = 0;
+  for (let k = 0; k < cuts.length; k += 2) {
+    to += raw.copy(out, to, from, cuts[k]!);
+    from = cuts[k + 1]!;
+  }
+  raw.copy(out, to, from);
+  return out;
+}

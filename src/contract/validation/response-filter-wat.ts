@@ -1,0 +1,342 @@
+/*
+ * The response filter's scanner as a WebAssembly module (text format, assembled at start-up by
+ * response-filter-wasm.ts): the same walk as response-filter-bytes.ts and json-bytes.ts, over
+ * the answer copied into linear memory. Memory reads carry no bounds test of their own (the
+ * engine keeps them inside the memory), and string content is read sixteen bytes at a time.
+ *
+ * The walk is one loop in one function, not a recursive descent: a call costs a WebAssembly
+ * function about as much as scanning a short token, and the engine does not inline them. Open
+ * objects and arrays are kept on a stack in memory (STACK_AT), one frame each.
+ *
+ * Memory, as the engine lays it out (every address a byte offset, every word little-endian):
+ *   0-255      escape kinds: 1 for `"` `\` `/` `b` `f` `n` `r` `t`, 2 for `u`, 0 for the rest
+ *   256-511    1 for a hex digit, 0 for the rest
+ *   512-523    what `run` leaves for the engine: the end of its cuts, of its records, and 1 when
+ *              the answer needs the JavaScript scanner (a key spelt with escapes or beyond ASCII
+ *              where it matters, or a node whose patterns depend on the key)
+ *   1024-...   the stack: a frame of FRAME_BYTES per open object or array, MAX_ANSWER_DEPTH + 1
+ *   then       filter nodes, then the answer followed by 64 zero bytes, then cuts and records
+ *
+ * A node (NODE_BYTES): flags (1 = filters objects, 2 = undeclared keys are matched against
+ * patterns), the node of array items (0 = none), what an undeclared key gets (-1 = removed,
+ * 0 = kept whole, else a node), then 128 words: by a key's first byte, the first declared name
+ * that starts with it (the empty name is filed under `"`). A declared name: its length, its child
+ * (0 = kept whole, else a node), the next name with the same first byte (0 = none), its bytes.
+ *
+ * The zero bytes after the answer end every scanning loop as no valid token can: a zero byte
+ * is never whitespace, a digit, a separator or string content. So the scanner reads one byte
+ * past a token without testing where the answer ends, as `byteAt` does in JavaScript.
+ *
+ * `run` scans the answer from `start` to `end`. Its states: a value is expected at i (for the
+ * node in $vnode, 0 = only checked), a key is expected at i (in the open object), or a value
+ * just ended at i (in the open object or array, or the answer's last one when none is open).
+ */
+
+import { MAX_ANSWER_DEPTH } from './json-bytes.js';
+
+/** Bytes per node: three words, then 128 name slots. */
+export const NODE_BYTES = 12 + 128 * 4;
+/** Where `run` leaves its results, as words: cuts end, records end, fallback. */
+export const RESULT_AT = 512;
+/** The stack of open objects and arrays, one frame each: kind, node, then a filtered object's member. */
+const STACK_AT = 1024;
+const FRAME_BYTES = 32;
+/** Where the first node goes. */
+export const NODES_AT = STACK_AT + FRAME_BYTES * (MAX_ANSWER_DEPTH + 2);
+/** The zero bytes after the answer: more than a sixteen-byte read from its last byte reaches. */
+export const ANSWER_PADDING = 64;
+/** Flags of a node. */
+export const FILTERS_OBJECTS = 1;
+export const KEY_DEPENDENT = 2;
+/** What an undeclared key gets in a node's third word, when it is not a node. */
+export const REMOVE = -1;
+export const KEEP_WHOLE = 0;
+
+/** What is open, in $kind: nothing (the answer's top value), an object only checked, an object filtered, an array. */
+const TOP = 0;
+const OBJECT = 1;
+const FILTERED_OBJECT = 2;
+const ARRAY = 3;
+/** The states of `run`'s loop. */
+const VALUE = 0;
+const KEY = 1;
+const AFTER_VALUE = 2;
+
+/** The frame's locals, in the order a frame holds them. */
+const FRAME = ['$kind', '$fnode', '$kept', '$open', '$previousEnd', '$keyStart', '$keyEnd', '$child'];
+
+const get = (v: string): string => `(local.get ${v})`;
+const set = (v: string, value: string): string => `(local.set ${v} ${value})`;
+const add = (v: string, n: number | string): string =>
+  set(v, `(i32.add ${get(v)} ${typeof n === 'number' ? `(i32.const ${n})` : n})`);
+const byte = (at = get('$i'), offset = 0): string => `(i32.load8_u offset=${offset} ${at})`;
+const is = (value: string, c: number): string => `(i32.eq ${value} (i32.const ${c}))`;
+const isNot = (value: string, c: number): string => `(i32.ne ${value} (i32.const ${c}))`;
+const fail = (condition: string): string => `(br_if $fail ${condition})`;
+const splat = (c: number): string => `(v128.const i8x16${` ${c}`.repeat(16)})`;
+const isDigit = (value: string): string => `(i32.le_u (i32.sub ${value} (i32.const 0x30)) (i32.const 9))`;
+
+let labels = 0;
+
+/** $i past whitespace: tested on the first byte, looped only when it is whitespace. */
+function space(): string {
+  const n = (labels += 1);
+  return `(if (i32.le_u ${byte()} (i32.const 0x20))
+    (then (block $spaced${n} (loop $space${n}
+      ${set('$s', byte())}
+      (br_if $spaced${n} (i32.eqz (i32.and (i32.le_u ${get('$s')} (i32.const 0x20))
+        (i32.wrap_i64 (i64.shr_u (i64.const 0x100002600) (i64.extend_i32_u ${get('$s')}))))))
+      ${add('$i', 1)}
+      (br $space${n})))))`;
+}
+
+/** $i from a string's opening quote to after its closing one (section 7), or $fail. */
+function string(): string {
+  const n = (labels += 1);
+  return `${add('$i', 1)}
+  (block $closed${n} (loop $chunk${n}
+    ${set('$v', '(v128.load align=1 (local.get $i))')}
+    ${set(
+      '$s',
+      `(i8x16.bitmask (v128.or (v128.or
+        (i8x16.eq ${get('$v')} ${splat(0x22)})
+        (i8x16.eq ${get('$v')} ${splat(0x5c)}))
+        (i8x16.lt_u ${get('$v')} ${splat(0x20)})))`,
+    )}
+    (if (i32.eqz ${get('$s')}) (then ${add('$i', 16)} (br $chunk${n})))
+    ${add('$i', '(i32.ctz (local.get $s))')}
+    ${set('$s', byte())}
+    (if ${is(get('$s'), 0x22)} (then ${add('$i', 1)} (br $closed${n})))
+    ${fail(isNot(get('$s'), 0x5c))}
+    ;; an escape: its kind from the table at 0; a lone surrogate is accepted, as JSON.parse does
+    ${set('$s', `(i32.load8_u ${byte(get('$i'), 1)})`)}
+    (if ${is(get('$s'), 1)} (then ${add('$i', 2)} (br $chunk${n})))
+    ${fail(`(i32.eqz ${get('$s')})`)}
+    ${fail(`(i32.eqz (i32.and
+      (i32.and (i32.load8_u offset=256 ${byte(get('$i'), 2)}) (i32.load8_u offset=256 ${byte(get('$i'), 3)}))
+      (i32.and (i32.load8_u offset=256 ${byte(get('$i'), 4)}) (i32.load8_u offset=256 ${byte(get('$i'), 5)}))))`)}
+    ${add('$i', 6)}
+    (br $chunk${n})))`;
+}
+
+/** $i past digits. */
+function digits(): string {
+  const n = (labels += 1);
+  return `(block $digits${n} (loop $digit${n}
+    (br_if $digits${n} (i32.eqz ${isDigit(byte())}))
+    ${add('$i', 1)}
+    (br $digit${n})))`;
+}
+
+/** $i from a number's first byte past it (section 6), or $fail. */
+function number(): string {
+  return `(if ${is(byte(), 0x2d)} (then ${add('$i', 1)}))
+  ${set('$s', byte())}
+  (if ${is(get('$s'), 0x30)}
+    (then ${add('$i', 1)})
+    (else
+      ${fail(`(i32.gt_u (i32.sub ${get('$s')} (i32.const 0x31)) (i32.const 8))`)}
+      ${add('$i', 1)}
+      ${digits()}))
+  (if ${is(byte(), 0x2e)}
+    (then
+      ${fail(`(i32.eqz ${isDigit(byte(get('$i'), 1))})`)}
+      ${add('$i', 2)}
+      ${digits()}))
+  (if ${is(`(i32.or ${byte()} (i32.const 0x20))`, 0x65)}
+    (then
+      ${add('$i', 1)}
+      (if (i32.or ${is(byte(), 0x2b)} ${is(byte(), 0x2d)}) (then ${add('$i', 1)}))
+      ${fail(`(i32.eqz ${isDigit(byte())})`)}
+      ${add('$i', 1)}
+      ${digits()}))`;
+}
+
+/** A literal whose bytes from `offset` are the little-endian `word`, `length` bytes in all. */
+const literal = (offset: number, word: number, length: number): string =>
+  `${fail(`(i32.ne (i32.load offset=${offset} align=1 ${get('$i')}) (i32.const ${word}))`)}
+  ${add('$i', length)}`;
+
+/** Opens an object or array: the open one's frame is saved, `kind` and `fnode` start the new one. */
+const open = (kind: string, fnode: string): string =>
+  `${fail(`(i32.ge_u ${get('$depth')} (i32.const ${MAX_ANSWER_DEPTH}))`)}
+  ${add('$depth', 1)}
+  ${FRAME.map((v, k) => `(i32.store offset=${4 * k} ${get('$sp')} ${get(v)})`).join(' ')}
+  ${add('$sp', FRAME_BYTES)}
+  ${set('$fnode', fnode)}
+  ${set('$kind', kind)}
+  ${set('$kept', '(i32.const 0)')}
+  ${set('$open', '(i32.const 0)')}
+  ${add('$i', 1)}
+  ${space()}`;
+
+/** Closes the open object or array: $i past its closing byte, the enclosing one's frame back. */
+const close = (): string =>
+  `${add('$i', 1)}
+  ${add('$depth', -1)}
+  ${add('$sp', -FRAME_BYTES)}
+  ${FRAME.map((v, k) => set(v, `(i32.load offset=${4 * k} ${get('$sp')})`)).join(' ')}`;
+
+/** Jumps to a state at the top of the loop. */
+const goTo = (state: number): string => `${set('$state', `(i32.const ${state})`)} (br $machine)`;
+
+export const FILTER_WAT = `
+(module
+  (memory (export "memory") 1)
+
+  ;; The answer from start to end (zero bytes after it): filtered by node (0 = only checked),
+  ;; cuts written from cuts, at most (recordsEnd - records) / 12 removals recorded from records.
+  ;; Returns 1 when it is exactly one JSON text, else 0; leaves the ends of the cuts and records
+  ;; and the fallback flag (1: the answer needs the JavaScript scanner) at RESULT_AT.
+  (func (export "run")
+    (param $node i32) (param $start i32) (param $end i32)
+    (param $cuts i32) (param $records i32) (param $recordsEnd i32) (result i32)
+    (local $i i32) (local $s i32) (local $v v128) (local $state i32) (local $vnode i32)
+    (local $depth i32) (local $sp i32) (local $fallback i32) (local $whole i32)
+    (local $kind i32) (local $fnode i32) (local $kept i32) (local $open i32) (local $previousEnd i32)
+    (local $keyStart i32) (local $keyEnd i32) (local $child i32)
+    (local $name i32) (local $length i32) (local $j i32)
+    ${set('$i', get('$start'))}
+    ${set('$vnode', get('$node'))}
+    ${set('$sp', `(i32.const ${STACK_AT})`)}
+    (block $fail
+      (loop $machine
+        (block $afterValue
+          (block $key
+            (block $value
+              (br_table $value $key $afterValue ${get('$state')}))
+
+            ;; A value, for the node in $vnode (0: only checked).
+            ${space()}
+            ${set('$s', byte())}
+            (if ${is(get('$s'), 0x22)} (then ${string()} (br $afterValue)))
+            (if (i32.or ${is(get('$s'), 0x2d)} ${isDigit(get('$s'))}) (then ${number()} (br $afterValue)))
+            (if ${is(get('$s'), 0x7b)}
+              (then
+                ${open(
+                  `(select (i32.const ${FILTERED_OBJECT}) (i32.const ${OBJECT})
+                    (i32.and (i32.ne ${get('$vnode')} (i32.const 0))
+                      (i32.and (i32.load ${get('$vnode')}) (i32.const ${FILTERS_OBJECTS}))))`,
+                  get('$vnode'),
+                )}
+                (if ${is(byte(), 0x7d)} (then ${close()} (br $afterValue)))
+                (br $key)))
+            (if ${is(get('$s'), 0x5b)}
+              (then
+                ${open(
+                  `(i32.const ${ARRAY})`,
+                  `(if (result i32) ${get('$vnode')}
+                    (then (i32.load offset=4 ${get('$vnode')})) (else (i32.const 0)))`,
+                )}
+                (if ${is(byte(), 0x5d)} (then ${close()} (br $afterValue)))
+                ${set('$vnode', get('$fnode'))}
+                ${goTo(VALUE)}))
+            ;; true, null, false: words "true", "null" and "alse" compared at once
+            (if ${is(get('$s'), 0x74)} (then ${literal(0, 0x65757274, 4)} (br $afterValue)))
+            (if ${is(get('$s'), 0x6e)} (then ${literal(0, 0x6c6c756e, 4)} (br $afterValue)))
+            ${fail(isNot(get('$s'), 0x66))}
+            ${literal(1, 0x65736c61, 5)}
+            (br $afterValue))
+
+          ;; A key, in the open object.
+          ${space()}
+          ${fail(isNot(byte(), 0x22))}
+          ${set('$keyStart', get('$i'))}
+          (if ${is(get('$kind'), FILTERED_OBJECT)}
+            (then
+              ;; a declared name, by the key's first byte: the same bytes, then the closing quote
+              ${set('$child', '(i32.const -2)')}
+              ${set('$s', byte(get('$i'), 1))}
+              (if (i32.lt_u ${get('$s')} (i32.const 0x80))
+                (then
+                  ${set('$name', `(i32.load offset=12 (i32.add ${get('$fnode')} (i32.shl ${get('$s')} (i32.const 2))))`)}
+                  (block $matched (loop $names
+                    (br_if $matched (i32.eqz ${get('$name')}))
+                    ${set('$length', `(i32.load ${get('$name')})`)}
+                    (block $differs
+                      (br_if $differs (i32.ge_u (i32.add ${get('$i')} (i32.add ${get('$length')} (i32.const 1))) ${get('$end')}))
+                      (br_if $differs ${isNot(byte(`(i32.add ${get('$i')} ${get('$length')})`, 1), 0x22)})
+                      ${set('$j', '(i32.const 1)')}
+                      (block $same (loop $bytes
+                        (br_if $same (i32.ge_u ${get('$j')} ${get('$length')}))
+                        (br_if $differs (i32.ne
+                          ${byte(`(i32.add ${get('$i')} ${get('$j')})`, 1)}
+                          ${byte(`(i32.add ${get('$name')} ${get('$j')})`, 12)}))
+                        ${add('$j', 1)}
+                        (br $bytes)))
+                      ${set('$child', `(i32.load offset=4 ${get('$name')})`)}
+                      ${set('$keyEnd', `(i32.add ${get('$i')} (i32.add ${get('$length')} (i32.const 2)))`)}
+                      (br $matched))
+                    ${set('$name', `(i32.load offset=8 ${get('$name')})`)}
+                    (br $names)))))
+              (if ${is(get('$child'), -2)}
+                (then
+                  ;; any other key: read, then decided here when it is plain ASCII and the node
+                  ;; has no patterns, else by the JavaScript scanner
+                  ${string()}
+                  ${set('$keyEnd', get('$i'))}
+                  ${set('$j', `(i32.add ${get('$keyStart')} (i32.const 1))`)}
+                  (block $plain (loop $bytes
+                    (br_if $plain (i32.ge_u ${get('$j')} (i32.sub ${get('$keyEnd')} (i32.const 1))))
+                    ${set('$s', byte(get('$j')))}
+                    (if (i32.or (i32.ge_u ${get('$s')} (i32.const 0x80)) ${is(get('$s'), 0x5c)})
+                      (then ${set('$fallback', '(i32.const 1)')} (br $fail)))
+                    ${add('$j', 1)}
+                    (br $bytes)))
+                  (if (i32.and (i32.load ${get('$fnode')}) (i32.const ${KEY_DEPENDENT}))
+                    (then ${set('$fallback', '(i32.const 1)')} (br $fail)))
+                  ${set('$child', `(i32.load offset=8 ${get('$fnode')})`)}))
+              ;; a removal before any kept member runs up to this key
+              (if (i32.and ${get('$open')} (i32.eqz ${get('$kept')}))
+                (then (i32.store (i32.sub (local.get $cuts) (i32.const 4)) ${get('$keyStart')})))
+              ${set('$i', get('$keyEnd'))}
+              ${set('$vnode', `(select ${get('$child')} (i32.const 0) (i32.gt_s ${get('$child')} (i32.const 0)))`)})
+            (else
+              ${string()}
+              ${set('$vnode', '(i32.const 0)')}))
+          ${space()}
+          ${fail(isNot(byte(), 0x3a))}
+          ${add('$i', 1)}
+          ${goTo(VALUE)})
+
+        ;; A value ended at $i.
+        (if ${is(get('$kind'), TOP)} (then ${set('$whole', '(i32.const 1)')} (br $fail)))
+        (if ${is(get('$kind'), FILTERED_OBJECT)}
+          (then
+            (if ${isNot(get('$child'), REMOVE)}
+              (then
+                ${set('$kept', '(i32.const 1)')}
+                ${set('$open', '(i32.const 0)')})
+              (else
+                ;; after a kept member, the cut runs from its end; before any, from this key
+                (if ${get('$open')}
+                  (then (i32.store (i32.sub ${get('$cuts')} (i32.const 4)) ${get('$i')}))
+                  (else
+                    (i32.store ${get('$cuts')} (select ${get('$previousEnd')} ${get('$keyStart')} ${get('$kept')}))
+                    (i32.store offset=4 ${get('$cuts')} ${get('$i')})
+                    ${add('$cuts', 8)}))
+                ${set('$open', '(i32.const 1)')}
+                (if (i32.lt_u ${get('$records')} ${get('$recordsEnd')})
+                  (then
+                    (i32.store ${get('$records')} ${get('$fnode')})
+                    (i32.store offset=4 ${get('$records')} ${get('$keyStart')})
+                    (i32.store offset=8 ${get('$records')} ${get('$keyEnd')})
+                    ${add('$records', 12)}))))
+            ${set('$previousEnd', get('$i'))}))
+        ${space()}
+        ${set('$s', byte())}
+        (if ${is(get('$s'), 0x2c)}
+          (then
+            ${add('$i', 1)}
+            (if ${is(get('$kind'), ARRAY)} (then ${set('$vnode', get('$fnode'))} ${goTo(VALUE)}))
+            ${goTo(KEY)}))
+        ${fail(`(i32.ne ${get('$s')} (select (i32.const 0x5d) (i32.const 0x7d) ${is(get('$kind'), ARRAY)}))`)}
+        ${close()}
+        ${goTo(AFTER_VALUE)}))
+    ;; Here when the top value ended ($whole), or on anything else.
+    (if ${get('$whole')} (then ${space()}))
+    (i32.store (i32.const ${RESULT_AT}) ${get('$cuts')})
+    (i32.store offset=4 (i32.const ${RESULT_AT}) ${get('$records')})
+    (i32.store offset=8 (i32.const ${RESULT_AT}) ${get('$fallback')})
+    (i32.and ${get('$whole')} (i32.eq ${get('$i')} ${get('$end')})))
+)`;
