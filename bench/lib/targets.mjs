@@ -199,14 +199,14 @@ function rateLimitYaml() {
 /**
  * Starts Gatehouse; resolves to the process and the headers requests must carry (--auth).
  * `wrapper` runs node under another program (bench/instructions.mjs: valgrind), which may need
- * a longer `readyTimeoutMs`.
+ * a longer `readyTimeoutMs`; `nodeArgs` go to node (bench/check-share.mjs: --perf-basic-prof).
  */
 export async function startGatehouse(
   dir,
   stateDir,
   port,
   upstreamPort,
-  { auth = 'none', wrapper = [], readyTimeoutMs = 20000 } = {},
+  { auth = 'none', wrapper = [], readyTimeoutMs = 20000, nodeArgs: extraNodeArgs = [] } = {},
 ) {
   const credentials = await gatehouseAuth(dir, auth);
   writeFileSync(
@@ -252,7 +252,10 @@ ${credentials.yaml}${rateLimitYaml()}`,
   );
   const headers = credentials.headers ?? { 'x-api-key': createApiKey(config) };
   // BENCH_GATEHOUSE_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the proxy.
-  const nodeArgs = (process.env.BENCH_GATEHOUSE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = [
+    ...(process.env.BENCH_GATEHOUSE_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    ...extraNodeArgs,
+  ];
   const command = [...wrapper, process.execPath, ...nodeArgs, CLI, 'start', '--config', config];
   const child = spawnTracked('gatehouse', command[0], command.slice(1), { cwd: dir, logFile: true });
   await waitReady(child, port, PROBE, { headers }, readyTimeoutMs);

@@ -10,7 +10,10 @@ import {
   NODES_AT,
   REMOVE,
   RESULT_AT,
+  TO_SCRIPT,
 } from './response-filter-wat.js';
+
+export { CLEAN, CLEAN_ASCII, TO_SCRIPT } from './response-filter-wat.js';
 
 /** What this module uses of the WebAssembly global (its types come with the DOM library, not Node's). */
 interface WasmGlobal {
@@ -58,6 +61,14 @@ type Run = (
   records: number,
   recordsEnd: number,
 ) => number;
+type ScanRequest = (
+  start: number,
+  end: number,
+  maxDepth: number,
+  maxKeys: number,
+  frames: number,
+  keys: number,
+) => number;
 
 /**
  * One instance of the filter module: its memory, the filter nodes written into it (once per
@@ -66,8 +77,11 @@ type Run = (
 class FilterEngine {
   readonly #memory: WasmMemory;
   readonly #run: Run;
+  readonly #scanRequest: ScanRequest;
   #bytes: Uint8Array;
   #words: Int32Array;
+  /** The memory's size in bytes, kept here: asking the memory for its buffer is a call into the engine. */
+  #capacity: number;
   #nodesEnd = NODES_AT;
   readonly #nodes = new WeakMap<ResponseFilter, number>();
   /** By node address, for the record of removals. */
@@ -77,8 +91,10 @@ class FilterEngine {
     const instance = new wasm.Instance(FILTER_MODULE);
     this.#memory = instance.exports.memory as WasmMemory;
     this.#run = instance.exports.run as Run;
+    this.#scanRequest = instance.exports.scanRequest as ScanRequest;
     this.#bytes = new Uint8Array(this.#memory.buffer);
     this.#words = new Int32Array(this.#memory.buffer);
+    this.#capacity = this.#bytes.length;
     for (let c = 0; c < 256; c += 1) {
       const ch = String.fromCharCode(c);
       this.#bytes[c] = ch === 'u' ? 2 : '"\\/bfnrt'.includes(ch) ? 1 : 0;
@@ -107,7 +123,6 @@ class FilterEngine {
     this.#reserve(recordsEnd);
     const bytes = this.#bytes;
     bytes.set(raw, start);
-    bytes.fill(0, end, end + ANSWER_PADDING);
     const whole = this.#run(node, start, end, cuts, records, recordsEnd);
     const words = this.#words;
     if (words[RESULT_AT / 4 + 2] === 1) return NEEDS_SCRIPT;
@@ -123,6 +138,17 @@ class FilterEngine {
     const ranges: number[] = [];
     for (let k = cuts / 4; k < cutsEnd / 4; k += 1) ranges.push(words[k]! - start);
     return cutOut(raw, ranges);
+  }
+
+  /** What the module finds of `body`: CLEAN_ASCII, CLEAN or TO_SCRIPT (SCAN_REQUEST in response-filter-wat.ts). */
+  scanRequest(body: Buffer, maxDepth: number, maxKeys: number): number {
+    const start = align(this.#nodesEnd, 16);
+    const end = start + body.length;
+    const frames = align(end + ANSWER_PADDING, 8);
+    const keys = frames + 8 * (maxDepth + 1);
+    this.#reserve(keys + 16 * 8 * (maxDepth + 1));
+    this.#bytes.set(body, start);
+    return this.#scanRequest(start, end, maxDepth, maxKeys, frames, keys);
   }
 
   /** The node of `filter` in memory, written (with every node it leads to) on first use. */
@@ -169,11 +195,11 @@ class FilterEngine {
   }
 
   #reserve(end: number): void {
-    const have = this.#memory.buffer.byteLength;
-    if (end <= have) return;
-    this.#memory.grow(Math.ceil((end - have) / 65536));
+    if (end <= this.#capacity) return;
+    this.#memory.grow(Math.ceil((end - this.#capacity) / 65536));
     this.#bytes = new Uint8Array(this.#memory.buffer);
     this.#words = new Int32Array(this.#memory.buffer);
+    this.#capacity = this.#bytes.length;
   }
 }
 
@@ -200,6 +226,20 @@ export function filterInModule(
   if (engine.full) engine = new FilterEngine();
   return engine.filter(filter, raw, removed);
 }
+
+/**
+ * The fast check of a request body (safe-json.ts): CLEAN_ASCII or CLEAN when the module finds it
+ * clean (the script scanner would accept it as well, if it is UTF-8), TO_SCRIPT to leave it to
+ * the script scanner.
+ */
+export function requestBodyVerdict(body: Buffer, maxDepth: number, maxKeys: number): number {
+  if (body.length > WASM_MAX_ANSWER || maxDepth > MAX_REQUEST_DEPTH) return TO_SCRIPT;
+  if (engine.full) engine = new FilterEngine();
+  return engine.scanRequest(body, maxDepth, maxKeys);
+}
+
+/** Deeper bounds than this are left to the script scanner (validation.maxJsonDepth is at most 256). */
+const MAX_REQUEST_DEPTH = 1024;
 
 /** `raw` without the [start, end) ranges in `cuts` (ordered, not overlapping). */
 export function cutOut(raw: Buffer, cuts: readonly number[]): Buffer {

@@ -90,12 +90,36 @@ function space(): string {
       (br $space${n})))))`;
 }
 
-/** $i from a string's opening quote to after its closing one (section 7), or $fail. */
-function string(): string {
+/**
+ * $i from a string's opening quote to after its closing one (section 7), or to `out`. Escapes:
+ * `all` checks every escape RFC 8259 allows; `short` takes the two-character ones and leaves
+ * `\u` to `out`; `none` leaves any escape to `out`. With `seen`, every byte read is ORed into
+ * $seen, whose top bits then tell whether any byte beyond ASCII was among them.
+ */
+function string(escapes: 'all' | 'short' | 'none' = 'all', out = '$fail', seen = false): string {
   const n = (labels += 1);
+  const stop = (condition: string): string => `(br_if ${out} ${condition})`;
+  const fourHex = `(i32.and
+      (i32.and (i32.load8_u offset=256 ${byte(get('$i'), 2)}) (i32.load8_u offset=256 ${byte(get('$i'), 3)}))
+      (i32.and (i32.load8_u offset=256 ${byte(get('$i'), 4)}) (i32.load8_u offset=256 ${byte(get('$i'), 5)})))`;
+  // An escape's kind comes from the table at 0: 1 for two characters, 2 for \u and four hex digits.
+  const escape =
+    escapes === 'none'
+      ? `(br ${out})`
+      : `${set('$s', `(i32.load8_u ${byte(get('$i'), 1)})`)}
+    (if ${is(get('$s'), 1)} (then ${add('$i', 2)} (br $chunk${n})))
+    ${
+      escapes === 'short'
+        ? `(br ${out})`
+        : `${stop(`(i32.eqz ${get('$s')})`)}
+    ${stop(`(i32.eqz ${fourHex})`)}
+    ${add('$i', 6)}
+    (br $chunk${n})`
+    }`;
   return `${add('$i', 1)}
   (block $closed${n} (loop $chunk${n}
     ${set('$v', '(v128.load align=1 (local.get $i))')}
+    ${seen ? set('$seen', `(v128.or ${get('$seen')} ${get('$v')})`) : ''}
     ${set(
       '$s',
       `(i8x16.bitmask (v128.or (v128.or
@@ -107,16 +131,8 @@ function string(): string {
     ${add('$i', '(i32.ctz (local.get $s))')}
     ${set('$s', byte())}
     (if ${is(get('$s'), 0x22)} (then ${add('$i', 1)} (br $closed${n})))
-    ${fail(isNot(get('$s'), 0x5c))}
-    ;; an escape: its kind from the table at 0; a lone surrogate is accepted, as JSON.parse does
-    ${set('$s', `(i32.load8_u ${byte(get('$i'), 1)})`)}
-    (if ${is(get('$s'), 1)} (then ${add('$i', 2)} (br $chunk${n})))
-    ${fail(`(i32.eqz ${get('$s')})`)}
-    ${fail(`(i32.eqz (i32.and
-      (i32.and (i32.load8_u offset=256 ${byte(get('$i'), 2)}) (i32.load8_u offset=256 ${byte(get('$i'), 3)}))
-      (i32.and (i32.load8_u offset=256 ${byte(get('$i'), 4)}) (i32.load8_u offset=256 ${byte(get('$i'), 5)}))))`)}
-    ${add('$i', 6)}
-    (br $chunk${n})))`;
+    ${stop(isNot(get('$s'), 0x5c))}
+    ${escape}))`;
 }
 
 /** $i past digits. */
@@ -180,6 +196,168 @@ const close = (): string =>
 /** Jumps to a state at the top of the loop. */
 const goTo = (state: number): string => `${set('$state', `(i32.const ${state})`)} (br $machine)`;
 
+/** The key from $j, $length bytes, is `name` (9 or 11 bytes): two words, the closing quote in the second. */
+function keyIs(name: string): string {
+  const rest = name.slice(8) + '"';
+  return `(i32.and (i32.eq ${get('$length')} (i32.const ${name.length}))
+    (i32.and (i64.eq (i64.load align=1 ${get('$j')}) (i64.const ${word(name.slice(0, 8))}))
+      (i32.eq (${rest.length === 2 ? 'i32.load16_u' : 'i32.load'} offset=8 align=1 ${get('$j')})
+        (i32.const ${word(rest)}))))`;
+}
+
+/** Bytes the little-endian word of these (up to eight) characters holds, as a WebAssembly literal. */
+function word(text: string): string {
+  let value = 0n;
+  for (let k = text.length - 1; k >= 0; k -= 1) value = (value << 8n) | BigInt(text.charCodeAt(k));
+  return `0x${value.toString(16)}`;
+}
+
+/** What `scanRequest` answers: clean and all ASCII, clean, or left to the script scanner. */
+export const CLEAN_ASCII = 0;
+export const CLEAN = 2;
+export const TO_SCRIPT = 1;
+
+/**
+ * `scanRequest`: the fast half of the request body check (safe-json.ts). It answers 0 only for
+ * a body the script scanner accepts: one JSON text, at most `maxDepth` deep and `maxKeys` keys,
+ * keys without escapes, none repeated in its object and none of __proto__, constructor and
+ * prototype, strings with two-character escapes only, numbers of at most 15 digits and no
+ * exponent: CLEAN_ASCII when every byte is ASCII (strings are the only place another byte can
+ * be), else CLEAN. Anything else (a refusal, or what needs decoding or a double to judge) answers
+ * TO_SCRIPT: the script scanner decides, and says why. It does not check UTF-8. Frames (8 bytes: kind, first key) go from `frames`,
+ * the keys of the open objects (8 bytes: start, length) from `keys`, at most 16 per object.
+ */
+const SCAN_REQUEST = `
+  (func (export "scanRequest")
+    (param $start i32) (param $end i32) (param $maxDepth i32) (param $maxKeys i32)
+    (param $frames i32) (param $keys i32) (result i32)
+    (local $i i32) (local $s i32) (local $v v128) (local $state i32) (local $depth i32)
+    (local $sp i32) (local $kind i32) (local $firstKey i32) (local $nextKey i32) (local $count i32)
+    (local $j i32) (local $k i32) (local $length i32) (local $m i32) (local $seen v128)
+    ;; the zero bytes after the answer
+    (v128.store ${get('$end')} (v128.const i64x2 0 0))
+    (v128.store offset=16 ${get('$end')} (v128.const i64x2 0 0))
+    (v128.store offset=32 ${get('$end')} (v128.const i64x2 0 0))
+    (v128.store offset=48 ${get('$end')} (v128.const i64x2 0 0))
+    ${set('$i', get('$start'))}
+    ${set('$sp', get('$frames'))}
+    ${set('$nextKey', get('$keys'))}
+    ${set('$firstKey', get('$keys'))}
+    (block $fail
+      (loop $machine
+        (block $afterValue
+          (block $key
+            (block $value
+              (br_table $value $key $afterValue ${get('$state')}))
+
+            ;; A value.
+            ${space()}
+            ${set('$s', byte())}
+            (if ${is(get('$s'), 0x22)} (then ${string('short', '$fail', true)} (br $afterValue)))
+            (if (i32.or ${is(get('$s'), 0x2d)} ${isDigit(get('$s'))})
+              (then
+                ;; at most 15 digits and no exponent: exact in a double, within 2^53
+                (if ${is(get('$s'), 0x2d)} (then ${add('$i', 1)}))
+                ${set('$j', get('$i'))}
+                (if ${is(byte(), 0x30)}
+                  (then ${add('$i', 1)})
+                  (else
+                    ${fail(`(i32.gt_u (i32.sub ${byte()} (i32.const 0x31)) (i32.const 8))`)}
+                    ${digits()}))
+                ${set('$m', `(i32.sub ${get('$i')} ${get('$j')})`)}
+                (if ${is(byte(), 0x2e)}
+                  (then
+                    ${add('$i', 1)}
+                    ${set('$j', get('$i'))}
+                    ${digits()}
+                    ${fail(`(i32.eq ${get('$i')} ${get('$j')})`)}
+                    ${add('$m', `(i32.sub ${get('$i')} ${get('$j')})`)}))
+                ${fail(is(`(i32.or ${byte()} (i32.const 0x20))`, 0x65))}
+                ${fail(`(i32.gt_u ${get('$m')} (i32.const 15))`)}
+                (br $afterValue)))
+            (if (i32.or ${is(get('$s'), 0x7b)} ${is(get('$s'), 0x5b)})
+              (then
+                ${fail(`(i32.ge_u ${get('$depth')} ${get('$maxDepth')})`)}
+                ;; what closes it: } is { + 2, ] is [ + 2
+                ${set('$m', `(i32.add ${get('$s')} (i32.const 2))`)}
+                ${add('$i', 1)}
+                ${space()}
+                (if (i32.eq ${byte()} ${get('$m')}) (then ${add('$i', 1)} (br $afterValue)))
+                ${add('$depth', 1)}
+                (i32.store ${get('$sp')} ${get('$kind')})
+                (i32.store offset=4 ${get('$sp')} ${get('$firstKey')})
+                ${add('$sp', 8)}
+                ${set('$kind', `(select (i32.const ${OBJECT}) (i32.const ${ARRAY}) ${is(get('$m'), 0x7d)})`)}
+                ${set('$firstKey', get('$nextKey'))}
+                (if ${is(get('$kind'), ARRAY)} (then ${goTo(VALUE)}))
+                (br $key)))
+            (if ${is(get('$s'), 0x74)} (then ${literal(0, 0x65757274, 4)} (br $afterValue)))
+            (if ${is(get('$s'), 0x6e)} (then ${literal(0, 0x6c6c756e, 4)} (br $afterValue)))
+            ${fail(isNot(get('$s'), 0x66))}
+            ${literal(1, 0x65736c61, 5)}
+            (br $afterValue))
+
+          ;; A key: no escapes, not a guarded name, not one of the object's earlier keys.
+          ${space()}
+          ${fail(isNot(byte(), 0x22))}
+          ${set('$j', `(i32.add ${get('$i')} (i32.const 1))`)}
+          ${string('none', '$fail', true)}
+          ${set('$length', `(i32.sub (i32.sub ${get('$i')} ${get('$j')}) (i32.const 1))`)}
+          ${add('$count', 1)}
+          ${fail(`(i32.gt_u ${get('$count')} ${get('$maxKeys')})`)}
+          ${fail(keyIs('__proto__'))}
+          ${fail(keyIs('prototype'))}
+          ${fail(keyIs('constructor'))}
+          ${fail(`(i32.ge_u (i32.sub ${get('$nextKey')} ${get('$firstKey')}) (i32.const ${16 * 8}))`)}
+          (block $unique
+            ${set('$k', get('$firstKey'))}
+            (loop $earlier
+              (br_if $unique (i32.eq ${get('$k')} ${get('$nextKey')}))
+              (if (i32.eq (i32.load offset=4 ${get('$k')}) ${get('$length')})
+                (then
+                  ${set('$m', '(i32.const 0)')}
+                  (block $differs
+                    (loop $bytes
+                      (br_if $fail (i32.eq ${get('$m')} ${get('$length')}))
+                      (br_if $differs (i32.ne
+                        ${byte(`(i32.add (i32.load ${get('$k')}) ${get('$m')})`)}
+                        ${byte(`(i32.add ${get('$j')} ${get('$m')})`)}))
+                      ${add('$m', 1)}
+                      (br $bytes)))))
+              ${add('$k', 8)}
+              (br $earlier)))
+          (i32.store ${get('$nextKey')} ${get('$j')})
+          (i32.store offset=4 ${get('$nextKey')} ${get('$length')})
+          ${add('$nextKey', 8)}
+          ${space()}
+          ${fail(isNot(byte(), 0x3a))}
+          ${add('$i', 1)}
+          ${goTo(VALUE)})
+
+        ;; A value ended at $i.
+        (if ${is(get('$depth'), 0)}
+          (then
+            ${space()}
+            ${fail(`(i32.ne ${get('$i')} ${get('$end')})`)}
+            (return (select (i32.const ${CLEAN_ASCII}) (i32.const ${CLEAN})
+              (i32.eqz (i8x16.bitmask ${get('$seen')}))))))
+        ${space()}
+        ${set('$s', byte())}
+        (if ${is(get('$s'), 0x2c)}
+          (then
+            ${add('$i', 1)}
+            (if ${is(get('$kind'), ARRAY)} (then ${goTo(VALUE)}))
+            ${goTo(KEY)}))
+        ${fail(`(i32.ne ${get('$s')} (select (i32.const 0x5d) (i32.const 0x7d) ${is(get('$kind'), ARRAY)}))`)}
+        ${add('$i', 1)}
+        ${add('$depth', -1)}
+        ${set('$nextKey', get('$firstKey'))}
+        ${add('$sp', -8)}
+        ${set('$kind', `(i32.load ${get('$sp')})`)}
+        ${set('$firstKey', `(i32.load offset=4 ${get('$sp')})`)}
+        ${goTo(AFTER_VALUE)}))
+    (i32.const ${TO_SCRIPT}))`;
+
 export const FILTER_WAT = `
 (module
   (memory (export "memory") 1)
@@ -196,6 +374,11 @@ export const FILTER_WAT = `
     (local $kind i32) (local $fnode i32) (local $kept i32) (local $open i32) (local $previousEnd i32)
     (local $keyStart i32) (local $keyEnd i32) (local $child i32)
     (local $name i32) (local $length i32) (local $j i32)
+    ;; the zero bytes after the answer
+    (v128.store ${get('$end')} (v128.const i64x2 0 0))
+    (v128.store offset=16 ${get('$end')} (v128.const i64x2 0 0))
+    (v128.store offset=32 ${get('$end')} (v128.const i64x2 0 0))
+    (v128.store offset=48 ${get('$end')} (v128.const i64x2 0 0))
     ${set('$i', get('$start'))}
     ${set('$vnode', get('$node'))}
     ${set('$sp', `(i32.const ${STACK_AT})`)}
@@ -339,4 +522,5 @@ export const FILTER_WAT = `
     (i32.store offset=4 (i32.const ${RESULT_AT}) ${get('$records')})
     (i32.store offset=8 (i32.const ${RESULT_AT}) ${get('$fallback')})
     (i32.and ${get('$whole')} (i32.eq ${get('$i')} ${get('$end')})))
+${SCAN_REQUEST}
 )`;

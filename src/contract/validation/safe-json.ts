@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { Ch } from './json-bytes.js';
+import { CLEAN_ASCII, requestBodyVerdict, TO_SCRIPT } from './response-filter-wasm.js';
 
 /** Bounds on one JSON document; see `parseBoundedJson`. */
 export interface JsonBounds {
@@ -47,8 +48,23 @@ const MAX_SIGNIFICANT_DIGITS = 17;
  * numbers a double cannot hold (§6), and `__proto__` (prototype pollution in any code that merges
  * the value into another object). One scan checks all of that without building anything; only a
  * document that passes is handed to the native `JSON.parse`.
+ *
+ * The scan is first made in WebAssembly (`requestBodyVerdict`), which passes the common body and
+ * leaves anything it does not pass (a refusal, or an escape or number it does not judge) to the
+ * script scanner here, which decides and says why. A body it finds all ASCII is UTF-8 already,
+ * and its Latin-1 reading is its UTF-8 one.
  */
 export function parseBoundedJson(body: Buffer, bounds: JsonBounds): unknown {
+  const verdict = requestBodyVerdict(body, bounds.maxDepth, bounds.maxKeys);
+  if (verdict === CLEAN_ASCII) return JSON.parse(body.toString('latin1'));
+  if (!isUtf8(body)) throw new JsonRefusal('must be UTF-8 encoded');
+  const text = body.toString('utf8');
+  if (verdict === TO_SCRIPT) new JsonScanner(text, bounds).scanDocument();
+  return JSON.parse(text);
+}
+
+/** `parseBoundedJson` with the script scanner only: the reference the WebAssembly one is tested against. */
+export function parseBoundedJsonInScript(body: Buffer, bounds: JsonBounds): unknown {
   if (!isUtf8(body)) throw new JsonRefusal('must be UTF-8 encoded');
   const text = body.toString('utf8');
   new JsonScanner(text, bounds).scanDocument();
