@@ -10,8 +10,8 @@
 //   report, report-leaky  the response check: checkResponseBody and what it calls (the
 //                          WebAssembly scanner among it), over the 2 KB answer
 //   transfer               the validate stage (validateRequest): the Idempotency-Key header, the
-//                          Content-Type, the bounded JSON parse and the schema of the transfer
-//                          body; and the body alone (#checkBody), when V8 keeps it a frame
+//                          Content-Type, the bounded JSON parse and the schema of the transfer body
+//   transfer-body          the same stage where the operation declares the body only
 // Their -raw twins are sampled the same way, as a control: the same frames there should be
 // (nearly) absent.
 //
@@ -33,7 +33,10 @@ import { loadCerts, SCENARIOS, scenarioOpenLoop, startGatehouse, startUpstream }
 
 const { values: opt } = parseArgs({
   options: {
-    scenario: { type: 'string', default: 'report,report-raw,report-leaky,transfer,transfer-raw' },
+    scenario: {
+      type: 'string',
+      default: 'report-raw,report,report-leaky,transfer-raw,transfer-body,transfer',
+    },
     rate: { type: 'string', default: '3000' },
     seconds: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '3' },
@@ -63,8 +66,6 @@ const RESPONSE_CHECK = [
   /^JS:wasm-function\[/,
 ];
 const REQUEST_CHECK = [/^JS:[*~^]?validateRequest /];
-/** Within it, the body alone (Content-Type, the bounded JSON parse, the schema), when V8 kept it a frame of its own. */
-const BODY_CHECK = [/^JS:[*~^]?#checkBody /];
 
 function checkFrames(scenario) {
   return scenario.startsWith('transfer') ? REQUEST_CHECK : RESPONSE_CHECK;
@@ -138,7 +139,7 @@ async function main() {
     scenarios.some((x) => !SCENARIOS.includes(x) || x === 'items')
   ) {
     throw new Error(
-      'usage: node bench/check-share.mjs [--scenario report,report-raw,report-leaky,transfer,transfer-raw] ' +
+      'usage: node bench/check-share.mjs [--scenario report-raw,report,report-leaky,transfer-raw,transfer-body,transfer] ' +
         '[--rate N] [--seconds N] [--warmup N] [--rounds N] [--connections N] [--frequency Hz] [--top N]',
     );
   }
@@ -157,7 +158,6 @@ async function main() {
       `after ${warmup} s of warm-up, ${connections} connections, ${frequency} Hz`,
   );
   const results = Object.fromEntries(scenarios.map((x) => [x, []]));
-  const bodies = Object.fromEntries(scenarios.map((x) => [x, []]));
   const innermost = Object.fromEntries(scenarios.map((x) => [x, new Map()]));
   const within = Object.fromEntries(scenarios.map((x) => [x, new Map()]));
   for (let round = 1; round <= rounds; round += 1) {
@@ -183,23 +183,17 @@ async function main() {
       rmSync(file, { force: true });
       const bad = run.errors + (run.non2xx ?? 0);
       if (run.aborted || samples.length === 0) {
-        console.log(`  round ${round} ${scenario.padEnd(12)} overloaded at ${rate} req/s: not counted`);
+        console.log(`  round ${round} ${scenario.padEnd(13)} overloaded at ${rate} req/s: not counted`);
         continue;
       }
       const share = shareOf(samples, checkFrames(scenario));
       results[scenario].push(share.inside / share.total);
-      // No #checkBody frame at all: V8 compiled it into its caller this round, so it cannot be told apart.
-      const bodyInside = scenario === 'transfer' ? shareOf(samples, BODY_CHECK).inside : 0;
-      const body = bodyInside > 0 ? bodyInside / samples.length : null;
-      if (body !== null) bodies[scenario].push(body);
       for (const [name, n] of share.innermost)
         innermost[scenario].set(name, (innermost[scenario].get(name) ?? 0) + n);
       for (const [name, n] of share.within) within[scenario].set(name, (within[scenario].get(name) ?? 0) + n);
       console.log(
-        `  round ${round} ${scenario.padEnd(12)} ${share.inside} of ${share.total} samples in the check = ` +
-          `${pct(share.inside / share.total)}` +
-          `${scenario !== 'transfer' ? '' : body === null ? ', the body not a frame of its own' : `, the body ${pct(body)}`}` +
-          `${bad > 0 ? `  (${bad} errors or non-2xx answers)` : ''}`,
+        `  round ${round} ${scenario.padEnd(13)} ${share.inside} of ${share.total} samples in the check = ` +
+          `${pct(share.inside / share.total)}${bad > 0 ? `  (${bad} errors or non-2xx answers)` : ''}`,
       );
     }
   }
@@ -210,9 +204,7 @@ async function main() {
   };
   for (const scenario of scenarios) {
     if (results[scenario].length === 0) continue;
-    console.log(`  ${scenario.padEnd(12)} ${adds(results[scenario])}`);
-    if (bodies[scenario].length > 0)
-      console.log(`    the body alone (#checkBody): ${adds(bodies[scenario])}`);
+    console.log(`  ${scenario.padEnd(13)} ${adds(results[scenario])}`);
   }
   const top = (title, maps) => {
     console.log(`\n${title}`);

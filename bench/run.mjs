@@ -4,7 +4,7 @@
 // each proxy process from /proc, then an open-loop latency check of Gatehouse at half its peak.
 // Usage: npm run bench -- [--rounds 5] [--duration 5] [--warmup 2] [--connections 64] [--only a,b,c,d]
 //        [--auth none|jwt|key]  (the credential every request carries; c checks it)
-//        [--scenario items|transfer|transfer-raw|report|report-leaky|report-raw]  (bench/lib/targets.mjs)
+//        [--scenario items|transfer|transfer-body|transfer-raw|report|report-leaky|report-raw]  (bench/lib/targets.mjs)
 //        A list (--scenario report-raw,report) runs the scenarios alternately against the same
 //        processes; for c, each checked scenario is then compared with its -raw twin round by round,
 //        at each scenario's peak (wrk) and at one fixed rate for all (open loop).

@@ -282,12 +282,22 @@ export async function startFastify(certs, port, upstreamPort) {
 // --scenario (bench/run.mjs): what wrk sends to every target. `items` is the default GET; the
 // others measure request validation and response filtering against the same request without them
 // (target c checks what its contract declares; a, b and d pass everything through).
-//   transfer      POST /transfers, a JSON transfer body validated against its schema
+//   transfer      POST /transfers, a JSON transfer body validated against its schema, and its
+//                 Idempotency-Key header against a uuid
+//   transfer-body the same to /transfers-body, which declares the body only: its validation alone
 //   transfer-raw  the same bytes to /transfers-raw, declared application/octet-stream: not parsed
 //   report        GET /report/{n}: a 2 KB JSON answer checked against its schema (nothing to remove)
 //   report-leaky  GET /report-leaky/{n}: the same plus one undeclared field, cut out of the bytes
 //   report-raw    GET /report-raw/{n}: the same 2 KB, declared without a schema: streamed as is
-export const SCENARIOS = ['items', 'transfer', 'transfer-raw', 'report', 'report-leaky', 'report-raw'];
+export const SCENARIOS = [
+  'items',
+  'transfer',
+  'transfer-body',
+  'transfer-raw',
+  'report',
+  'report-leaky',
+  'report-raw',
+];
 
 const TRANSFER_BODY = JSON.stringify({
   toAccountId: '6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b',
@@ -307,7 +317,7 @@ const LEAKY_JSON = REPORT_JSON.slice(0, -1) + ',"internalNote":"routed via ledge
 
 function scenarioLocations() {
   return `
-    location ~ ^/transfers(-raw)?$ {
+    location ~ ^/transfers(-raw|-body)?$ {
       default_type application/json;
       return 201 '{"id":"t-1","status":"accepted"}';
     }
@@ -345,11 +355,7 @@ function scenarioPaths(security) {
   const reportParams = `
       parameters:
         - { name: id, in: path, required: true, schema: { type: string, maxLength: 64 } }`;
-  return `  /transfers:
-    post:
-      ${security}
-      parameters:
-        - { name: Idempotency-Key, in: header, required: true, schema: { type: string, format: uuid } }
+  const transferBody = `
       requestBody:
         required: true
         content:
@@ -363,7 +369,15 @@ function scenarioPaths(security) {
                 currency: { type: string, enum: [EUR, USD, GBP] }
                 memo: { type: string, maxLength: 140 }
       responses:
-        '201': { description: accepted }
+        '201': { description: accepted }`;
+  return `  /transfers:
+    post:
+      ${security}
+      parameters:
+        - { name: Idempotency-Key, in: header, required: true, schema: { type: string, format: uuid } }${transferBody}
+  /transfers-body:
+    post:
+      ${security}${transferBody}
   /transfers-raw:
     post:
       ${security}
@@ -386,11 +400,12 @@ function scenarioPaths(security) {
 
 /**
  * The scenario a checked one is compared with: the same traffic without the check (report and
- * report-leaky → report-raw, transfer → transfer-raw), when `scenarios` holds it; else null.
+ * report-leaky → report-raw, transfer and transfer-body → transfer-raw), when `scenarios` holds it;
+ * else null.
  */
 export function uncheckedTwin(scenario, scenarios) {
   if (scenario.endsWith('-raw')) return null;
-  const raw = `${scenario.replace(/-leaky$/, '')}-raw`;
+  const raw = `${scenario.replace(/-(leaky|body)$/, '')}-raw`;
   return scenarios.includes(raw) ? raw : null;
 }
 
@@ -410,7 +425,7 @@ export function scenarioRequest(scenario, n, headers = {}) {
     path: `/${scenario.replace('transfer', 'transfers')}`,
     headers: {
       ...headers,
-      'content-type': scenario === 'transfer' ? 'application/json' : 'application/octet-stream',
+      'content-type': scenario === 'transfer-raw' ? 'application/octet-stream' : 'application/json',
       'idempotency-key': '0b8f3c1e-6a2d-4f7b-9e1c-5d4a3b2c1f0e',
     },
     body: TRANSFER_BODY,
@@ -438,7 +453,7 @@ export function writeScenarioLuaScript(dir, scenario, headers = {}) {
     ...headers,
     ...(post
       ? {
-          'content-type': scenario === 'transfer' ? 'application/json' : 'application/octet-stream',
+          'content-type': scenario === 'transfer-raw' ? 'application/octet-stream' : 'application/json',
           'idempotency-key': '0b8f3c1e-6a2d-4f7b-9e1c-5d4a3b2c1f0e',
         }
       : {}),

@@ -58,6 +58,9 @@ export class RequestValidator {
   readonly #mediaList: string;
   readonly #bodyRequired: boolean;
   readonly #maxBodyBytes: number | null;
+  /** The last Content-Type a body passed with, and its entry: clients of one operation mostly repeat one. */
+  #acceptedType: string | null = null;
+  #acceptedEntry: BodyMedia | null = null;
 
   constructor(
     operation: Operation,
@@ -181,6 +184,32 @@ export class RequestValidator {
   }
 
   #checkBody(contentType: string | undefined, body: Buffer): void {
+    const entry =
+      contentType !== undefined && contentType === this.#acceptedType
+        ? this.#acceptedEntry!
+        : this.#acceptContentType(contentType);
+    if (this.#maxBodyBytes !== null && body.length > this.#maxBodyBytes) {
+      throw new GatehouseError(
+        'GH_TRANSPORT_BODY_TOO_LARGE',
+        `body of ${body.length} bytes over the operation's ${this.#maxBodyBytes}`,
+      );
+    }
+    if (!entry.json) return;
+    let value: unknown;
+    try {
+      value = parseBoundedJson(body, entry.bounds);
+    } catch (err) {
+      if (!(err instanceof JsonRefusal)) throw err;
+      refuseBody(`body refused by the JSON parser: ${err.rule}`, { field: 'body', rule: err.rule });
+    }
+    const validate = entry.validate;
+    if (validate === null || validate(value)) return;
+    const error = describeAjvError(validate.errors![0]!, '');
+    refuseBody(summarise('body', [error]), error);
+  }
+
+  /** The declared entry for a Content-Type (a JSON one in UTF-8), remembered; else the 415 refusal. */
+  #acceptContentType(contentType: string | undefined): BodyMedia {
     const media = this.#media;
     if (media === null) {
       refuseMediaType(
@@ -196,28 +225,15 @@ export class RequestValidator {
         `must be one of: ${this.#mediaList}`,
       );
     }
-    if (this.#maxBodyBytes !== null && body.length > this.#maxBodyBytes) {
-      throw new GatehouseError(
-        'GH_TRANSPORT_BODY_TOO_LARGE',
-        `body of ${body.length} bytes over the operation's ${this.#maxBodyBytes}`,
-      );
+    if (entry.json) {
+      const charset = charsetOf(contentType!);
+      if (charset !== null && charset !== 'utf-8') {
+        refuseMediaType(`JSON body in charset ${charset}`, 'must be UTF-8 encoded JSON (RFC 8259 §8.1)');
+      }
     }
-    if (!entry.json) return;
-    const charset = charsetOf(contentType!);
-    if (charset !== null && charset !== 'utf-8') {
-      refuseMediaType(`JSON body in charset ${charset}`, 'must be UTF-8 encoded JSON (RFC 8259 §8.1)');
-    }
-    let value: unknown;
-    try {
-      value = parseBoundedJson(body, entry.bounds);
-    } catch (err) {
-      if (!(err instanceof JsonRefusal)) throw err;
-      refuseBody(`body refused by the JSON parser: ${err.rule}`, { field: 'body', rule: err.rule });
-    }
-    const validate = entry.validate;
-    if (validate === null || validate(value)) return;
-    const error = describeAjvError(validate.errors![0]!, '');
-    refuseBody(summarise('body', [error]), error);
+    this.#acceptedType = contentType!;
+    this.#acceptedEntry = entry;
+    return entry;
   }
 }
 

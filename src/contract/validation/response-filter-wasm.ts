@@ -84,6 +84,9 @@ class FilterEngine {
   #capacity: number;
   #nodesEnd = NODES_AT;
   readonly #nodes = new WeakMap<ResponseFilter, number>();
+  /** The filter of the last answer and its node: an operation's answers mostly follow one another. */
+  #lastFilter: ResponseFilter | null = null;
+  #lastNode = 0;
   /** By node address, for the record of removals. */
   readonly #filters = new Map<number, ResponseFilter>();
 
@@ -112,7 +115,13 @@ class FilterEngine {
     raw: Buffer,
     removed: string[] | null,
   ): Buffer | 'invalid' | typeof NEEDS_SCRIPT {
-    const node = filter === null ? 0 : this.#nodeAt(filter);
+    let node = 0;
+    if (filter === this.#lastFilter) node = this.#lastNode;
+    else if (filter !== null) {
+      node = this.#nodeAt(filter);
+      this.#lastFilter = filter;
+      this.#lastNode = node;
+    }
     const start = align(this.#nodesEnd, 16);
     const end = start + raw.length;
     // A cut takes 8 bytes and at least 5 bytes of answer (`"":0,`): twice the answer is room enough.
@@ -203,8 +212,9 @@ class FilterEngine {
   }
 }
 
+/** `n` rounded up to a multiple of `to`, a power of two. */
 function align(n: number, to: number): number {
-  return Math.ceil(n / to) * to;
+  return (n + to - 1) & -to;
 }
 
 /** A byte a JSON key spells as itself: printable ASCII but `"` and `\\`. */
