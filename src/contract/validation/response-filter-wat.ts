@@ -173,6 +173,15 @@ const literal = (offset: number, word: number, length: number): string =>
   `${fail(`(i32.ne (i32.load offset=${offset} align=1 ${get('$i')}) (i32.const ${word}))`)}
   ${add('$i', length)}`;
 
+/** The value at $i is true, null or false ($s holds its first byte), else $fail; then $afterValue. */
+const literals = (): string =>
+  `;; words "true", "null" and "alse" compared at once
+  (if ${is(get('$s'), 0x74)} (then ${literal(0, 0x65757274, 4)} (br $afterValue)))
+  (if ${is(get('$s'), 0x6e)} (then ${literal(0, 0x6c6c756e, 4)} (br $afterValue)))
+  ${fail(isNot(get('$s'), 0x66))}
+  ${literal(1, 0x65736c61, 5)}
+  (br $afterValue)`;
+
 /** Opens an object or array: the open one's frame is saved, `kind` and `fnode` start the new one. */
 const open = (kind: string, fnode: string): string =>
   `${fail(`(i32.ge_u ${get('$depth')} (i32.const ${MAX_ANSWER_DEPTH}))`)}
@@ -291,11 +300,7 @@ const SCAN_REQUEST = `
                 ${set('$firstKey', get('$nextKey'))}
                 (if ${is(get('$kind'), ARRAY)} (then ${goTo(VALUE)}))
                 (br $key)))
-            (if ${is(get('$s'), 0x74)} (then ${literal(0, 0x65757274, 4)} (br $afterValue)))
-            (if ${is(get('$s'), 0x6e)} (then ${literal(0, 0x6c6c756e, 4)} (br $afterValue)))
-            ${fail(isNot(get('$s'), 0x66))}
-            ${literal(1, 0x65736c61, 5)}
-            (br $afterValue))
+            ${literals()})
 
           ;; A key: no escapes, not a guarded name, not one of the object's earlier keys.
           ${space()}
@@ -414,12 +419,7 @@ export const FILTER_WAT = `
                 (if ${is(byte(), 0x5d)} (then ${close()} (br $afterValue)))
                 ${set('$vnode', get('$fnode'))}
                 ${goTo(VALUE)}))
-            ;; true, null, false: words "true", "null" and "alse" compared at once
-            (if ${is(get('$s'), 0x74)} (then ${literal(0, 0x65757274, 4)} (br $afterValue)))
-            (if ${is(get('$s'), 0x6e)} (then ${literal(0, 0x6c6c756e, 4)} (br $afterValue)))
-            ${fail(isNot(get('$s'), 0x66))}
-            ${literal(1, 0x65736c61, 5)}
-            (br $afterValue))
+            ${literals()})
 
           ;; A key, in the open object.
           ${space()}
