@@ -54,10 +54,14 @@ export const enum Ch {
 const STRING_STOPS = new Uint8Array(256).map((_, c) =>
   c < 0x20 /* space */ || c === 0x22 /* " */ || c === 0x5c /* \ */ ? 1 : 0,
 );
-/** 1: `\"` `\\` `\/` `\b` `\f` `\n` `\r` `\t`; 2: `\u`, four hex digits follow. */
-const ESCAPES = new Uint8Array(256).map((_, c) => ('"\\/bfnrt'.includes(String.fromCharCode(c)) ? 1 : 0));
+/** 1: `\"` `\\` `\/` `\b` `\f` `\n` `\r` `\t`; 2: `\u`, four hex digits follow. The WebAssembly scanner reads a copy. */
+export const ESCAPES = new Uint8Array(256).map((_, c) =>
+  '"\\/bfnrt'.includes(String.fromCharCode(c)) ? 1 : 0,
+);
 ESCAPES[0x75 /* u */] = 2;
-const HEX_DIGITS = new Uint8Array(256).map((_, c) => (/[0-9A-Fa-f]/.test(String.fromCharCode(c)) ? 1 : 0));
+export const HEX_DIGITS = new Uint8Array(256).map((_, c) =>
+  /[0-9A-Fa-f]/.test(String.fromCharCode(c)) ? 1 : 0,
+);
 
 /**
  * Whether the answer's last token can close its first: an object or array must end with a

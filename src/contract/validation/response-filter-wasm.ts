@@ -1,4 +1,5 @@
 import loadWabt from 'wabt';
+import { ESCAPES, HEX_DIGITS } from './json-bytes.js';
 import { extraFilterFor, MAX_RECORDED, removalLabel, type ResponseFilter } from './response-filter.js';
 import {
   ANSWER_PADDING,
@@ -98,11 +99,8 @@ class FilterEngine {
     this.#bytes = new Uint8Array(this.#memory.buffer);
     this.#words = new Int32Array(this.#memory.buffer);
     this.#capacity = this.#bytes.length;
-    for (let c = 0; c < 256; c += 1) {
-      const ch = String.fromCharCode(c);
-      this.#bytes[c] = ch === 'u' ? 2 : '"\\/bfnrt'.includes(ch) ? 1 : 0;
-      this.#bytes[256 + c] = /[0-9A-Fa-f]/.test(ch) ? 1 : 0;
-    }
+    this.#bytes.set(ESCAPES, 0);
+    this.#bytes.set(HEX_DIGITS, 256);
   }
 
   get full(): boolean {

@@ -1,7 +1,8 @@
 /*
- * The response filter's scanner as a WebAssembly module (text format, assembled at start-up by
- * response-filter-wasm.ts): the same walk as response-filter-bytes.ts and json-bytes.ts, over
- * the answer copied into linear memory. Memory reads carry no bounds test of their own (the
+ * The contract's JSON scanners as one WebAssembly module (text format, assembled at start-up by
+ * response-filter-wasm.ts): `run`, the response filter, the same walk as response-filter-bytes.ts
+ * and json-bytes.ts; and `scanRequest` (below), the first pass over a request body (safe-json.ts).
+ * Both read the bytes copied into linear memory. Memory reads carry no bounds test of their own (the
  * engine keeps them inside the memory), and string content is read sixteen bytes at a time.
  *
  * The walk is one loop in one function, not a recursive descent: a call costs a WebAssembly
@@ -9,8 +10,8 @@
  * objects and arrays are kept on a stack in memory (STACK_AT), one frame each.
  *
  * Memory, as the engine lays it out (every address a byte offset, every word little-endian):
- *   0-255      escape kinds: 1 for `"` `\` `/` `b` `f` `n` `r` `t`, 2 for `u`, 0 for the rest
- *   256-511    1 for a hex digit, 0 for the rest
+ *   0-255      escape kinds: 1 for `"` `\` `/` `b` `f` `n` `r` `t`, 2 for `u`, 0 for the rest (ESCAPES)
+ *   256-511    1 for a hex digit, 0 for the rest (HEX_DIGITS)
  *   512-523    what `run` leaves for the engine: the end of its cuts, of its records, and 1 when
  *              the answer needs the JavaScript scanner (a key spelt with escapes or beyond ASCII
  *              where it matters, or a node whose patterns depend on the key)
