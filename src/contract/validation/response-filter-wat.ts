@@ -174,6 +174,11 @@ const literal = (offset: number, word: number, length: number): string =>
   `${fail(`(i32.ne (i32.load offset=${offset} align=1 ${get('$i')}) (i32.const ${word}))`)}
   ${add('$i', length)}`;
 
+/** Writes the ANSWER_PADDING zero bytes after the answer (at $end), sixteen at a time. */
+const zeroPadding = (): string =>
+  `;; the zero bytes after the answer
+  ${Array.from({ length: ANSWER_PADDING / 16 }, (_, k) => `(v128.store offset=${16 * k} ${get('$end')} (v128.const i64x2 0 0))`).join('\n  ')}`;
+
 /** The value at $i is true, null or false ($s holds its first byte), else $fail; then $afterValue. */
 const literals = (): string =>
   `;; words "true", "null" and "alse" compared at once
@@ -244,11 +249,7 @@ const SCAN_REQUEST = `
     (local $i i32) (local $s i32) (local $v v128) (local $state i32) (local $depth i32)
     (local $sp i32) (local $kind i32) (local $firstKey i32) (local $nextKey i32) (local $count i32)
     (local $j i32) (local $k i32) (local $length i32) (local $m i32) (local $seen v128)
-    ;; the zero bytes after the answer
-    (v128.store ${get('$end')} (v128.const i64x2 0 0))
-    (v128.store offset=16 ${get('$end')} (v128.const i64x2 0 0))
-    (v128.store offset=32 ${get('$end')} (v128.const i64x2 0 0))
-    (v128.store offset=48 ${get('$end')} (v128.const i64x2 0 0))
+    ${zeroPadding()}
     ${set('$i', get('$start'))}
     ${set('$sp', get('$frames'))}
     ${set('$nextKey', get('$keys'))}
@@ -380,11 +381,7 @@ export const FILTER_WAT = `
     (local $kind i32) (local $fnode i32) (local $kept i32) (local $open i32) (local $previousEnd i32)
     (local $keyStart i32) (local $keyEnd i32) (local $child i32)
     (local $name i32) (local $length i32) (local $j i32)
-    ;; the zero bytes after the answer
-    (v128.store ${get('$end')} (v128.const i64x2 0 0))
-    (v128.store offset=16 ${get('$end')} (v128.const i64x2 0 0))
-    (v128.store offset=32 ${get('$end')} (v128.const i64x2 0 0))
-    (v128.store offset=48 ${get('$end')} (v128.const i64x2 0 0))
+    ${zeroPadding()}
     ${set('$i', get('$start'))}
     ${set('$vnode', get('$node'))}
     ${set('$sp', `(i32.const ${STACK_AT})`)}
