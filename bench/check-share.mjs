@@ -61,7 +61,7 @@ const RESPONSE_CHECK = [
   /^JS:[*~^]?checkResponseBody /,
   /^JS:[*~^]?filterResponseBytes(InScript)? /,
   /^JS:[*~^]?filterInModule /,
-  /^JS:[*~^]?filter .*response-filter-wasm\.js/,
+  /^JS:[*~^]?filter .*json-wasm\.js/,
   /^JS:[*~^]?cutOut /,
   /^JS:wasm-function\[/,
 ];

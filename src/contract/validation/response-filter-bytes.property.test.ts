@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyResponseFilter, compileResponseFilter, type ResponseFilter } from './response-filter.js';
 import { filterResponseBytes, filterResponseBytesInScript } from './response-filter-bytes.js';
-import { filterInModule, NEEDS_SCRIPT } from './response-filter-wasm.js';
+import { filterInModule, NEEDS_SCRIPT } from './json-wasm.js';
 
 /*
  * Differential: the byte scanner against what it replaces, JSON.parse of the decoded text and

@@ -10,13 +10,7 @@ import {
   skipValue,
 } from './json-bytes.js';
 import { extraFilterFor, MAX_RECORDED, removalLabel, type ResponseFilter } from './response-filter.js';
-import {
-  cutOut,
-  filterInModule,
-  isUnescapedAscii,
-  NEEDS_SCRIPT,
-  WASM_MAX_ANSWER,
-} from './response-filter-wasm.js';
+import { cutOut, filterInModule, isUnescapedAscii, NEEDS_SCRIPT, WASM_MAX_ANSWER } from './json-wasm.js';
 
 export { MAX_ANSWER_DEPTH } from './json-bytes.js';
 
@@ -33,7 +27,7 @@ export { MAX_ANSWER_DEPTH } from './json-bytes.js';
  * every occurrence is filtered, where JSON.parse keeps (and the reference walks) only the last: the
  * value left is the same, but more may be recorded, and cut.
  *
- * Answers up to WASM_MAX_ANSWER bytes are scanned in WebAssembly (response-filter-wat.ts), the
+ * Answers up to WASM_MAX_ANSWER bytes are scanned in WebAssembly (json-wat.ts), the
  * rest, and those whose keys need decoding, by `filterResponseBytesInScript`: both give the same
  * answer (property-tested).
  */

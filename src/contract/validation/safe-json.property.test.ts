@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CLEAN, CLEAN_ASCII, requestBodyVerdict, TO_SCRIPT } from './response-filter-wasm.js';
+import { CLEAN, CLEAN_ASCII, requestBodyVerdict, TO_SCRIPT } from './json-wasm.js';
 
 const requestBodyClean = (body: Buffer, maxDepth: number, maxKeys: number): boolean =>
   requestBodyVerdict(body, maxDepth, maxKeys) !== TO_SCRIPT;

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { Ch } from './json-bytes.js';
-import { CLEAN_ASCII, requestBodyVerdict, TO_SCRIPT } from './response-filter-wasm.js';
+import { CLEAN_ASCII, requestBodyVerdict, TO_SCRIPT } from './json-wasm.js';
 
 /** Bounds on one JSON document; see `parseBoundedJson`. */
 export interface JsonBounds {

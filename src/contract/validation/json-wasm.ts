@@ -3,7 +3,7 @@ import { ESCAPES, HEX_DIGITS } from './json-bytes.js';
 import { extraFilterFor, MAX_RECORDED, removalLabel, type ResponseFilter } from './response-filter.js';
 import {
   ANSWER_PADDING,
-  FILTER_WAT,
+  JSON_WAT,
   FILTERS_OBJECTS,
   KEEP_WHOLE,
   KEY_DEPENDENT,
@@ -12,9 +12,9 @@ import {
   REMOVE,
   RESULT_AT,
   TO_SCRIPT,
-} from './response-filter-wat.js';
+} from './json-wat.js';
 
-export { CLEAN, CLEAN_ASCII, TO_SCRIPT } from './response-filter-wat.js';
+export { CLEAN, CLEAN_ASCII, TO_SCRIPT } from './json-wat.js';
 
 /** What this module uses of the WebAssembly global (its types come with the DOM library, not Node's). */
 interface WasmGlobal {
@@ -28,12 +28,12 @@ interface WasmMemory {
 }
 const { WebAssembly: wasm } = globalThis as unknown as { WebAssembly: WasmGlobal };
 
-/** The filter's module, assembled once per process from its text (response-filter-wat.ts). */
-const FILTER_MODULE = await assemble(FILTER_WAT);
+/** The module of the contract's JSON scanners, assembled once per process from its text (json-wat.ts). */
+const JSON_MODULE = await assemble(JSON_WAT);
 
 async function assemble(text: string): Promise<WasmModule> {
   const wabt = await loadWabt();
-  const parsed = wabt.parseWat('response-filter.wat', text, { simd: true, multi_value: true });
+  const parsed = wabt.parseWat('json.wat', text, { simd: true, multi_value: true });
   try {
     parsed.validate();
     return new wasm.Module(parsed.toBinary({}).buffer);
@@ -72,10 +72,10 @@ type ScanRequest = (
 ) => number;
 
 /**
- * One instance of the filter module: its memory, the filter nodes written into it (once per
- * ResponseFilter), and the call that scans one answer.
+ * One instance of the module: its memory, the filter nodes written into it (once per
+ * ResponseFilter), and the calls that scan one answer or one request body.
  */
-class FilterEngine {
+class ScanEngine {
   readonly #memory: WasmMemory;
   readonly #run: Run;
   readonly #scanRequest: ScanRequest;
@@ -92,7 +92,7 @@ class FilterEngine {
   readonly #filters = new Map<number, ResponseFilter>();
 
   constructor() {
-    const instance = new wasm.Instance(FILTER_MODULE);
+    const instance = new wasm.Instance(JSON_MODULE);
     this.#memory = instance.exports.memory as WasmMemory;
     this.#run = instance.exports.run as Run;
     this.#scanRequest = instance.exports.scanRequest as ScanRequest;
@@ -147,7 +147,7 @@ class FilterEngine {
     return cutOut(raw, ranges);
   }
 
-  /** What the module finds of `body`: CLEAN_ASCII, CLEAN or TO_SCRIPT (SCAN_REQUEST in response-filter-wat.ts). */
+  /** What the module finds of `body`: CLEAN_ASCII, CLEAN or TO_SCRIPT (SCAN_REQUEST in json-wat.ts). */
   scanRequest(body: Buffer, maxDepth: number, maxKeys: number): number {
     const start = align(this.#nodesEnd, 16);
     const end = start + body.length;
@@ -220,7 +220,7 @@ export function isUnescapedAscii(c: number): boolean {
   return c >= 0x20 /* space */ && c < 0x80 && c !== 0x22 /* " */ && c !== 0x5c; /* \ */
 }
 
-let engine = new FilterEngine();
+let engine = new ScanEngine();
 
 /**
  * `filterResponseBytes` (response-filter-bytes.ts) in WebAssembly, for answers up to
@@ -231,7 +231,7 @@ export function filterInModule(
   raw: Buffer,
   removed: string[] | null,
 ): Buffer | 'invalid' | typeof NEEDS_SCRIPT {
-  if (engine.full) engine = new FilterEngine();
+  if (engine.full) engine = new ScanEngine();
   return engine.filter(filter, raw, removed);
 }
 
@@ -242,7 +242,7 @@ export function filterInModule(
  */
 export function requestBodyVerdict(body: Buffer, maxDepth: number, maxKeys: number): number {
   if (body.length > WASM_MAX_ANSWER || maxDepth > MAX_REQUEST_DEPTH) return TO_SCRIPT;
-  if (engine.full) engine = new FilterEngine();
+  if (engine.full) engine = new ScanEngine();
   return engine.scanRequest(body, maxDepth, maxKeys);
 }
 

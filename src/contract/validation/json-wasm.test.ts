@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileResponseFilter, type ResponseFilter } from './response-filter.js';
 import { filterResponseBytesInScript } from './response-filter-bytes.js';
-import { filterInModule, NEEDS_SCRIPT, WASM_MAX_ANSWER } from './response-filter-wasm.js';
+import { filterInModule, NEEDS_SCRIPT, WASM_MAX_ANSWER } from './json-wasm.js';
 
 function filterOf(schema: unknown): ResponseFilter {
   const filter = compileResponseFilter(schema);

@@ -1,6 +1,6 @@
 /*
  * The contract's JSON scanners as one WebAssembly module (text format, assembled at start-up by
- * response-filter-wasm.ts): `run`, the response filter, the same walk as response-filter-bytes.ts
+ * json-wasm.ts): `run`, the response filter, the same walk as response-filter-bytes.ts
  * and json-bytes.ts; and `scanRequest` (below), the first pass over a request body (safe-json.ts).
  * Both read the bytes copied into linear memory. Memory reads carry no bounds test of their own (the
  * engine keeps them inside the memory), and string content is read sixteen bytes at a time.
@@ -365,7 +365,7 @@ const SCAN_REQUEST = `
         ${goTo(AFTER_VALUE)}))
     (i32.const ${TO_SCRIPT}))`;
 
-export const FILTER_WAT = `
+export const JSON_WAT = `
 (module
   (memory (export "memory") 1)
 
