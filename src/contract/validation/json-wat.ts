@@ -211,6 +211,33 @@ const close = (): string =>
 /** Jumps to a state at the top of the loop. */
 const goTo = (state: number): string => `${set('$state', `(i32.const ${state})`)} (br $machine)`;
 
+/**
+ * The loop both functions run: three states dispatched at its top (a value expected, a key
+ * expected, a value just ended), and what follows a value inside an open object or array: a comma
+ * and the next element (after `element`) or key, or the closing byte and `pop`, which closes it.
+ * `ended` runs first when a value ends.
+ */
+function machine(parts: { value: string; key: string; ended: string; element: string; pop: string }): string {
+  return `(loop $machine
+    (block $afterValue
+      (block $key
+        (block $value
+          (br_table $value $key $afterValue ${get('$state')}))
+        ${parts.value})
+      ${parts.key})
+    ${parts.ended}
+    ${space()}
+    ${set('$s', byte())}
+    (if ${is(get('$s'), 0x2c)}
+      (then
+        ${add('$i', 1)}
+        (if ${is(get('$kind'), ARRAY)} (then ${parts.element} ${goTo(VALUE)}))
+        ${goTo(KEY)}))
+    ${fail(`(i32.ne ${get('$s')} (select (i32.const 0x5d) (i32.const 0x7d) ${is(get('$kind'), ARRAY)}))`)}
+    ${parts.pop}
+    ${goTo(AFTER_VALUE)})`;
+}
+
 /** The key from $j, $length bytes, is `name` (9 or 11 bytes): two words, the closing quote in the second. */
 function keyIs(name: string): string {
   const rest = name.slice(8) + '"';
@@ -255,12 +282,8 @@ const SCAN_REQUEST = `
     ${set('$nextKey', get('$keys'))}
     ${set('$firstKey', get('$keys'))}
     (block $fail
-      (loop $machine
-        (block $afterValue
-          (block $key
-            (block $value
-              (br_table $value $key $afterValue ${get('$state')}))
-
+      ${machine({
+        value: `
             ;; A value.
             ${space()}
             ${set('$s', byte())}
@@ -302,8 +325,8 @@ const SCAN_REQUEST = `
                 ${set('$firstKey', get('$nextKey'))}
                 (if ${is(get('$kind'), ARRAY)} (then ${goTo(VALUE)}))
                 (br $key)))
-            ${literals()})
-
+            ${literals()}`,
+        key: `
           ;; A key: no escapes, not a guarded name, not one of the object's earlier keys.
           ${space()}
           ${fail(isNot(byte(), 0x22))}
@@ -339,30 +362,24 @@ const SCAN_REQUEST = `
           ${space()}
           ${fail(isNot(byte(), 0x3a))}
           ${add('$i', 1)}
-          ${goTo(VALUE)})
-
+          ${goTo(VALUE)}`,
+        ended: `
         ;; A value ended at $i.
         (if ${is(get('$depth'), 0)}
           (then
             ${space()}
             ${fail(`(i32.ne ${get('$i')} ${get('$end')})`)}
             (return (select (i32.const ${CLEAN_ASCII}) (i32.const ${CLEAN})
-              (i32.eqz (i8x16.bitmask ${get('$seen')}))))))
-        ${space()}
-        ${set('$s', byte())}
-        (if ${is(get('$s'), 0x2c)}
-          (then
-            ${add('$i', 1)}
-            (if ${is(get('$kind'), ARRAY)} (then ${goTo(VALUE)}))
-            ${goTo(KEY)}))
-        ${fail(`(i32.ne ${get('$s')} (select (i32.const 0x5d) (i32.const 0x7d) ${is(get('$kind'), ARRAY)}))`)}
+              (i32.eqz (i8x16.bitmask ${get('$seen')}))))))`,
+        element: '',
+        pop: `
         ${add('$i', 1)}
         ${add('$depth', -1)}
         ${set('$nextKey', get('$firstKey'))}
         ${add('$sp', -8)}
         ${set('$kind', `(i32.load ${get('$sp')})`)}
-        ${set('$firstKey', `(i32.load offset=4 ${get('$sp')})`)}
-        ${goTo(AFTER_VALUE)}))
+        ${set('$firstKey', `(i32.load offset=4 ${get('$sp')})`)}`,
+      })})
     (i32.const ${TO_SCRIPT}))`;
 
 export const JSON_WAT = `
@@ -386,12 +403,8 @@ export const JSON_WAT = `
     ${set('$vnode', get('$node'))}
     ${set('$sp', `(i32.const ${STACK_AT})`)}
     (block $fail
-      (loop $machine
-        (block $afterValue
-          (block $key
-            (block $value
-              (br_table $value $key $afterValue ${get('$state')}))
-
+      ${machine({
+        value: `
             ;; A value, for the node in $vnode (0: only checked).
             ${space()}
             ${set('$s', byte())}
@@ -417,8 +430,8 @@ export const JSON_WAT = `
                 (if ${is(byte(), 0x5d)} (then ${close()} (br $afterValue)))
                 ${set('$vnode', get('$fnode'))}
                 ${goTo(VALUE)}))
-            ${literals()})
-
+            ${literals()}`,
+        key: `
           ;; A key, in the open object.
           ${space()}
           ${fail(isNot(byte(), 0x22))}
@@ -478,8 +491,8 @@ export const JSON_WAT = `
           ${space()}
           ${fail(isNot(byte(), 0x3a))}
           ${add('$i', 1)}
-          ${goTo(VALUE)})
-
+          ${goTo(VALUE)}`,
+        ended: `
         ;; A value ended at $i.
         (if ${is(get('$kind'), TOP)} (then ${set('$whole', '(i32.const 1)')} (br $fail)))
         (if ${is(get('$kind'), FILTERED_OBJECT)}
@@ -503,17 +516,10 @@ export const JSON_WAT = `
                     (i32.store offset=4 ${get('$records')} ${get('$keyStart')})
                     (i32.store offset=8 ${get('$records')} ${get('$keyEnd')})
                     ${add('$records', 12)}))))
-            ${set('$previousEnd', get('$i'))}))
-        ${space()}
-        ${set('$s', byte())}
-        (if ${is(get('$s'), 0x2c)}
-          (then
-            ${add('$i', 1)}
-            (if ${is(get('$kind'), ARRAY)} (then ${set('$vnode', get('$fnode'))} ${goTo(VALUE)}))
-            ${goTo(KEY)}))
-        ${fail(`(i32.ne ${get('$s')} (select (i32.const 0x5d) (i32.const 0x7d) ${is(get('$kind'), ARRAY)}))`)}
-        ${close()}
-        ${goTo(AFTER_VALUE)}))
+            ${set('$previousEnd', get('$i'))}))`,
+        element: set('$vnode', get('$fnode')),
+        pop: close(),
+      })})
     ;; Here when the top value ended ($whole), or on anything else.
     (if ${get('$whole')} (then ${space()}))
     (i32.store (i32.const ${RESULT_AT}) ${get('$cuts')})
