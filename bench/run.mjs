@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Gatehouse benchmark: the same upstream measured directly (a), behind nginx (b), behind
-// Gatehouse (c) and behind fastify + @fastify/http-proxy (d); interleaved wrk rounds, CPU time of
-// each proxy process from /proc, then an open-loop latency check of Gatehouse at half its peak.
-// Usage: npm run bench -- [--rounds 5] [--duration 5] [--warmup 2] [--connections 64] [--only a,b,c,d]
+// Gatehouse (c), behind fastify + @fastify/http-proxy (d) and behind Gatehouse with monitoring off
+// (e: journeys and access log only); interleaved wrk rounds, CPU time of each proxy process from
+// /proc, then an open-loop latency check of Gatehouse at half its peak. With c and e, what
+// monitoring costs: c's CPU per request over e's, round by round (the two run back to back).
+// Usage: npm run bench -- [--rounds 5] [--duration 5] [--warmup 2] [--connections 64] [--only a,b,c,d,e]
 //        [--auth none|jwt|key]  (the credential every request carries; c checks it)
 //        [--scenario items|transfer|transfer-body|transfer-raw|report|report-leaky|report-raw]  (bench/lib/targets.mjs)
 //        A list (--scenario report-raw,report) runs the scenarios alternately against the same
@@ -30,7 +32,13 @@ import {
   writeScenarioLuaScript,
 } from './lib/targets.mjs';
 
-const NAMES = { a: 'upstream direct', b: 'nginx proxy', c: 'gatehouse', d: 'fastify+http-proxy' };
+const NAMES = {
+  a: 'upstream direct',
+  b: 'nginx proxy',
+  c: 'gatehouse',
+  d: 'fastify+http-proxy',
+  e: 'gatehouse, monitoring off',
+};
 
 const { values: opt } = parseArgs({
   options: {
@@ -59,6 +67,9 @@ function median(xs) {
   const s = [...xs].sort((x, y) => x - y);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
+/** A ratio as a change: 1.043 → "+4.3%". */
+const pct = (x) => `${x >= 1 ? '+' : ''}${fmt((x - 1) * 100, 1)}%`;
+
 function spread(rs, key, digits) {
   const xs = rs.map((r) => r[key]);
   const [med, min, max] = [median(xs), Math.min(...xs), Math.max(...xs)];
@@ -67,7 +78,7 @@ function spread(rs, key, digits) {
 
 function preflight() {
   const usage =
-    'usage: node bench/run.mjs [--rounds N] [--duration S] [--warmup S] [--connections N] [--only a,b,c,d] [--auth none|jwt|key] [--scenario S[,S…]]';
+    'usage: node bench/run.mjs [--rounds N] [--duration S] [--warmup S] [--connections N] [--only a,b,c,d,e] [--auth none|jwt|key] [--scenario S[,S…]]';
   const positive = [rounds, duration, connections].every((n) => Number.isInteger(n) && n > 0);
   if (only.some((t) => !NAMES[t]) || !positive || !(warmup >= 0)) {
     console.error(usage);
@@ -90,7 +101,7 @@ function preflight() {
       process.exit(1);
     }
   }
-  if (only.includes('c') && !existsSync(CLI)) {
+  if ((only.includes('c') || only.includes('e')) && !existsSync(CLI)) {
     console.error(`${CLI} is missing: run \`npm run build\` first (or leave c out: --only a,b,d)`);
     process.exit(1);
   }
@@ -119,7 +130,7 @@ function header() {
 async function startTargets(tmp) {
   const stateDir = path.join(tmp, 'state');
   const certs = await loadCerts(stateDir);
-  const [upMtls, upDirect, pNginx, pGate, pFastify] = await freePorts(5);
+  const [upMtls, upDirect, pNginx, pGate, pFastify, pQuiet] = await freePorts(6);
   const upstream = await startUpstream(tmp, certs, { mtls: upMtls, direct: upDirect });
   const targets = { a: { proc: upstream, port: upDirect } };
   if (only.includes('b'))
@@ -131,6 +142,14 @@ async function startTargets(tmp) {
     headers = gatehouse.headers;
   }
   if (only.includes('d')) targets.d = { proc: await startFastify(certs, pFastify, upMtls), port: pFastify };
+  if (only.includes('e')) {
+    // Its own configuration folder, the same state (certificates, key store): c's key works here too.
+    const dir = path.join(tmp, 'e');
+    mkdirSync(dir);
+    const quiet = await startGatehouse(dir, stateDir, pQuiet, upMtls, { auth: opt.auth, monitoring: false });
+    targets.e = { proc: quiet.child, port: pQuiet };
+    if (!only.includes('c')) headers = quiet.headers;
+  }
   return { upstream, targets, headers };
 }
 
@@ -208,6 +227,7 @@ function summarize(results) {
 
   const ratios = {};
   const checks = scenarios.length === 1 ? {} : checkCosts(results);
+  const monitoring = monitoringCost(results);
   for (const o of ['a', 'b', 'd'].filter((t) => summary.c && summary[t])) {
     const perCpu = summary.c.reqPerCpuSecond.median / summary[o].reqPerCpuSecond.median;
     const rps = summary.c.rps.median / summary[o].rps.median;
@@ -218,7 +238,30 @@ function summarize(results) {
         (withErrors.length ? `   (NOT comparable: ${withErrors.join(' and ')} had errors)` : ''),
     );
   }
-  return { summary, ratios, checks };
+  return { summary, ratios, checks, monitoring };
+}
+
+/**
+ * With targets c and e: c's CPU per request over e's in each round (the same traffic, back to
+ * back), per scenario, and the median of those ratios: what metrics, security events and the
+ * detectors add to a request.
+ */
+function monitoringCost(results) {
+  const costs = {};
+  for (const scenario of scenarios) {
+    const on = results[rowKey('c', scenario)];
+    const off = results[rowKey('e', scenario)];
+    if (!on || !off) continue;
+    const perRound = on.map((r, i) => r.cpuUsPerReq / off[i].cpuUsPerReq);
+    const comparable = ![...on, ...off].some(hasErrors);
+    costs[scenario] = { ratioPerRound: perRound, medianRatio: median(perRound), comparable };
+    console.log(
+      `  monitoring on over off (c over e), ${scenario}: ${pct(median(perRound))} CPU per request ` +
+        `(median of ${perRound.length} rounds: ${perRound.map(pct).join(', ')})` +
+        (comparable ? '' : '   (NOT comparable: errors in a round)'),
+    );
+  }
+  return costs;
 }
 
 /**
@@ -238,7 +281,6 @@ function checkCosts(results, how = 'CPU per request') {
     const errors = [scenario, raw].some((x) => results[`c ${x}`].some(hasErrors));
     const med = median(perRound);
     checks[scenario] = { over: raw, ratioPerRound: perRound, medianRatio: med, comparable: !errors };
-    const pct = (x) => `${x >= 1 ? '+' : ''}${fmt((x - 1) * 100, 1)}%`;
     console.log(
       `  c ${scenario} over ${raw}: ${pct(med)} ${how} (median of ${perRound.length} rounds; ` +
         `rounds ${perRound.map(pct).join(', ')})` +
@@ -335,7 +377,7 @@ async function main() {
     scenarios.map((x) => [x, writeScenarioLuaScript(tmp, x, headers) ?? writeLuaScript(tmp, headers)]),
   );
   const results = await runRounds(upstream, targets, scripts);
-  const { summary, ratios, checks } = summarize(results);
+  const { summary, ratios, checks, monitoring } = summarize(results);
   const atFixedRate =
     targets.c && Object.keys(checks).length > 0 ? await fixedRateCosts(targets.c, summary, headers) : null;
   // The open-loop check sends GET /items: only meaningful for that scenario.
@@ -359,8 +401,11 @@ async function main() {
   };
   writeFileSync(
     outFile,
-    JSON.stringify({ machine, settings, results, summary, ratios, checks, atFixedRate, halfLoad }, null, 2) +
-      '\n',
+    JSON.stringify(
+      { machine, settings, results, summary, ratios, checks, monitoring, atFixedRate, halfLoad },
+      null,
+      2,
+    ) + '\n',
   );
   console.log(`\nfull results: ${path.relative(process.cwd(), outFile)}`);
   await stopAll();

@@ -8,7 +8,7 @@ import { compileContracts, contractOptionsOf, formatContractWarning, lintContrac
 import { authWarnings } from './auth/setup.js';
 import { rotateSigningKeyCommand } from './auth/signing/rotate-command.js';
 import { runDemo } from './demo/run-demo.js';
-import { runGateway } from './gateway/run.js';
+import { runGateway } from './process/run.js';
 
 const program = new Command();
 program

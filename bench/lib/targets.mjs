@@ -199,14 +199,21 @@ function rateLimitYaml() {
 /**
  * Starts Gatehouse; resolves to the process and the headers requests must carry (--auth).
  * `wrapper` runs node under another program (bench/instructions.mjs: valgrind), which may need
- * a longer `readyTimeoutMs`; `nodeArgs` go to node (bench/check-share.mjs: --perf-basic-prof).
+ * a longer `readyTimeoutMs`; `nodeArgs` go to node (bench/check-share.mjs: --perf-basic-prof);
+ * `monitoring: false` turns metrics, security events and detectors off (target e of bench/run.mjs).
  */
 export async function startGatehouse(
   dir,
   stateDir,
   port,
   upstreamPort,
-  { auth = 'none', wrapper = [], readyTimeoutMs = 20000, nodeArgs: extraNodeArgs = [] } = {},
+  {
+    auth = 'none',
+    wrapper = [],
+    readyTimeoutMs = 20000,
+    nodeArgs: extraNodeArgs = [],
+    monitoring = true,
+  } = {},
 ) {
   const credentials = await gatehouseAuth(dir, auth);
   writeFileSync(
@@ -248,7 +255,7 @@ apis:
     basePath: /
     upstream: { url: "https://127.0.0.1:${upstreamPort}", tls: dev }
 log: { level: warn, access: true, destination: ${path.join(dir, 'access.log')} }
-${credentials.yaml}${rateLimitYaml()}`,
+${monitoring ? '' : 'monitoring: { enabled: false }\n'}${credentials.yaml}${rateLimitYaml()}`,
   );
   const headers = credentials.headers ?? { 'x-api-key': createApiKey(config) };
   // BENCH_GATEHOUSE_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the proxy.

@@ -3,13 +3,15 @@ import { DURATION_HINT, parseDuration } from '../auth/keys/duration.js';
 import { KeyRequestError, type KeyLifecycle } from '../auth/keys/lifecycle.js';
 import { keyRequestProblem, type KeyRequest } from '../auth/keys/record.js';
 import { GatehouseError } from '../errors/gatehouse-error.js';
+import type { Monitor } from '../observe/monitor.js';
+import { expectFields, methodNotAllowed, type AdminAnswer } from './answers.js';
 import { readJsonBody } from './body.js';
+import { routeMonitoring } from './monitoring-routes.js';
 
-export interface AdminAnswer {
-  readonly status: number;
-  readonly body: unknown;
-  /** The route template, for the log: never the raw path. */
-  readonly route: string;
+/** What the admin API drives: the key lifecycle, and the monitor (events, journeys, bans). */
+export interface AdminServices {
+  readonly lifecycle: KeyLifecycle;
+  readonly monitor: Monitor;
 }
 
 /** The overlap a rotation gets when the caller names none: a day to roll the new key out. */
@@ -20,15 +22,52 @@ const MAX_PAGE = 1000;
 const KEY_ROUTE = /^\/keys\/([0-9a-f]{16})(?:\/(revoke|rotate))?$/;
 
 /**
- * The admin routes, for a caller already authenticated:
+ * The admin routes, for a caller already authenticated (monitoring-routes.ts has the rest):
  *   POST /keys               create; the answer holds the key, the only time it is ever shown
  *   GET  /keys               list (never a secret), ?consumer=&after=&limit= (keyset paging)
  *   GET  /keys/{id}          one record
  *   POST /keys/{id}/revoke   revoke
  *   POST /keys/{id}/rotate   new key, old one kept for `overlap` (default 24h)
  */
-export async function routeAdminRequest(req: IncomingMessage, lifecycle: KeyLifecycle): Promise<AdminAnswer> {
+export async function routeAdminRequest(
+  req: IncomingMessage,
+  services: AdminServices,
+  client: string,
+): Promise<AdminAnswer> {
   const url = new URL(req.url ?? '/', 'https://admin.invalid');
+  const answer = await routeKeys(req, url, services.lifecycle);
+  if (answer !== null) {
+    if (answer.status === 201 || answer.route.endsWith('/revoke')) keyEvent(answer, services.monitor, client);
+    return answer;
+  }
+  const monitoring = await routeMonitoring(req, url, services.monitor, client);
+  if (monitoring !== null) return monitoring;
+  throw new GatehouseError('GH_ADMIN_NOT_FOUND', 'no admin route at this path');
+}
+
+/** key.created / key.rotated / key.revoked: who (the admin's address) changed which key (its id, never the key). */
+function keyEvent(answer: AdminAnswer, monitor: Monitor, client: string): void {
+  const body = answer.body as { record: { id: string; consumer: string }; replaced?: { id: string } };
+  const type =
+    answer.route === 'POST /keys'
+      ? 'key.created'
+      : answer.route.endsWith('/rotate')
+        ? 'key.rotated'
+        : 'key.revoked';
+  monitor.emit(type, {
+    address: client,
+    consumer: body.record.consumer,
+    credentialId: body.record.id,
+    reason: `${type.slice(4)} through the admin API`,
+    data: body.replaced === undefined ? null : { replaced: body.replaced.id },
+  });
+}
+
+async function routeKeys(
+  req: IncomingMessage,
+  url: URL,
+  lifecycle: KeyLifecycle,
+): Promise<AdminAnswer | null> {
   const method = req.method ?? '';
   if (url.pathname === '/keys') {
     if (method === 'GET') return listKeys(url.searchParams, lifecycle);
@@ -36,7 +75,7 @@ export async function routeAdminRequest(req: IncomingMessage, lifecycle: KeyLife
     throw methodNotAllowed('GET, POST', '/keys');
   }
   const match = KEY_ROUTE.exec(url.pathname);
-  if (match === null) throw new GatehouseError('GH_ADMIN_NOT_FOUND', 'no admin route at this path');
+  if (match === null) return null;
   const [, id, action] = match as unknown as [string, string, 'revoke' | 'rotate' | undefined];
   if (action === undefined) {
     if (method !== 'GET') throw methodNotAllowed('GET', '/keys/{id}');
@@ -114,30 +153,11 @@ function parseCreateBody(body: unknown): KeyRequest {
   };
 }
 
-/** The body as a record holding only `allowed` fields: an unknown field is refused, not ignored. */
-function expectFields(body: unknown, allowed: readonly string[]): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new GatehouseError('GH_ADMIN_BAD_REQUEST', 'admin body must be a JSON object');
-  }
-  const unknownField = Object.keys(body).find((name) => !allowed.includes(name));
-  if (unknownField !== undefined) {
-    throw new GatehouseError(
-      'GH_ADMIN_BAD_REQUEST',
-      `unknown field in admin body: ${unknownField.slice(0, 40)}`,
-    );
-  }
-  return body as Record<string, unknown>;
-}
-
 function durationField(value: unknown, name: string, maxMs: number): number {
   const ms = parseDuration(value);
   if (ms === null || ms > maxMs)
     throw new GatehouseError('GH_ADMIN_BAD_REQUEST', `${name}: ${DURATION_HINT}`);
   return ms;
-}
-
-function methodNotAllowed(allow: string, route: string): GatehouseError {
-  return new GatehouseError('GH_ADMIN_METHOD_NOT_ALLOWED', `method not allowed on ${route}`, { allow });
 }
 
 function keyNotFound(id: string): GatehouseError {

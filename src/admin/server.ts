@@ -3,13 +3,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { AdminConfig, LimitsConfig } from '../config/types.js';
-import type { KeyLifecycle } from '../auth/keys/lifecycle.js';
 import { GatehouseError, toGatehouseError } from '../errors/gatehouse-error.js';
 import { Listener, type TlsMaterial, type TransportRefusal } from '../gateway/listener.js';
+import type { Readiness } from '../gateway/readiness.js';
 import { securityHeaders, writeProblem } from '../gateway/respond.js';
+import type { AdminAnswer } from './answers.js';
 import { createAdminCredentialCheck } from './credential.js';
 import { isLoopbackHost } from './loopback.js';
-import { routeAdminRequest, type AdminAnswer } from './routes.js';
+import { routeAdminRequest, type AdminServices } from './routes.js';
 
 export interface AdminServer {
   readonly address: AddressInfo;
@@ -20,8 +21,18 @@ export interface AdminServerOptions {
   readonly config: Pick<AdminConfig, 'host' | 'port' | 'token'>;
   readonly tls: TlsMaterial;
   readonly limits: LimitsConfig;
-  readonly lifecycle: KeyLifecycle;
+  readonly services: AdminServices;
+  /** What `GET /readyz` answers. */
+  readonly readiness: () => Readiness;
+  /** A read-only credential for `GET /metrics` besides the admin token; null = none. */
+  readonly scrapeToken: string | null;
   readonly logger: Logger;
+}
+
+/** Who may do what: the admin token everything, a scrape token only `GET /metrics`. */
+interface AdminAccess {
+  readonly isAdmin: (authorization: string | undefined) => boolean;
+  readonly isScraper: (authorization: string | undefined) => boolean;
 }
 
 /** Why the admin listener will not start: said in words an operator can act on. */
@@ -36,12 +47,13 @@ const UNAUTHORIZED_HEADERS = Object.freeze({ 'www-authenticate': 'Bearer realm="
 
 /**
  * The admin API on its own HTTPS listener (the gateway's Listener: same TLS settings, same
- * refusal of plaintext). It refuses to start on anything but loopback and without a credential;
- * every request is authenticated before routing, so an unauthenticated caller learns nothing,
- * not even which paths exist.
+ * refusal of plaintext). It refuses to start on anything but loopback and without a credential.
+ * `GET /livez` and `GET /readyz` answer anyone (a status word, nothing internal); `GET /metrics`
+ * takes the admin or the scrape token; every other request is authenticated before routing, so
+ * an unauthenticated caller learns nothing, not even which paths exist.
  */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
-  const { config, lifecycle, logger } = options;
+  const { config, logger } = options;
   if (!isLoopbackHost(config.host)) {
     throw new AdminStartRefused(
       `admin API: refusing to listen on ${config.host}: use a loopback address (127.0.0.1 or ::1)`,
@@ -51,8 +63,13 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     throw new AdminStartRefused('admin API: refusing to start without an admin credential (admin.token)');
   }
   const isAdmin = createAdminCredentialCheck(config.token);
+  const scrape = options.scrapeToken === null ? null : createAdminCredentialCheck(options.scrapeToken);
+  const access: AdminAccess = {
+    isAdmin,
+    isScraper: (authorization) => isAdmin(authorization) || (scrape !== null && scrape(authorization)),
+  };
   const onRequest = function handleAdminRequest(req: IncomingMessage, res: ServerResponse): void {
-    void answerAdminRequest(req, res, isAdmin, lifecycle, logger);
+    void answerAdminRequest(req, res, access, options, logger);
   };
   const listener = new Listener({
     host: config.host,
@@ -76,23 +93,24 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
 async function answerAdminRequest(
   req: IncomingMessage,
   res: ServerResponse,
-  isAdmin: (authorization: string | undefined) => boolean,
-  lifecycle: KeyLifecycle,
+  access: AdminAccess,
+  options: AdminServerOptions,
   logger: Logger,
 ): Promise<void> {
   const requestId = randomUUID();
   // Read now: after a refused body the socket may be gone by the time the refusal is logged.
   const client = req.socket.remoteAddress ?? '';
+  const monitor = options.services.monitor;
   try {
-    if (!isAdmin(req.headers.authorization)) {
-      throw new GatehouseError(
-        'GH_ADMIN_UNAUTHORIZED',
-        'missing or wrong admin credential',
-        UNAUTHORIZED_HEADERS,
-      );
+    const answer = await routeRequest(req, access, options, client);
+    writeAnswer(res, answer, requestId);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      monitor.emit('admin.action', {
+        requestId,
+        address: client,
+        reason: `${answer.route} answered ${answer.status}`,
+      });
     }
-    const answer = await routeAdminRequest(req, lifecycle);
-    writeJson(res, answer, requestId);
     logger.info({
       msg: 'admin request',
       reqId: requestId,
@@ -107,6 +125,14 @@ async function answerAdminRequest(
     writeProblem(res, problem, requestId, req.method === 'HEAD');
     // A refused admin credential is a security event: logged (without what was presented).
     const level = problem.code === 'GH_ADMIN_UNAUTHORIZED' || problem.status >= 500 ? 'warn' : 'info';
+    if (problem.code === 'GH_ADMIN_UNAUTHORIZED') {
+      monitor.emit('admin.refused', {
+        requestId,
+        address: client,
+        code: problem.code,
+        reason: problem.detail,
+      });
+    }
     logger[level]({
       msg: 'admin request',
       reqId: requestId,
@@ -119,13 +145,55 @@ async function answerAdminRequest(
   }
 }
 
-function writeJson(res: ServerResponse, answer: AdminAnswer, requestId: string): void {
-  const body = JSON.stringify(answer.body);
+/** Health first (no credential), then metrics (admin or scrape token), then everything else (admin token). */
+async function routeRequest(
+  req: IncomingMessage,
+  access: AdminAccess,
+  options: AdminServerOptions,
+  client: string,
+): Promise<AdminAnswer> {
+  const path = (req.url ?? '/').split('?', 1)[0];
+  if (path === '/livez' || path === '/readyz') {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      throw new GatehouseError('GH_ADMIN_METHOD_NOT_ALLOWED', `method not allowed on ${path}`, {
+        allow: 'GET, HEAD',
+      });
+    }
+    if (path === '/livez') return { status: 200, route: 'GET /livez', body: { status: 'live' } };
+    const readiness = options.readiness();
+    return { status: readiness.status === 'not-ready' ? 503 : 200, route: 'GET /readyz', body: readiness };
+  }
+  const authorization = req.headers.authorization;
+  if (path === '/metrics' && access.isScraper(authorization)) {
+    if (req.method !== 'GET')
+      throw new GatehouseError('GH_ADMIN_METHOD_NOT_ALLOWED', 'method not allowed on /metrics', {
+        allow: 'GET',
+      });
+    const metrics = options.services.monitor.metrics;
+    return {
+      status: 200,
+      route: 'GET /metrics',
+      body: await metrics.text(),
+      contentType: metrics.contentType,
+    };
+  }
+  if (!access.isAdmin(authorization)) {
+    throw new GatehouseError(
+      'GH_ADMIN_UNAUTHORIZED',
+      'missing or wrong admin credential',
+      UNAUTHORIZED_HEADERS,
+    );
+  }
+  return routeAdminRequest(req, options.services, client);
+}
+
+function writeAnswer(res: ServerResponse, answer: AdminAnswer, requestId: string): void {
+  const body = answer.contentType === undefined ? JSON.stringify(answer.body) : String(answer.body);
   const headers = securityHeaders(requestId);
   // The answer to a create or rotate holds a key: nothing on the way may keep a copy.
   headers.push(
     'content-type',
-    'application/json',
+    answer.contentType ?? 'application/json',
     'cache-control',
     'no-store',
     'content-length',

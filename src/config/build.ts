@@ -6,6 +6,10 @@ import type { TlsMaterial } from './tls-material.js';
 import type { AdminConfig, GatehouseConfig, KeysConfig } from './types.js';
 import { configDefaults } from './defaults.js';
 import { buildAuthConfig, type AuthMaterial } from '../auth/config-material.js';
+import { buildMonitoringConfig } from './monitoring-build.js';
+import type { MonitoringSecrets } from './monitoring-material.js';
+
+const NO_MONITORING_SECRETS: MonitoringSecrets = { scrapeToken: null, alertSecret: null, alertCa: null };
 
 /**
  * Assembles the final configuration from a file that passed every check: paths made absolute,
@@ -18,6 +22,7 @@ export function buildConfig(
   keysAdmin: KeysAdminSecrets,
   auth: AuthMaterial,
   limitsRedisUrl: string | null = null,
+  monitoringSecrets: MonitoringSecrets = NO_MONITORING_SECRETS,
 ): GatehouseConfig {
   const stateDir = resolvePath(ctx, file.stateDir);
   return {
@@ -52,6 +57,7 @@ export function buildConfig(
     concurrency: file.concurrency,
     validation: file.validation,
     cors: file.cors ?? null,
+    monitoring: buildMonitoringConfig(file.monitoring, stateDir, ctx, monitoringSecrets),
   };
 }
 

@@ -94,6 +94,26 @@ export const configDefaults = {
     maxJsonDepth: 32,
     maxJsonKeys: 1000,
   },
+  monitoring: {
+    /** Relative to stateDir. */
+    eventsFile: 'security-events.log',
+    eventBufferSize: 10_000,
+    probeInterval: '5s',
+    maxTracked: 10_000,
+    upstreamErrorsMinRequests: 20,
+    // Each detector: what makes it fire, over which window, and how long its ban lasts. Every
+    // detector writes an event when it fires; actions (alert, ban) are the operator's choice.
+    detectors: {
+      failedLoginsPerAddress: { threshold: 20, window: '5m', banFor: '15m' },
+      failedLoginsPerUsername: { threshold: 10, window: '5m', banFor: '15m' },
+      credentialStuffing: { threshold: 10, window: '10m', banFor: '1h' },
+      enumeration: { threshold: 20, window: '1m', banFor: '15m' },
+      keyManyAddresses: { threshold: 20, window: '10m', banFor: '1h' },
+      plaintextCredential: { threshold: 1, window: '1m', banFor: '1d' },
+      upstreamErrors: { threshold: 50, window: '1m', banFor: '1m' },
+    },
+    alerts: { timeout: '5s', retries: 4, maxPerMinute: 30, dedup: '10m' },
+  },
   cors: {
     allowCredentials: false,
     allowedHeaders: ['authorization', 'content-type', 'idempotency-key'],

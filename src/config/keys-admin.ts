@@ -1,7 +1,7 @@
-import type { ConfigPath, IssueList } from './issues.js';
+import type { IssueList } from './issues.js';
 import type { LoadContext } from './files.js';
-import { isRecord, stringIn, type RawRecord } from './raw.js';
-import { readSecretRef } from './secrets.js';
+import { isRecord } from './raw.js';
+import { readSecretAt } from './secrets.js';
 import { loadServerTls } from './tls-material.js';
 import type { ServerTls } from './types.js';
 
@@ -30,13 +30,13 @@ export async function loadKeysAdminSecrets(
   const store = isRecord(keys.store) ? keys.store : {};
   const sync = isRecord(keys.sync) ? keys.sync : {};
   const postgres = isRecord(store.postgres) ? store.postgres : {};
-  const postgresUrl = await secretAt(postgres, ['keys', 'store', 'postgres', 'url'], ctx, issues);
-  const redisUrl = await secretAt(sync, ['keys', 'sync', 'redisUrl'], ctx, issues);
+  const postgresUrl = await readSecretAt(postgres, ['keys', 'store', 'postgres', 'url'], ctx, issues);
+  const redisUrl = await readSecretAt(sync, ['keys', 'sync', 'redisUrl'], ctx, issues);
   if (!isRecord(data) || !isRecord(data.admin)) {
     return { postgresUrl, redisUrl, adminToken: null, adminTls: null };
   }
   const admin = data.admin;
-  const adminToken = await secretAt(admin, ['admin', 'token'], ctx, issues);
+  const adminToken = await readSecretAt(admin, ['admin', 'token'], ctx, issues);
   if (adminToken !== null && adminToken.trim().length < MIN_ADMIN_TOKEN_CHARS) {
     issues.add(
       ['admin', 'token'],
@@ -46,21 +46,4 @@ export async function loadKeysAdminSecrets(
   }
   const adminTls = await loadServerTls(admin.tls ?? 'dev', ['admin', 'tls'], ctx, issues);
   return { postgresUrl, redisUrl, adminToken: adminToken?.trim() ?? null, adminTls };
-}
-
-async function secretAt(
-  section: RawRecord,
-  at: ConfigPath,
-  ctx: LoadContext,
-  issues: IssueList,
-): Promise<string | null> {
-  const field = String(at[at.length - 1]);
-  const ref = stringIn(section, field);
-  if (ref === undefined || ref === '') return null; // absent, or the schema reported it
-  const read = await readSecretRef(ref, ctx);
-  if ('message' in read) {
-    issues.add(at, read.message, read.hint);
-    return null;
-  }
-  return read.secret.trim();
 }

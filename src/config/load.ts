@@ -7,6 +7,7 @@ import type { LoadContext } from './files.js';
 import { ConfigError, IssueList, type ConfigIssue } from './issues.js';
 import { loadKeysAdminSecrets } from './keys-admin.js';
 import { loadLimitsRedisUrl } from './redis-secret.js';
+import { loadMonitoringSecrets } from './monitoring-material.js';
 import { loadAuthMaterial } from '../auth/config-material.js';
 import { loadTlsMaterial } from './tls-material.js';
 import type { GatehouseConfig } from './types.js';
@@ -48,8 +49,10 @@ export async function checkConfig(file: string, env: NodeJS.ProcessEnv = process
   const keysAdmin = await loadKeysAdminSecrets(source.data, ctx, issues);
   const auth = await loadAuthMaterial(source.data, ctx, issues);
   const limitsRedisUrl = await loadLimitsRedisUrl(source.data, ctx, issues);
+  const monitoring = await loadMonitoringSecrets(source.data, ctx, issues);
   if (!shapeIsValid || issues.size > 0) return { config: null, issues: issues.sorted() };
-  return { config: deepFreeze(buildConfig(source.data, tls, ctx, keysAdmin, auth, limitsRedisUrl)), issues: [] };
+  const built = buildConfig(source.data, tls, ctx, keysAdmin, auth, limitsRedisUrl, monitoring);
+  return { config: deepFreeze(built), issues: [] };
 }
 
 /** Like `checkConfig`, for start-up: returns the frozen configuration or throws a ConfigError listing every issue. */

@@ -1,4 +1,6 @@
 import { configDefaults as d } from './defaults.js';
+import { durationSchema } from './duration.js';
+import { monitoringSchema, type MonitoringEntry } from './monitoring-schema.js';
 import type {
   ConcurrencyConfig,
   CorsConfig,
@@ -249,13 +251,7 @@ const admin = {
   },
 } as const;
 
-const duration = (example: string) =>
-  ({
-    type: 'string',
-    pattern: '^[1-9][0-9]{0,8}(ms|s|m|h|d)$',
-    examples: [example],
-    hint: `write a whole number and a unit (ms, s, m, h or d), e.g. ${example}`,
-  }) as const;
+const duration = durationSchema;
 const policyNamePattern = '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$';
 const failurePolicy = (fallback: string) =>
   ({
@@ -654,6 +650,7 @@ export const configSchema = {
     auth,
     validation,
     cors,
+    monitoring: monitoringSchema,
   },
 } as const;
 
@@ -674,6 +671,7 @@ export interface ConfigFile {
   readonly auth: AuthEntry;
   readonly validation: ValidationConfig;
   readonly cors?: CorsConfig;
+  readonly monitoring: MonitoringEntry;
 }
 
 export interface ListenerEntry {

@@ -1,4 +1,6 @@
 import { describePath, readSmallFile, resolvePath, type LoadContext } from './files.js';
+import type { ConfigPath, IssueList } from './issues.js';
+import { stringIn, type RawRecord } from './raw.js';
 
 /**
  * Secret references (DESIGN.md, "Security defaults"): a secret is never written in the
@@ -70,4 +72,24 @@ export async function readSecretRef(
     };
   }
   return { secret: read.text, source };
+}
+
+/**
+ * The secret that the reference at `section[last step of at]` names, or null when the field is
+ * absent (or the schema reported it) or cannot be read, in which case the issue is added at `at`.
+ */
+export async function readSecretAt(
+  section: RawRecord,
+  at: ConfigPath,
+  ctx: LoadContext,
+  issues: IssueList,
+): Promise<string | null> {
+  const ref = stringIn(section, String(at[at.length - 1]));
+  if (ref === undefined || ref === '') return null;
+  const read = await readSecretRef(ref, ctx);
+  if ('message' in read) {
+    issues.add(at, read.message, read.hint);
+    return null;
+  }
+  return read.secret.trim();
 }

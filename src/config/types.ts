@@ -107,6 +107,74 @@ export interface GatehouseConfig {
   readonly validation: ValidationConfig;
   /** Cross-origin access for browsers; null when the file has no `cors:` section (no CORS headers at all). */
   readonly cors: CorsConfig | null;
+  /** Metrics, health, security events, detectors, alerts and bans (src/observe). */
+  readonly monitoring: MonitoringConfig;
+}
+
+/** What a detector does when it fires, besides writing a `detector.fired` event (always). */
+export type DetectorAction = 'alert' | 'ban';
+
+export interface DetectorConfig {
+  readonly enabled: boolean;
+  /** Fires (event, metric) but takes no action. */
+  readonly shadow: boolean;
+  /** Events, distinct values or (upstream errors) a percentage that make it fire. */
+  readonly threshold: number;
+  readonly windowMs: number;
+  readonly actions: readonly DetectorAction[];
+  /** How long a ban set by this detector lasts. */
+  readonly banMs: number;
+}
+
+export interface DetectorsConfig {
+  readonly failedLoginsPerAddress: DetectorConfig;
+  readonly failedLoginsPerUsername: DetectorConfig;
+  readonly credentialStuffing: DetectorConfig;
+  readonly enumeration: DetectorConfig;
+  readonly keyManyAddresses: DetectorConfig;
+  readonly plaintextCredential: DetectorConfig;
+  readonly upstreamErrors: DetectorConfig;
+  /** Requests in the window before the upstream error percentage counts. */
+  readonly upstreamErrorsMinRequests: number;
+  /** Subjects (addresses, usernames, keys) each detector tracks at once; the oldest give way. */
+  readonly maxTracked: number;
+}
+
+/** An alert webhook: each detection POSTed as JSON, signed with HMAC-SHA256 (src/observe/alerts.ts). */
+export interface AlertWebhookConfig {
+  /** https://, or http:// to a loopback address. */
+  readonly url: string;
+  /** The HMAC key, resolved from its secret reference. */
+  readonly secret: string;
+  /** PEM CA bundle for the receiver; null = the system roots. */
+  readonly ca: string | null;
+  readonly timeoutMs: number;
+  /** Attempts after the first, with doubling waits. */
+  readonly retries: number;
+  /** Alerts sent per minute at most; beyond, they are logged and counted, not sent. */
+  readonly maxPerMinute: number;
+  /** The same detector and subject alert once within this. */
+  readonly dedupMs: number;
+}
+
+export interface MonitoringConfig {
+  /**
+   * false: journeys and the access log only; no metrics beyond the process's, no security events,
+   * no detectors (for deployments monitored by other means, and to measure what monitoring costs).
+   */
+  readonly enabled: boolean;
+  /** A read-only credential for `GET /metrics` besides the admin token; null = the admin token only. */
+  readonly scrapeToken: string | null;
+  readonly events: {
+    /** Where security events are written: "stdout", "stderr" or a file path. */
+    readonly destination: string;
+    /** Events kept in memory for `GET /events`. */
+    readonly bufferSize: number;
+  };
+  /** How often each upstream is probed for readiness (a TLS handshake). */
+  readonly probeIntervalMs: number;
+  readonly detectors: DetectorsConfig;
+  readonly alerts: AlertWebhookConfig | null;
 }
 
 export interface ValidationConfig {

@@ -7,7 +7,7 @@ import { startBank, type Bank } from '../bank/server.js';
 import { seedDemo, type SeededUser } from '../bank/seed.js';
 import { loadConfig } from '../config/index.js';
 import type { GatehouseConfig } from '../config/types.js';
-import { startGateway, type Gateway } from '../gateway/gateway.js';
+import { startGatehouse, type Gatehouse } from '../process/gatehouse.js';
 import { createLogger } from '../observe/logger.js';
 import { ensureDevCertificates, type DevCertificates } from '../tls/dev-certs.js';
 import { printGuide } from './guide.js';
@@ -47,9 +47,9 @@ export async function runDemo(): Promise<void> {
   const certs = await ensureDevCertificates(stateDir);
   const config = await loadConfig(path.join(packageRoot, 'examples', 'demo.yaml'));
   const bank = await startDemoBank(config, certs);
-  let gateway: Gateway | null = null;
+  let gateway: Gatehouse | null = null;
   try {
-    gateway = await startGateway(config, createLogger(config.log));
+    gateway = await startGatehouse(config, createLogger(config.log));
     const users = await issueDemoKeys(gateway, await seedDemo(bank.store), demoDir);
     const credentials = await writeCredentials(demoDir, gateway, certs, adminToken, users);
     await printGuide(credentials, path.join(demoDir, 'credentials.json'));
@@ -96,7 +96,7 @@ async function startDemoBank(config: GatehouseConfig, certs: DevCertificates): P
   });
 }
 
-async function issueDemoKeys(gateway: Gateway, users: SeededUser[], demoDir: string): Promise<DemoUser[]> {
+async function issueDemoKeys(gateway: Gatehouse, users: SeededUser[], demoDir: string): Promise<DemoUser[]> {
   const lifecycle = gateway.keys.lifecycle;
   for (const id of await previousKeyIds(demoDir)) await lifecycle.revoke(id);
   const out: DemoUser[] = [];
@@ -137,13 +137,13 @@ async function previousKeyIds(demoDir: string): Promise<string[]> {
 
 async function writeCredentials(
   demoDir: string,
-  gateway: Gateway,
+  gateway: Gatehouse,
   certs: DevCertificates,
   adminToken: string,
   users: DemoUser[],
 ): Promise<DemoCredentials> {
   const address = gateway.addresses.get('public')!;
-  const admin = gateway.keys.adminAddress;
+  const admin = gateway.adminAddress;
   const credentials: DemoCredentials = {
     gateway: `https://${address.address}:${address.port}`,
     ca: certs.caCertPath,

@@ -2,12 +2,17 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { startKeyServices, type KeyServices } from '../auth/keys/services.js';
 import type { GatehouseConfig, ListenerConfig } from '../config/types.js';
-import { JourneyBuffer } from '../observe/journey.js';
+import { RedisBanSync } from '../limits/ban-sync.js';
+import { BanList } from '../limits/bans.js';
+import type { JourneyBuffer } from '../observe/journey.js';
+import { createJsonLineStream } from '../observe/logger.js';
+import { Monitor } from '../observe/monitor.js';
 import { requestId } from '../observe/request-id.js';
 import { ensureDevCertificates, type DevCertificates } from '../tls/dev-certs.js';
 import { GatewayListener, type TlsMaterial, type TransportRefusal } from './listener.js';
 import type { FrontRequest } from './front/request.js';
 import type { FrontResponse } from './front/response.js';
+import { UpstreamProber, type Readiness } from './readiness.js';
 import { recordJourney, recordTransportRefusal } from './record.js';
 import { RequestContext } from './request-context.js';
 import { buildRuntime, retireRuntime, type Runtime } from './runtime.js';
@@ -15,10 +20,14 @@ import { buildRuntime, retireRuntime, type Runtime } from './runtime.js';
 export interface Gateway {
   /** Bound addresses, by listener name. */
   readonly addresses: ReadonlyMap<string, AddressInfo>;
+  /** Metrics, journeys, security events, detectors and bans (src/observe); kept across reloads. */
+  readonly monitor: Monitor;
   readonly journeys: JourneyBuffer;
   readonly config: () => GatehouseConfig;
-  /** API key verifier and admin API (src/auth/keys/services.ts); kept across reloads. */
+  /** API key verifier and lifecycle (src/auth/keys/services.ts); kept across reloads. */
   readonly keys: KeyServices;
+  /** What `GET /readyz` answers. */
+  readiness(): Readiness;
   /** Swap in a new configuration; throws (and keeps serving the old one) when it cannot be built. */
   reload(next: GatehouseConfig): Promise<void>;
   close(graceMs?: number): Promise<void>;
@@ -27,20 +36,36 @@ export interface Gateway {
 /**
  * Starts Gatehouse: prepares certificates, compiles the contract, opens the listeners. The
  * request handler reads the current runtime once per request, so a reload never changes the
- * rules under a request already in flight.
+ * rules under a request already in flight. Monitoring, bans and keys apply at start and are
+ * kept across reloads.
  */
 export async function startGateway(config: GatehouseConfig, logger: Logger): Promise<Gateway> {
   let devCerts = await prepareDevCertificates(config);
   const keys = await startKeyServices(config, logger);
-  let runtime: Runtime = await buildRuntime(config, devCerts, keys.verifier, logger).catch(
+  const bans = new BanList();
+  const banSync =
+    config.redis === null ? null : new RedisBanSync(bans, config.redis.url, config.redis.keyPrefix, logger);
+  const eventLog = createJsonLineStream(config.monitoring.events.destination);
+  let runtime: Runtime = await buildRuntime(config, devCerts, keys.verifier, logger, bans).catch(
     async (err: unknown) => {
+      await banSync?.close();
       await keys.close();
       throw err;
     },
   );
-  const journeys = new JourneyBuffer(config.journeyBufferSize);
+  await banSync?.resync();
+  const prober = new UpstreamProber(config.monitoring.probeIntervalMs, () => runtime.targets);
+  void prober.probe();
+  const monitor = new Monitor({
+    config: config.monitoring,
+    journeyBufferSize: config.journeyBufferSize,
+    bans,
+    eventLog,
+    logger,
+    upstreams: () => prober.states(),
+  });
   const onTransportRefusal = (refusal: TransportRefusal): void =>
-    recordTransportRefusal(refusal, logger, journeys);
+    recordTransportRefusal(refusal, logger, monitor);
 
   const onRequest = function handleRequest(req: FrontRequest, res: FrontResponse): void {
     const current = runtime;
@@ -53,12 +78,19 @@ export async function startGateway(config: GatehouseConfig, logger: Logger): Pro
     const ctx = res.context;
     if (ctx === null) return;
     if (!res.finished) ctx.upstream?.abort();
-    recordJourney(ctx, logger, journeys, runtime.config.log.access);
+    recordJourney(ctx, logger, monitor, runtime.config.log.access, runtime.loginFailureStatuses);
     ctx.pipeline?.complete(ctx);
   };
 
   const listeners = new Map<string, GatewayListener>();
   const addresses = new Map<string, AddressInfo>();
+  const closeParts = async (): Promise<void> => {
+    prober.close();
+    await retireRuntime(runtime);
+    await monitor.close();
+    await banSync?.close();
+    await keys.close();
+  };
   try {
     for (const listenerConfig of config.listeners) {
       const listener = new GatewayListener({
@@ -75,20 +107,26 @@ export async function startGateway(config: GatehouseConfig, logger: Logger): Pro
     }
   } catch (err) {
     await Promise.all([...listeners.values()].map((listener) => listener.close(0)));
-    await retireRuntime(runtime);
-    await keys.close();
+    await closeParts();
     throw err;
   }
 
   return {
     addresses,
-    journeys,
+    monitor,
+    journeys: monitor.journeys,
     config: () => runtime.config,
     keys,
+    readiness: () =>
+      prober.readiness({
+        keyStoreReadable: () => keys.storeReadable(),
+        limitsStoreAvailable: () => (runtime.limits.shared ? runtime.limits.storeAvailable() : null),
+        banSyncHealthy: () => banSync?.healthy ?? null,
+      }),
     async reload(next: GatehouseConfig): Promise<void> {
       assertSameListeners(runtime.config, next);
       const nextCerts = await prepareDevCertificates(next);
-      const built = await buildRuntime(next, nextCerts, keys.verifier, logger);
+      const built = await buildRuntime(next, nextCerts, keys.verifier, logger, bans);
       for (const listenerConfig of next.listeners) {
         listeners.get(listenerConfig.name)!.setTls(tlsMaterialFor(listenerConfig, nextCerts));
       }
@@ -96,11 +134,11 @@ export async function startGateway(config: GatehouseConfig, logger: Logger): Pro
       runtime = built;
       devCerts = nextCerts;
       void retireRuntime(previous);
+      void prober.probe();
     },
     async close(graceMs = 10_000): Promise<void> {
       await Promise.all([...listeners.values()].map((listener) => listener.close(graceMs)));
-      await retireRuntime(runtime);
-      await keys.close();
+      await closeParts();
       logger.flush();
     },
   };

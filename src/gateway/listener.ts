@@ -10,6 +10,7 @@ import { HSTS_VALUE } from './respond.js';
 import { FrontConnection, type FrontHost } from './front/connection.js';
 import type { FrontRequest } from './front/request.js';
 import type { FrontResponse } from './front/response.js';
+import { exposedCredentialIn, type ExposedCredential } from './plaintext-credential.js';
 
 export interface TlsMaterial {
   readonly cert: string;
@@ -34,6 +35,8 @@ export interface TransportRefusal {
   readonly code: ErrorCode;
   readonly reason: string;
   readonly clientAddress: string;
+  /** A credential seen in a plaintext request: it crossed the network in the clear. */
+  readonly exposed: ExposedCredential | null;
 }
 
 /** What both listeners are given: where, with which certificate and limits, whom to tell of refusals. */
@@ -136,7 +139,9 @@ export class Listener {
   }
 
   #sniff(socket: net.Socket): void {
-    sniffTls(socket, this.#options.limits, this.https, (code, reason) => this.#refuse(socket, code, reason));
+    sniffTls(socket, this.#options.limits, this.https, (code, reason, exposed) =>
+      this.#refuse(socket, code, reason, exposed),
+    );
   }
 
   #onClientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
@@ -159,8 +164,13 @@ export class Listener {
     }
   }
 
-  #refuse(socket: net.Socket, code: ErrorCode, reason: string): void {
-    refuseRaw(socket, code, reason, this.#options.onTransportRefusal);
+  #refuse(
+    socket: net.Socket,
+    code: ErrorCode,
+    reason: string,
+    exposed: ExposedCredential | null = null,
+  ): void {
+    refuseRaw(socket, code, reason, this.#options.onTransportRefusal, exposed);
   }
 }
 
@@ -172,7 +182,7 @@ function sniffTls(
   socket: net.Socket,
   limits: LimitsConfig,
   tlsServer: net.Server,
-  refuse: (code: ErrorCode, reason: string) => void,
+  refuse: (code: ErrorCode, reason: string, exposed: ExposedCredential | null) => void,
 ): void {
   socket.setTimeout(limits.headersTimeoutMs, () => socket.destroy());
   socket.once('data', (chunk: Buffer) => {
@@ -184,7 +194,11 @@ function sniffTls(
       process.nextTick(() => socket.resume());
       return;
     }
-    refuse('GH_TRANSPORT_PLAINTEXT', 'plaintext HTTP on the TLS port');
+    refuse(
+      'GH_TRANSPORT_PLAINTEXT',
+      'plaintext HTTP on the TLS port',
+      exposedCredentialIn(chunk, limits.maxHeaderBytes),
+    );
   });
   socket.on('error', () => socket.destroy());
 }
@@ -195,9 +209,10 @@ function refuseRaw(
   code: ErrorCode,
   reason: string,
   onTransportRefusal: (refusal: TransportRefusal) => void,
+  exposed: ExposedCredential | null = null,
 ): void {
   const requestId = randomUUID();
-  onTransportRefusal({ requestId, code, reason, clientAddress: socket.remoteAddress ?? '' });
+  onTransportRefusal({ requestId, code, reason, clientAddress: socket.remoteAddress ?? '', exposed });
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -253,7 +268,9 @@ export class GatewayListener implements FrontHost {
     this.#tls.on('secureConnection', (socket: tls.TLSSocket) => this.#accept(socket));
     this.#tls.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
     this.#tcp = net.createServer({ noDelay: true }, (socket) =>
-      sniffTls(socket, limits, this.#tls, (code, reason) => this.refuse(socket, code, reason)),
+      sniffTls(socket, limits, this.#tls, (code, reason, exposed) =>
+        this.refuse(socket, code, reason, exposed),
+      ),
     );
     this.#tcp.maxConnections = limits.maxConnections;
     this.#sweep = setInterval(() => this.#checkDeadlines(), sweepInterval(limits));
@@ -314,8 +331,13 @@ export class GatewayListener implements FrontHost {
     this.#options.onClosed(res);
   }
 
-  refuse(socket: net.Socket, code: ErrorCode, reason: string): void {
-    refuseRaw(socket, code, reason, this.#options.onTransportRefusal);
+  refuse(
+    socket: net.Socket,
+    code: ErrorCode,
+    reason: string,
+    exposed: ExposedCredential | null = null,
+  ): void {
+    refuseRaw(socket, code, reason, this.#options.onTransportRefusal, exposed);
   }
 
   forget(connection: FrontConnection): void {

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
-import { NONE_PASSED, type JourneyBuffer } from '../observe/journey.js';
 import { errorCatalogue } from '../errors/catalogue.js';
+import type { RequestOutcome } from '../observe/detectors.js';
+import { newJourney } from '../observe/journey.js';
+import type { Monitor } from '../observe/monitor.js';
 import type { TransportRefusal } from './listener.js';
 import type { RequestContext } from './request-context.js';
 
@@ -8,15 +10,17 @@ import type { RequestContext } from './request-context.js';
 const CLIENT_CLOSED = 499;
 
 /**
- * The record stage: one access-log line and one journey record per request. Only the route
- * template is logged, never the raw path or query (either may carry identifiers or a key a
- * client misplaced), and never a header value.
+ * The record stage: one access-log line per request, and its journey handed to the monitor
+ * (journey buffer, metrics, security events, detectors). Only the route template is logged,
+ * never the raw path or query (either may carry identifiers or a key a client misplaced), never
+ * a header value; the caller is named by consumer, subject and credential id, never the secret.
  */
 export function recordJourney(
   ctx: RequestContext,
   logger: Logger,
-  journeys: JourneyBuffer,
+  monitor: Monitor,
   access: boolean,
+  loginFailureStatuses: ReadonlySet<number>,
 ): void {
   if (ctx.finished) return;
   ctx.finished = true;
@@ -24,7 +28,23 @@ export function recordJourney(
   journey.status = ctx.res.finished ? ctx.res.statusCode : CLIENT_CLOSED;
   journey.durationMs = Math.round((performance.now() - ctx.startedAt) * 1000) / 1000;
   if (journey.status === CLIENT_CLOSED) journey.reason ??= 'client closed the connection';
-  journeys.push(journey);
+  const principal = ctx.principal;
+  if (principal !== null) {
+    journey.consumer = principal.consumer;
+    journey.subject = principal.subject;
+    journey.credentialKind = principal.credential.kind;
+    journey.credentialId = principal.credential.id;
+  }
+  journey.bytesIn = ctx.req.bodyBytes;
+  journey.bytesOut = ctx.res.bytesSent;
+  const login = loginOutcome(ctx, loginFailureStatuses);
+  const outcome: RequestOutcome = {
+    journey,
+    login,
+    username: login === null ? null : (ctx.limits?.loginUsernameKey ?? null),
+    probedPath: probedPath(ctx),
+  };
+  monitor.request(ctx.route?.operation ?? null, outcome);
   if (!access) return;
   logger.info({
     msg: 'request',
@@ -37,36 +57,58 @@ export function recordJourney(
     code: journey.code,
     reason: journey.reason,
     durationMs: journey.durationMs,
+    upstreamMs: journey.upstreamMs,
     client: journey.clientAddress,
+    consumer: journey.consumer,
+    subject: journey.subject,
+    credential: journey.credentialKind,
+    credentialId: journey.credentialId,
+    bytesIn: journey.bytesIn,
+    bytesOut: journey.bytesOut,
     contract: journey.contract,
   });
 }
 
-export function recordTransportRefusal(
-  refusal: TransportRefusal,
-  logger: Logger,
-  journeys: JourneyBuffer,
-): void {
-  const status = errorCatalogue[refusal.code].status;
-  journeys.push({
-    requestId: refusal.requestId,
-    startedAt: Date.now(),
-    method: '',
-    clientAddress: refusal.clientAddress,
-    route: null,
-    api: null,
-    passed: NONE_PASSED,
-    decidedBy: 'transport',
-    code: refusal.code,
-    reason: refusal.reason,
-    status,
-    durationMs: 0,
-    contract: null,
-  });
+/**
+ * On a login-marked operation: a failure when the upstream answered one of the failure statuses
+ * or the login limits refused the attempt; a success on 2xx; null otherwise (another refusal,
+ * or not a login).
+ */
+function loginOutcome(
+  ctx: RequestContext,
+  failureStatuses: ReadonlySet<number>,
+): 'failure' | 'success' | null {
+  if (ctx.limits === null || ctx.limits.loginAddressKey === null) return null;
+  const { code, status, decidedBy } = ctx.journey;
+  if (code === null)
+    return failureStatuses.has(status) ? 'failure' : status >= 200 && status < 300 ? 'success' : null;
+  return decidedBy === 'pre-auth-limit' && code.startsWith('GH_LIMIT_') ? 'failure' : null;
+}
+
+/**
+ * The path of a request for an object (a template with parameters) that the upstream answered
+ * 403 or 404, or the authorize stage refused (a claim condition on the path): a probe for ids.
+ */
+function probedPath(ctx: RequestContext): string | null {
+  const { status, code } = ctx.journey;
+  if ((status !== 404 && status !== 403) || ctx.route === null) return null;
+  if (code !== null && code !== 'GH_AUTH_FORBIDDEN') return null;
+  return ctx.route.operation.template.includes('{') ? ctx.route.path : null;
+}
+
+export function recordTransportRefusal(refusal: TransportRefusal, logger: Logger, monitor: Monitor): void {
+  const journey = newJourney(refusal.requestId, '', refusal.clientAddress);
+  journey.decidedBy = 'transport';
+  journey.code = refusal.code;
+  journey.reason = refusal.reason;
+  journey.status = errorCatalogue[refusal.code].status;
+  monitor.request(null, { journey, login: null, username: null, probedPath: null });
+  if (refusal.exposed !== null)
+    monitor.exposedCredential(journey, refusal.exposed.keyId, refusal.exposed.kind);
   logger.info({
     msg: 'request',
     reqId: refusal.requestId,
-    status,
+    status: journey.status,
     stage: 'transport',
     code: refusal.code,
     reason: refusal.reason,

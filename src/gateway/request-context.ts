@@ -2,7 +2,7 @@ import type { Principal } from '../auth/principal.js';
 import type { RouteMatch } from '../contract/index.js';
 import type { ResponseContract } from '../contract/validation/index.js';
 import type { LimitsNote } from '../limits/note.js';
-import { NONE_PASSED, type JourneyRecord } from '../observe/journey.js';
+import { newJourney, type JourneyRecord } from '../observe/journey.js';
 import type { StageName } from './stage.js';
 import type { FrontRequest } from './front/request.js';
 import type { FrontResponse } from './front/response.js';
@@ -49,26 +49,14 @@ export class RequestContext {
   upstreamHeaderExtras: readonly string[] | null = null;
   /** The operation's response contract, set by the validate stage; the upstream exchange applies it. */
   responseContract: ResponseContract | null = null;
+  /** performance.now() when the request was handed to the upstream client; 0 until forwarded. */
+  forwardedAt = 0;
 
   constructor(id: string, req: FrontRequest, res: FrontResponse, clientAddress: string, startedAt: number) {
     this.id = id;
     this.req = req;
     this.res = res;
     this.startedAt = startedAt;
-    this.journey = {
-      requestId: id,
-      startedAt: Date.now(),
-      method: req.method,
-      clientAddress,
-      route: null,
-      api: null,
-      passed: NONE_PASSED,
-      decidedBy: null,
-      code: null,
-      reason: null,
-      status: 0,
-      durationMs: 0,
-      contract: null,
-    };
+    this.journey = newJourney(id, req.method, clientAddress);
   }
 }

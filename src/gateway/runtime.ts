@@ -4,6 +4,7 @@ import { buildAuth, type ApiKeyCheck, type AuthRuntime } from '../auth/setup.js'
 import type { GatehouseConfig } from '../config/types.js';
 import { buildRouteTable, compileApi, loadOpenApiDocument, type CompiledApi } from '../contract/index.js';
 import { compileContracts, contractOptionsOf } from '../contract/validation/index.js';
+import { BanList } from '../limits/bans.js';
 import { createLimits, type Limits } from '../limits/limits.js';
 import type { DevCertificates } from '../tls/dev-certs.js';
 import { Pipeline } from './pipeline.js';
@@ -33,6 +34,8 @@ export interface Runtime {
   readonly limits: Limits;
   /** Policies, verifiers, signing keys and the built-in token endpoint (src/auth). */
   readonly auth: AuthRuntime;
+  /** Upstream statuses of a login operation that mean "wrong credentials". */
+  readonly loginFailureStatuses: ReadonlySet<number>;
 }
 
 export async function buildRuntime(
@@ -40,6 +43,7 @@ export async function buildRuntime(
   devCerts: DevCertificates | null,
   apiKeys: ApiKeyCheck | null = null,
   logger: Logger | null = null,
+  bans: BanList = new BanList(),
 ): Promise<Runtime> {
   const apis: CompiledApi[] = [];
   for (const api of config.apis) {
@@ -60,15 +64,16 @@ export async function buildRuntime(
     createTransportStage(config.limits),
     ...(config.cors === null ? [] : [createCorsStage(config.cors, routes)]),
     createRouteStage(routes),
-    createPreAuthLimitStage(limits.preAuth),
+    createPreAuthLimitStage(limits.preAuth, bans),
     createAuthenticateStage(auth),
-    createRateLimitStage(limits.rateLimit),
+    createRateLimitStage(limits.rateLimit, bans),
     createAuthorizeStage(auth),
     createBodyStage(config.limits),
     createValidateStage(contracts),
     createForwardStage(targets),
   ]);
-  return { config, pipeline, targets, apis, limits, auth };
+  const loginFailureStatuses = new Set(config.preAuthLimit.login.failureStatuses);
+  return { config, pipeline, targets, apis, limits, auth, loginFailureStatuses };
 }
 
 /** Closes the upstream pools once the requests still using them have finished. */

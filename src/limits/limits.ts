@@ -19,6 +19,8 @@ export interface Limits {
   readonly concurrency: ConcurrencyGuard;
   /** true when the limits are shared through Redis. */
   readonly shared: boolean;
+  /** false while the shared store cannot be reached (failure policies decide meanwhile). */
+  storeAvailable(): boolean;
   close(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ export async function createLimits(
     }),
     concurrency,
     shared: redis !== null,
+    storeAvailable: () => redis === null || redis.available,
     async close() {
       concurrency.close();
       await limiter.close();

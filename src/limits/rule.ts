@@ -5,7 +5,7 @@ import type {
   StoreFailurePolicy,
 } from '../config/types.js';
 import type { ErrorCode } from '../errors/catalogue.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../config/duration.js';
 
 /**
  * What a store is asked to decide, compiled once from a policy:

@@ -16,6 +16,13 @@ function journey(n: number, overrides: Partial<JourneyRecord> = {}): JourneyReco
     status: 200,
     durationMs: 1.25 + n,
     contract: null,
+    consumer: 'shop-app',
+    subject: 'alice',
+    credentialKind: 'api-key',
+    credentialId: '0123456789abcdef',
+    bytesIn: 120,
+    bytesOut: 512,
+    upstreamMs: 0.75 + n,
     ...overrides,
   };
 }
@@ -32,6 +39,11 @@ describe('JourneyBuffer', () => {
       reason: 'plaintext HTTP on the TLS port',
       status: 400,
       contract: ['removed undeclared internalNote'],
+      consumer: null,
+      subject: null,
+      credentialKind: null,
+      credentialId: null,
+      upstreamMs: null,
     });
     buffer.push(refused);
     expect(buffer.recent()).toEqual([refused]);

@@ -25,6 +25,17 @@ export interface JourneyRecord {
    * answered 500"), so operators can fix the upstream or the document; null when nothing.
    */
   contract: string[] | null;
+  /** Who called, once authenticated: the credential's consumer and subject; null before or without. */
+  consumer: string | null;
+  subject: string | null;
+  /** Which credential proved it ("api-key", "jwt", "client-secret") and its id: never the secret. */
+  credentialKind: string | null;
+  credentialId: string | null;
+  /** Request body bytes received and response bytes sent (status line and headers included). */
+  bytesIn: number;
+  bytesOut: number;
+  /** Time from forwarding to the upstream's status line, in ms; null when the upstream was not asked. */
+  upstreamMs: number | null;
 }
 
 /**
@@ -46,6 +57,14 @@ export class JourneyBuffer {
   readonly #code: (string | null)[];
   readonly #reason: (string | null)[];
   readonly #contract: (string[] | null)[];
+  readonly #consumer: (string | null)[];
+  readonly #subject: (string | null)[];
+  readonly #credentialKind: (string | null)[];
+  readonly #credentialId: (string | null)[];
+  readonly #bytesIn: Float64Array;
+  readonly #bytesOut: Float64Array;
+  /** NaN where the upstream was not asked. */
+  readonly #upstreamMs: Float64Array;
   readonly #startedAt: Float64Array;
   readonly #durationMs: Float64Array;
   readonly #status: Uint16Array;
@@ -65,6 +84,13 @@ export class JourneyBuffer {
     this.#code = column<string | null>(null);
     this.#reason = column<string | null>(null);
     this.#contract = column<string[] | null>(null);
+    this.#consumer = column<string | null>(null);
+    this.#subject = column<string | null>(null);
+    this.#credentialKind = column<string | null>(null);
+    this.#credentialId = column<string | null>(null);
+    this.#bytesIn = new Float64Array(capacity);
+    this.#bytesOut = new Float64Array(capacity);
+    this.#upstreamMs = new Float64Array(capacity);
     this.#startedAt = new Float64Array(capacity);
     this.#durationMs = new Float64Array(capacity);
     this.#status = new Uint16Array(capacity);
@@ -83,6 +109,13 @@ export class JourneyBuffer {
     this.#code[at] = record.code;
     this.#reason[at] = record.reason;
     this.#contract[at] = record.contract;
+    this.#consumer[at] = record.consumer;
+    this.#subject[at] = record.subject;
+    this.#credentialKind[at] = record.credentialKind;
+    this.#credentialId[at] = record.credentialId;
+    this.#bytesIn[at] = record.bytesIn;
+    this.#bytesOut[at] = record.bytesOut;
+    this.#upstreamMs[at] = record.upstreamMs ?? NaN;
     this.#startedAt[at] = record.startedAt;
     this.#durationMs[at] = record.durationMs;
     this.#status[at] = record.status;
@@ -122,8 +155,41 @@ export class JourneyBuffer {
       status: this.#status[at]!,
       durationMs: this.#durationMs[at]!,
       contract: this.#contract[at]!,
+      consumer: this.#consumer[at]!,
+      subject: this.#subject[at]!,
+      credentialKind: this.#credentialKind[at]!,
+      credentialId: this.#credentialId[at]!,
+      bytesIn: this.#bytesIn[at]!,
+      bytesOut: this.#bytesOut[at]!,
+      upstreamMs: Number.isNaN(this.#upstreamMs[at]!) ? null : this.#upstreamMs[at]!,
     };
   }
+}
+
+/** A journey before any stage has run: what the front door knows of the request. */
+export function newJourney(requestId: string, method: string, clientAddress: string): JourneyRecord {
+  return {
+    requestId,
+    startedAt: Date.now(),
+    method,
+    clientAddress,
+    route: null,
+    api: null,
+    passed: NONE_PASSED,
+    decidedBy: null,
+    code: null,
+    reason: null,
+    status: 0,
+    durationMs: 0,
+    contract: null,
+    consumer: null,
+    subject: null,
+    credentialKind: null,
+    credentialId: null,
+    bytesIn: 0,
+    bytesOut: 0,
+    upstreamMs: null,
+  };
 }
 
 /** The `passed` list of a request no stage has let through yet. */

@@ -23,14 +23,18 @@ const REDACTED_PATHS = [
  */
 const BUFFERING = { sync: false, minLength: 4096, periodicFlush: 100 } as const;
 
+/** The file behind each logger that writes to one, so it can be reopened after rotation. */
+const files = new WeakMap<Logger, ReturnType<typeof pino.destination>>();
+
 export function createLogger(config: LogConfig): Logger {
+  const toFile = config.destination !== 'stdout' && config.destination !== 'stderr';
   const destination =
     config.destination === 'stdout'
       ? pino.destination({ dest: 1, ...BUFFERING })
       : config.destination === 'stderr'
         ? pino.destination({ dest: 2, ...BUFFERING })
         : pino.destination({ dest: config.destination, mkdir: true, ...BUFFERING });
-  return pino(
+  const logger = pino(
     {
       level: config.level,
       base: { service: 'gatehouse' },
@@ -40,4 +44,44 @@ export function createLogger(config: LogConfig): Logger {
     },
     destination,
   );
+  if (toFile) files.set(logger, destination);
+  return logger;
+}
+
+/** A stream of JSON lines of our own making (security events): no logger fields, no redaction pass. */
+export interface JsonLineStream {
+  write(record: object): void;
+  /** After log rotation; a no-op on stdout and stderr. */
+  reopen(): void;
+  flush(): void;
+}
+
+/**
+ * One JSON line per record, buffered like the log. For records built field by field from values
+ * that are never secret (security events): they skip pino's redaction, which would cost more
+ * than the line itself.
+ */
+export function createJsonLineStream(destination: string): JsonLineStream {
+  const toFile = destination !== 'stdout' && destination !== 'stderr';
+  const sink =
+    destination === 'stdout'
+      ? pino.destination({ dest: 1, ...BUFFERING })
+      : destination === 'stderr'
+        ? pino.destination({ dest: 2, ...BUFFERING })
+        : pino.destination({ dest: destination, mkdir: true, ...BUFFERING });
+  return {
+    write: (record) => void sink.write(JSON.stringify(record) + '\n'),
+    reopen: () => {
+      if (toFile) sink.reopen();
+    },
+    flush: () => sink.flush(),
+  };
+}
+
+/**
+ * Reopens the file a logger writes to (after logrotate moved it away: `SIGUSR2`); sonic-boom
+ * writes what is pending to the old file first. Loggers on stdout or stderr are left as they are.
+ */
+export function reopenLogFile(logger: Logger): void {
+  files.get(logger)?.reopen();
 }

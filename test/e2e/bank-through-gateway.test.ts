@@ -10,7 +10,7 @@ import { seedDemo, type SeededUser } from '../../src/bank/seed.js';
 import { startBank, type Bank } from '../../src/bank/server.js';
 import { DATABASES, freshDatabase } from '../../src/bank/testing.js';
 import { loadConfig } from '../../src/config/index.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { startGatehouse, type Gatehouse } from '../../src/process/gatehouse.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { ensureDevCertificates } from '../../src/tls/dev-certs.js';
 import { fetchAnswer, type Answer } from '../support/gateway-harness.js';
@@ -33,7 +33,7 @@ interface Caller {
 describe.each(DATABASES)('the bank through Gatehouse on $name', ({ name, skip }) => {
   let dir: string;
   let bank: Bank;
-  let gateway: Gateway;
+  let gateway: Gatehouse;
   let agent: Agent;
   let base: string;
   let drop: () => Promise<void>;
@@ -109,7 +109,7 @@ log: { level: info, access: true, destination: ./access.log }
 `,
     );
     const config = await loadConfig(path.join(dir, 'gatehouse.yaml'));
-    gateway = await startGateway(config, createLogger(config.log));
+    gateway = await startGatehouse(config, createLogger(config.log));
     base = `https://127.0.0.1:${gateway.addresses.get('public')!.port}`;
     agent = new Agent({ connect: { ca: certs.caCert, timeout: 60_000 }, connections: 64 });
     const users = await seedDemo(bank.store);

@@ -1,5 +1,5 @@
 import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -151,5 +151,60 @@ describe('gatehouse start: reload on SIGHUP', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
+  });
+});
+
+describe('gatehouse start: log files reopened on SIGUSR2 (log rotation)', () => {
+  let dir: string;
+  let upstream: TestUpstream;
+  let child: ChildProcessWithoutNullStreams;
+  let agent: Agent;
+  let output = '';
+  const file = (name: string): Promise<string> => readFile(path.join(dir, name), 'utf8').catch(() => '');
+  const eventually = async (check: () => Promise<boolean>): Promise<void> => {
+    for (let i = 0; i < 100 && !(await check()); i += 1) await new Promise((r) => setTimeout(r, 50));
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-rotate-'));
+    const certs = await ensureDevCertificates(path.join(dir, 'state'));
+    upstream = await startTestUpstream(certs);
+    await copyFile(path.join(fixtures, 'test-api.yaml'), path.join(dir, 'test-api.yaml'));
+    await writeFile(
+      path.join(dir, 'gatehouse.yaml'),
+      gatehouseYaml(upstream.url).replace('destination: stdout', 'destination: ./access.log') +
+        'monitoring: { events: { destination: ./events.log } }\n',
+    );
+    child = spawn('node', [cli, 'start', '--config', path.join(dir, 'gatehouse.yaml')]);
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    agent = new Agent({ connect: { ca: certs.caCert } });
+    await eventually(async () => /"msg":"listening"/.test(await file('access.log')));
+  });
+  afterAll(async () => {
+    child.kill('SIGTERM');
+    await agent.close();
+    await upstream.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes to the moved files until SIGUSR2, then to new files at the configured paths', async () => {
+    const base = /"url":"(https:\/\/127\.0\.0\.1:\d+)"/.exec(await file('access.log'))![1]!;
+    const before = await fetchAnswer(agent, `${base}/nowhere`, {});
+    expect(before.status).toBe(404);
+    await eventually(async () => (await file('events.log')).includes(String(before.headers['x-request-id'])));
+    await rename(path.join(dir, 'access.log'), path.join(dir, 'access.log.1'));
+    await rename(path.join(dir, 'events.log'), path.join(dir, 'events.log.1'));
+    child.kill('SIGUSR2');
+    await eventually(async () => (await file('access.log')).includes('log files reopened'));
+    const after = await fetchAnswer(agent, `${base}/nowhere`, {});
+    const afterId = String(after.headers['x-request-id']);
+    await eventually(async () => (await file('events.log')).includes(afterId));
+    expect(await file('access.log')).toContain(afterId);
+    expect(await file('events.log')).toContain('"type":"route.refused"');
+    expect(await file('access.log.1')).toContain(String(before.headers['x-request-id']));
+    expect(await file('access.log.1')).not.toContain(afterId);
+    expect(await file('events.log.1')).not.toContain(afterId);
+    expect(output).toBe('');
   });
 });

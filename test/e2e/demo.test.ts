@@ -65,7 +65,11 @@ describe('npm start (the demo)', () => {
           dispatcher: agent,
           headers: { 'x-api-key': alice.apiKeys!.full },
         });
-        return { status: answer.statusCode, body: await answer.body.text() };
+        return {
+          status: answer.statusCode,
+          body: await answer.body.text(),
+          requestId: String(answer.headers['x-request-id']),
+        };
       };
       const own = await read(alice.accounts[0]!);
       expect(own.status).toBe(200);
@@ -87,6 +91,49 @@ describe('npm start (the demo)', () => {
       });
       expect(noKey.statusCode).toBe(401);
       await noKey.body.dump();
+
+      // Monitoring: what the gateway refused is visible to the operator, and only to the operator.
+      const admin = async (route: string): Promise<{ status: number; body: unknown }> => {
+        const answer = await request(`${credentials.admin.url}${route}`, {
+          dispatcher: agent,
+          headers: { authorization: `Bearer ${credentials.admin.token}` },
+        });
+        return { status: answer.statusCode, body: await answer.body.json() };
+      };
+      const journey = await admin(`/journeys/${String(noKey.headers['x-request-id'])}`);
+      expect(journey).toMatchObject({
+        status: 200,
+        body: { journey: { decidedBy: 'authenticate', status: 401 } },
+      });
+      // 25 failed logins from one address: refused by the bank (401) or the login limits (429),
+      // until the detector bans the address (403).
+      const statuses = new Set<number>();
+      for (let i = 0; i < 25; i += 1) {
+        const login = await request(`${credentials.gateway}/auth/login`, {
+          dispatcher: agent,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'alice', password: `wrong-password-${i}` }),
+        });
+        statuses.add(login.statusCode);
+        await login.body.dump();
+      }
+      expect([...statuses].every((status) => [401, 403, 429].includes(status))).toBe(true);
+      const fired = await admin('/events?type=detector.fired');
+      const detections = (fired.body as { events: { data: { detector: string } }[] }).events;
+      expect(detections.map((event) => event.data.detector)).toContain('failed-logins-per-address');
+      // The access-log line of alice's read names her (the bank's user id is her keys' consumer)
+      // and her key's id; no log line holds a key, a password or the admin token.
+      const ownLine = demo.output.split('\n').find((line) => line.includes(`"reqId":"${own.requestId}"`));
+      const logged = JSON.parse(ownLine!) as { consumer: string; credential: string; credentialId: string };
+      expect(logged.consumer).toMatch(/^[0-9a-f-]{36}$/);
+      expect(logged.credential).toBe('api-key');
+      expect(alice.apiKeyIds).toContain(logged.credentialId);
+      const events = await readFile(path.join(root, '.gatehouse', 'security-events.log'), 'utf8');
+      for (const secret of [alice.apiKeys!.full, alice.password, bob.password, credentials.admin.token]) {
+        expect(demo.output).not.toContain(secret);
+        expect(events).not.toContain(secret);
+      }
     } finally {
       await agent.close();
     }

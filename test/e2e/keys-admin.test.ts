@@ -57,13 +57,13 @@ describe('admin API on its own loopback HTTPS listener', () => {
     h = await startHarness({
       extraYaml: 'keys:\n  sync: { pollMs: 100 }\nadmin:\n  port: 0\n  token: env:GH_TEST_ADMIN_TOKEN\n',
     });
-    const address = h.gateway.keys.adminAddress!;
+    const address = h.gateway.adminAddress!;
     admin = `https://127.0.0.1:${address.port}`;
   });
   afterAll(async () => h?.close());
 
   it('listens on loopback, apart from the gateway listener', () => {
-    const address = h.gateway.keys.adminAddress!;
+    const address = h.gateway.adminAddress!;
     expect(address.address).toBe('127.0.0.1');
     expect(address.port).not.toBe(h.port);
   });
@@ -206,7 +206,7 @@ describe('admin API on its own loopback HTTPS listener', () => {
 
   it('refuses plaintext HTTP on the admin port', async () => {
     const text = await new Promise<string>((resolve, reject) => {
-      const socket = net.connect(h.gateway.keys.adminAddress!.port, '127.0.0.1', () =>
+      const socket = net.connect(h.gateway.adminAddress!.port, '127.0.0.1', () =>
         socket.write(`GET /keys HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN}\r\n\r\n`),
       );
       let data = '';
@@ -281,7 +281,9 @@ describe('admin API refuses to start without a credential or off loopback', () =
     const options = {
       tls: { cert: '', key: '' },
       limits: (await loadConfig(await writeOk(), process.env)).limits,
-      lifecycle: null as never,
+      services: null as never,
+      readiness: null as never,
+      scrapeToken: null,
       logger: pino({ level: 'silent' }),
     };
     await expect(

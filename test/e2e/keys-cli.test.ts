@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { startGatehouse, type Gatehouse } from '../../src/process/gatehouse.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { ensureDevCertificates } from '../../src/tls/dev-certs.js';
 import { fixtures } from '../support/gateway-harness.js';
@@ -70,7 +70,7 @@ for (const setup of setups) {
       let upstream: TestUpstream;
       let env: NodeJS.ProcessEnv;
       let cleanup: () => Promise<void> = async () => {};
-      const gateways: Gateway[] = [];
+      const gateways: Gatehouse[] = [];
       const issued: string[] = [];
       let cliOutput = '';
 
@@ -92,7 +92,7 @@ for (const setup of setups) {
         return { key: created.key, id: created.record.id };
       };
       /** Milliseconds until `check` holds on both gateways, or Infinity after 3 s. */
-      const timeUntil = async (check: (g: Gateway) => boolean): Promise<number> => {
+      const timeUntil = async (check: (g: Gatehouse) => boolean): Promise<number> => {
         const started = performance.now();
         while (performance.now() - started < 3_000) {
           if (gateways.every(check)) return performance.now() - started;
@@ -166,7 +166,7 @@ for (const setup of setups) {
       it('two gateways started on the same store both hold the keys created before they started', async () => {
         for (const name of ['a', 'b']) {
           const config = await loadConfig(path.join(dir, `gw-${name}.yaml`));
-          gateways.push(await startGateway(config, createLogger(config.log)));
+          gateways.push(await startGatehouse(config, createLogger(config.log)));
         }
         for (const g of gateways) expect(g.keys.verifier.verify(issued[0]!).ok).toBe(true);
       });

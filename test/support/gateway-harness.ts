@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { loadConfig } from '../../src/config/index.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { startGatehouse, type Gatehouse } from '../../src/process/gatehouse.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { ensureDevCertificates, type DevCertificates } from '../../src/tls/dev-certs.js';
 import { startTestUpstream, type TestUpstream } from './test-upstream.js';
@@ -15,7 +15,7 @@ export interface Harness {
   readonly dir: string;
   readonly certs: DevCertificates;
   readonly upstream: TestUpstream;
-  readonly gateway: Gateway;
+  readonly gateway: Gatehouse;
   readonly port: number;
   readonly base: string;
   readonly agent: Agent;
@@ -67,7 +67,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const configFile = path.join(dir, 'gatehouse.yaml');
   await writeFile(configFile, harnessYaml(options, options.upstreamUrl ?? upstream.url, logFile));
   const config = await loadConfig(configFile);
-  const gateway = await startGateway(config, createLogger(config.log));
+  const gateway = await startGatehouse(config, createLogger(config.log));
   const port = gateway.addresses.get('public')!.port;
   const agent = new Agent({ connect: { ca: certs.caCert } });
   const base = `https://127.0.0.1:${port}`;

@@ -79,7 +79,8 @@ function answer(
   res: ServerResponse,
   options: { slowMs?: number; bigBytes?: number },
 ): void {
-  const path = record.url.split('?')[0]!;
+  // /public/… answers as /… does: a test can declare the same resources public and secured.
+  const path = record.url.split('?')[0]!.replace(/^\/public(?=\/)/, '');
   if (path === '/items/hop-names') {
     // An upstream naming the gateway's own headers as hop-by-hop: only its own may go.
     res.writeHead(200, {
@@ -89,6 +90,10 @@ function answer(
       'x-upstream-hop': 'internal',
     });
     res.end(JSON.stringify({ id: 'hop-names', name: 'widget' }));
+  } else if (path.startsWith('/items/missing-')) {
+    // An object that does not exist (or is not the caller's): what an id enumeration meets.
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: 'not found' }));
   } else if (path.startsWith('/items/')) {
     res.writeHead(200, {
       'content-type': 'application/json',

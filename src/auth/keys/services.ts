@@ -1,9 +1,5 @@
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { startAdminServer, type AdminServer } from '../../admin/server.js';
 import type { GatehouseConfig, KeysConfig } from '../../config/types.js';
-import type { TlsMaterial } from '../../gateway/listener.js';
-import { ensureDevCertificates } from '../../tls/dev-certs.js';
 import { KeyLifecycle } from './lifecycle.js';
 import { PostgresKeyStore } from './postgres-store.js';
 import { SqliteKeyStore } from './sqlite-store.js';
@@ -11,12 +7,12 @@ import type { KeyStore } from './store.js';
 import { createRedisNotifier, KeySync, type KeyChangeNotifier } from './sync.js';
 import { ApiKeyVerifier } from './verifier.js';
 
-/** The key parts of a running gateway: the index requests are checked against, and the admin API. */
+/** The key parts of a running gateway: the index requests are checked against, and the lifecycle the admin API drives. */
 export interface KeyServices {
   readonly verifier: ApiKeyVerifier;
   readonly lifecycle: KeyLifecycle;
-  /** Where the admin API listens; null when the configuration has no `admin:` section. */
-  readonly adminAddress: AddressInfo | null;
+  /** False while the store cannot be read (the index serves what it last read). */
+  storeReadable(): boolean;
   close(): Promise<void>;
 }
 
@@ -30,14 +26,13 @@ export async function openKeyStore(config: KeysConfig, logger: Logger | null): P
 
 /**
  * The hook gateway.ts calls once at start: opens the key store, loads every key into the
- * verifier, follows changes (Redis pub/sub or polling), and starts the admin listener when the
- * configuration asks for one. Keys and admin settings apply at start; a reload keeps these.
+ * verifier and follows changes (Redis pub/sub or polling). Keys settings apply at start; a
+ * reload keeps these.
  */
 export async function startKeyServices(config: GatehouseConfig, logger: Logger): Promise<KeyServices> {
   const store = await openKeyStore(config.keys, logger);
-  const opened: { sync?: KeySync; notifier?: KeyChangeNotifier; admin?: AdminServer } = {};
+  const opened: { sync?: KeySync; notifier?: KeyChangeNotifier } = {};
   const close = async (): Promise<void> => {
-    await opened.admin?.close();
     await opened.sync?.close();
     await opened.notifier?.close();
     await store.close();
@@ -62,25 +57,9 @@ export async function startKeyServices(config: GatehouseConfig, logger: Logger):
       await notifier?.notify(version);
       await sync.refresh();
     });
-    if (config.admin !== null) {
-      opened.admin = await startAdminServer({
-        config: config.admin,
-        tls: await adminTls(config),
-        limits: config.limits,
-        lifecycle,
-        logger,
-      });
-    }
-    return { verifier, lifecycle, adminAddress: opened.admin?.address ?? null, close };
+    return { verifier, lifecycle, storeReadable: () => sync.storeReadable, close };
   } catch (err) {
     await close();
     throw err;
   }
-}
-
-async function adminTls(config: GatehouseConfig): Promise<TlsMaterial> {
-  const tls = config.admin!.tls;
-  if (!tls.dev) return { cert: tls.cert, key: tls.key };
-  const dev = await ensureDevCertificates(config.stateDir);
-  return { cert: dev.serverCert, key: dev.serverKey };
 }

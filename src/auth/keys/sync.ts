@@ -41,6 +41,11 @@ export class KeySync {
   #redisWarned = false;
   #lastPull = 0;
   #failing = false;
+
+  /** False while the key store cannot be read: the index keeps serving what it last read. */
+  get storeReadable(): boolean {
+    return !this.#failing;
+  }
   #closed = false;
 
   private constructor(options: KeySyncOptions, subscriber: Redis | null) {

@@ -1,4 +1,5 @@
 import type {
+  PoolStats,
   UpstreamDispatcher,
   UpstreamHandler,
   UpstreamRequest,
@@ -30,7 +31,18 @@ export class InProcessPool implements UpstreamDispatcher {
   close(): Promise<void> {
     return Promise.resolve();
   }
+
+  stats(): PoolStats {
+    return NO_CONNECTIONS;
+  }
+
+  /** Answered in this process: reachable while the gateway is. */
+  probe(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
 }
+
+const NO_CONNECTIONS: PoolStats = Object.freeze({ open: 0, idle: 0, waiting: 0 });
 
 function deliver(handler: UpstreamHandler, answer: LocalAnswer): void {
   const body = Buffer.from(answer.body);

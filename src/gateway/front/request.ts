@@ -58,6 +58,8 @@ export class FrontRequest {
   readonly hasBody: boolean;
   /** Set once the whole message, body included, has been received. */
   complete = false;
+  /** Body bytes received so far. */
+  bodyBytes = 0;
   #headers: RequestHeaders | null = null;
   readonly #source: BodySource;
   #sink: BodySink | null = null;
@@ -144,6 +146,7 @@ export class FrontRequest {
   /** Connection side: a body chunk. */
   pushBody(chunk: Buffer): void {
     this.#receivedBody = true;
+    this.bodyBytes += chunk.length;
     if (this.#sink !== null) {
       this.#sink.onData(chunk);
       return;

@@ -50,6 +50,8 @@ export class FrontResponse {
   finished = false;
   /** Cleared by a stage that wants the connection closed after this answer. */
   shouldKeepAlive = true;
+  /** Bytes handed to the socket: head and body, chunk framing left out. */
+  bytesSent = 0;
   /** The request this answers, as the gateway tracks it; set by the request handler. */
   context: RequestContext | null = null;
   readonly #sink: AnswerSink;
@@ -116,6 +118,7 @@ export class FrontResponse {
       if (head !== '') socket.write(head, 'latin1');
       return !socket.writableNeedDrain;
     }
+    this.bytesSent += chunk.length;
     socket.cork();
     if (this.#chunked) socket.write(`${head}${chunk.length.toString(16)}\r\n`, 'latin1');
     else if (head !== '') socket.write(head, 'latin1');
@@ -133,6 +136,7 @@ export class FrontResponse {
     const head = this.#takeHead();
     const size =
       body === undefined || this.#noBody ? 0 : typeof body === 'string' ? body.length : body.length;
+    this.bytesSent += size;
     if (size === 0) {
       const out = this.#chunked ? head + '0\r\n\r\n' : head;
       if (out !== '') socket.write(out, 'latin1');
@@ -164,6 +168,7 @@ export class FrontResponse {
   #takeHead(): string {
     const head = this.#head!;
     if (head !== '') {
+      this.bytesSent += head.length;
       this.#head = '';
       this.headersSent = true;
     }

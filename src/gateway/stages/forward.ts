@@ -41,6 +41,7 @@ export function createForwardStage(targets: ReadonlyMap<string, UpstreamTarget>)
       const path = route.path.slice(target.basePathLength);
       const exchange = new UpstreamExchange(ctx, target);
       ctx.upstream = exchange;
+      ctx.forwardedAt = performance.now();
       target.pool.dispatch(
         {
           path:

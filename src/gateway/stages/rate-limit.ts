@@ -1,16 +1,24 @@
+import type { BanList } from '../../limits/bans.js';
 import type { RateLimiter } from '../../limits/rate-limit.js';
 import type { RequestContext } from '../request-context.js';
 import type { Stage } from '../stage.js';
+import { refuseIfBanned } from './ban.js';
 
 /**
- * Journey stage 6 (DESIGN.md): per principal / per operation policies, quotas and throttling,
- * after authentication and before the body is read; see src/limits. A refusal is a 429 with
- * Retry-After and the RateLimit headers, decided before any upstream work.
+ * Journey stage 6 (DESIGN.md): a banned consumer or key is refused first (403), then the per
+ * principal / per operation policies, quotas and throttling, after authentication and before the
+ * body is read; see src/limits. A limit refusal is a 429 with Retry-After and the RateLimit
+ * headers, decided before any upstream work.
  */
-export function createRateLimitStage(limiter: RateLimiter): Stage {
+export function createRateLimitStage(limiter: RateLimiter, bans: BanList): Stage {
   return {
     name: 'rate-limit',
     onRequest: function applyRateLimits(ctx: RequestContext): void | Promise<void> {
+      const principal = ctx.principal;
+      if (principal !== null && bans.size !== 0) {
+        refuseIfBanned(bans, 'consumer', principal.consumer);
+        refuseIfBanned(bans, 'key', principal.credential.id);
+      }
       return limiter.onRequest(ctx);
     },
   };

@@ -83,6 +83,7 @@ export class UpstreamExchange implements UpstreamHandler {
 
   onHeaders(status: number, rawHeaders: readonly string[], resume: () => void): boolean {
     if (status < 200) return true;
+    this.#ctx.journey.upstreamMs = Math.round((performance.now() - this.#ctx.forwardedAt) * 1000) / 1000;
     if (status >= 500) {
       // The upstream's own error page may carry a stack trace or an internal host name: read
       // and drop it (the connection stays reusable), then answer a generic problem.

@@ -16,6 +16,18 @@ export interface ConnectionOptions {
 }
 
 /** What a connection tells the pool that owns it. */
+/** A TLS connection to the upstream: its trust, the gateway's client certificate, HTTP/1.1 by ALPN. */
+export function connectUpstream(options: ConnectionOptions): TLSSocket {
+  return connect({
+    host: options.host,
+    port: options.port,
+    secureContext: options.secureContext,
+    rejectUnauthorized: true,
+    ALPNProtocols: ['http/1.1'],
+    ...(options.servername === null ? {} : { servername: options.servername }),
+  });
+}
+
 export interface ConnectionOwner {
   /** The connection finished an exchange and may carry another. */
   release(connection: UpstreamConnection): void;
@@ -61,14 +73,7 @@ export class UpstreamConnection implements ExchangeHost {
     this.#owner = owner;
     this.#authority = options.authority;
     this.#parser = createParser(options.maxHeaderBytes, this);
-    const socket = connect({
-      host: options.host,
-      port: options.port,
-      secureContext: options.secureContext,
-      rejectUnauthorized: true,
-      ALPNProtocols: ['http/1.1'],
-      ...(options.servername === null ? {} : { servername: options.servername }),
-    });
+    const socket = connectUpstream(options);
     socket.setNoDelay(true);
     this.#socket = socket;
     this.#connectTimer = setTimeout(() => {

@@ -2,7 +2,8 @@ import type { SecureContext } from 'node:tls';
 import { isIP } from 'node:net';
 import { UpstreamConnection, type ConnectionOptions, type ConnectionOwner } from './connection.js';
 import { Exchange, responseTimeout } from './exchange.js';
-import type { UpstreamDispatcher, UpstreamHandler, UpstreamRequest } from './types.js';
+import { probeConnection } from './probe.js';
+import type { PoolStats, UpstreamDispatcher, UpstreamHandler, UpstreamRequest } from './types.js';
 
 export interface UpstreamPoolOptions {
   /** https: origin of the upstream. */
@@ -60,6 +61,14 @@ export class UpstreamPool implements UpstreamDispatcher, ConnectionOwner {
     const ms = this.#options.responseTimeoutMs;
     exchange.timer = setTimeout(() => exchange.expire(responseTimeout(ms)), ms);
     this.#start(exchange);
+  }
+
+  stats(): PoolStats {
+    return { open: this.#open.size, idle: this.#idle.length, waiting: this.#waiting.length };
+  }
+
+  probe(): Promise<boolean> {
+    return probeConnection(this.#connection);
   }
 
   close(): Promise<void> {

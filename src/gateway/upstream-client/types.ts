@@ -27,4 +27,14 @@ export interface UpstreamDispatcher {
   dispatch(request: UpstreamRequest, handler: UpstreamHandler): void;
   /** Stops taking requests; resolves once the ones in flight have finished and sockets are closed. */
   close(): Promise<void>;
+  /** Connections and waiting requests now, for metrics. */
+  stats(): PoolStats;
+  /** Whether the upstream takes a new connection now (TCP and TLS handshake), for readiness. */
+  probe(): Promise<boolean>;
+}
+
+export interface PoolStats {
+  readonly open: number;
+  readonly idle: number;
+  readonly waiting: number;
 }

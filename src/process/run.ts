@@ -1,15 +1,16 @@
 import { loadConfig } from '../config/index.js';
-import { createLogger } from '../observe/logger.js';
-import { startGateway, type Gateway } from './gateway.js';
+import { createLogger, reopenLogFile } from '../observe/logger.js';
+import { startGatehouse, type Gatehouse } from './gatehouse.js';
 
 /**
  * The `gatehouse start` process: serve, reload on SIGHUP (a bad new configuration is refused and
- * the old one keeps serving), stop gracefully on SIGTERM/SIGINT.
+ * the old one keeps serving), reopen log files on SIGUSR2 (after logrotate moved them), stop
+ * gracefully on SIGTERM/SIGINT.
  */
-export async function runGateway(configFile: string): Promise<Gateway> {
+export async function runGateway(configFile: string): Promise<Gatehouse> {
   const config = await loadConfig(configFile);
   const logger = createLogger(config.log);
-  const gateway = await startGateway(config, logger);
+  const gateway = await startGatehouse(config, logger);
   for (const [name, address] of gateway.addresses) {
     logger.info({ msg: 'listening', listener: name, url: `https://${address.address}:${address.port}` });
   }
@@ -24,6 +25,11 @@ export async function runGateway(configFile: string): Promise<Gateway> {
             error: String(err),
           }),
       );
+  });
+  process.on('SIGUSR2', () => {
+    reopenLogFile(logger);
+    gateway.monitor.reopenEventLog();
+    logger.info({ msg: 'log files reopened' });
   });
   const stop = (signal: string): void => {
     logger.info({ msg: 'stopping', signal });

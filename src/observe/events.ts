@@ -1,0 +1,142 @@
+/**
+ * Security events: one structured record for every security decision, written to their own
+ * stream and kept, the most recent ones, for the admin API (`GET /events`) and the detectors.
+ * An event names who and what (address, consumer, key id, operation, code), never a secret:
+ * no key, token, password or header value is ever put in one.
+ */
+export const SECURITY_EVENT_TYPES = [
+  // Refusals, one per refused request (the code says which check; the reason says why).
+  'auth.refused',
+  'access.forbidden',
+  'access.banned',
+  'route.refused',
+  'limit.refused',
+  'validation.refused',
+  'transport.refused',
+  // What the response contract did to an upstream's answer.
+  'response.filtered',
+  'response.replaced',
+  // A login the upstream refused (failure statuses), or one the login limits refused.
+  'login.failed',
+  // A credential seen on the plaintext port: treated as exposed.
+  'credential.exposed',
+  'key.created',
+  'key.revoked',
+  'key.rotated',
+  'admin.action',
+  'admin.refused',
+  'detector.fired',
+  'ban.set',
+  'ban.lifted',
+] as const;
+export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
+
+export interface SecurityEvent {
+  /** Increasing in this process: the cursor of `GET /events?after=`. */
+  readonly id: number;
+  /** ISO 8601, UTC. */
+  readonly time: string;
+  readonly type: SecurityEventType;
+  readonly requestId: string | null;
+  readonly address: string | null;
+  readonly consumer: string | null;
+  /** The API key id or token id involved: never the secret. */
+  readonly credentialId: string | null;
+  readonly api: string | null;
+  /** Route template, never the raw path. */
+  readonly operation: string | null;
+  readonly code: string | null;
+  /** Operator-facing words: what happened and why. */
+  readonly reason: string | null;
+  /** Type-specific facts (a detector's name and count, a ban's id and end). */
+  readonly data: Readonly<Record<string, string | number | boolean | null>> | null;
+}
+
+export type EventFields = Partial<Omit<SecurityEvent, 'id' | 'time' | 'type'>>;
+
+export interface EventQuery {
+  /** Only events after this id, oldest first (for following the stream). */
+  readonly after: number | null;
+  /** Only events before this id, newest first (paging back); ignored with `after`. */
+  readonly before: number | null;
+  /** Only events at or after this time (ms since the epoch). */
+  readonly since: number | null;
+  readonly types: ReadonlySet<SecurityEventType> | null;
+  readonly address: string | null;
+  readonly consumer: string | null;
+  readonly limit: number;
+}
+
+export type EventSink = (event: SecurityEvent) => void;
+
+/**
+ * The ring of recent events (bounded: the oldest give way) and the stream they are written to.
+ * Subscribers (metrics, detectors of admin actions) are told of each event as it is emitted.
+ */
+export class EventLog {
+  readonly capacity: number;
+  readonly #ring: (SecurityEvent | undefined)[];
+  readonly #sinks: EventSink[] = [];
+  #nextId = 1;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    this.#ring = new Array<SecurityEvent | undefined>(capacity);
+  }
+
+  subscribe(sink: EventSink): void {
+    this.#sinks.push(sink);
+  }
+
+  /** The id of the newest event; 0 when none. */
+  get lastId(): number {
+    return this.#nextId - 1;
+  }
+
+  emit(type: SecurityEventType, fields: EventFields): SecurityEvent {
+    const event: SecurityEvent = {
+      id: this.#nextId,
+      time: new Date().toISOString(),
+      type,
+      requestId: fields.requestId ?? null,
+      address: fields.address ?? null,
+      consumer: fields.consumer ?? null,
+      credentialId: fields.credentialId ?? null,
+      api: fields.api ?? null,
+      operation: fields.operation ?? null,
+      code: fields.code ?? null,
+      reason: fields.reason ?? null,
+      data: fields.data ?? null,
+    };
+    this.#nextId += 1;
+    if (this.capacity > 0) this.#ring[event.id % this.capacity] = event;
+    for (const sink of this.#sinks) sink(event);
+    return event;
+  }
+
+  /** Matching events held in the ring, with the cursor of the next page (null when none is left). */
+  query(query: EventQuery): { events: SecurityEvent[]; next: number | null } {
+    const oldest = Math.max(1, this.#nextId - this.capacity);
+    const newest = this.#nextId - 1;
+    const forward = query.after !== null;
+    const events: SecurityEvent[] = [];
+    let id = forward
+      ? Math.max(query.after! + 1, oldest)
+      : Math.min(query.before ?? Infinity, newest + 1) - 1;
+    for (; forward ? id <= newest : id >= oldest; id += forward ? 1 : -1) {
+      const event = this.#ring[id % this.capacity];
+      if (event === undefined || event.id !== id || !matches(event, query)) continue;
+      if (events.length === query.limit) return { events, next: events[events.length - 1]!.id };
+      events.push(event);
+    }
+    return { events, next: null };
+  }
+}
+
+function matches(event: SecurityEvent, query: EventQuery): boolean {
+  if (query.types !== null && !query.types.has(event.type)) return false;
+  if (query.address !== null && event.address !== query.address) return false;
+  if (query.consumer !== null && event.consumer !== query.consumer) return false;
+  if (query.since !== null && Date.parse(event.time) < query.since) return false;
+  return true;
+}

@@ -1,0 +1,209 @@
+import type { Logger } from 'pino';
+import type { MonitoringConfig } from '../config/types.js';
+import type { ErrorCode } from '../errors/catalogue.js';
+import { errorCatalogue } from '../errors/catalogue.js';
+import type { Ban, BanKind, BanList } from '../limits/bans.js';
+import { AlertSender } from './alerts.js';
+import { Detectors, type Detection, type RequestOutcome } from './detectors.js';
+import { EventLog, type EventFields, type SecurityEvent, type SecurityEventType } from './events.js';
+import { JourneyBuffer, type JourneyRecord } from './journey.js';
+import type { JsonLineStream } from './logger.js';
+import { GatewayMetrics, type UpstreamState } from './metrics.js';
+
+export interface MonitorOptions {
+  readonly config: MonitoringConfig;
+  readonly journeyBufferSize: number;
+  readonly bans: BanList;
+  /** The security-event stream (its own destination). */
+  readonly eventLog: JsonLineStream;
+  /** The gateway's log, for alert deliveries. */
+  readonly logger: Logger;
+  readonly upstreams: () => readonly UpstreamState[];
+}
+
+/** The event a refusal with this code writes; null for outcomes that are no security decision (an upstream down). */
+function refusalEventOf(code: ErrorCode): SecurityEventType | null {
+  if (code === 'GH_AUTH_UNAUTHENTICATED') return 'auth.refused';
+  if (code === 'GH_AUTH_FORBIDDEN') return 'access.forbidden';
+  if (code === 'GH_ACCESS_BANNED') return 'access.banned';
+  if (code === 'GH_ROUTE_NOT_FOUND' || code === 'GH_ROUTE_METHOD_NOT_ALLOWED') return 'route.refused';
+  if (code.startsWith('GH_LIMIT_') || code === 'GH_OVERLOADED') return 'limit.refused';
+  if (code.startsWith('GH_VALIDATE_') || code === 'GH_ROUTE_BAD_PATH') return 'validation.refused';
+  if (code.startsWith('GH_TRANSPORT_')) return 'transport.refused';
+  if (errorCatalogue[code].threat === 'information-leakage') return 'response.replaced';
+  return null;
+}
+
+const REFUSAL_EVENTS: ReadonlyMap<string, SecurityEventType | null> = new Map(
+  (Object.keys(errorCatalogue) as ErrorCode[]).map((code) => [code, refusalEventOf(code)]),
+);
+
+/**
+ * The monitoring layer of one gateway: every finished request goes through `request`, which
+ * keeps its journey, counts it, writes the security event its outcome calls for, and hands it
+ * to the detectors. A detection writes `detector.fired` and, unless its detector is in shadow
+ * mode, takes its actions: a ban (through the BanList, shared by every replica when Redis is
+ * configured) and an alert (the webhook). Served requests cost a journey push and a few map
+ * lookups; events are written only for decisions.
+ */
+export class Monitor {
+  readonly journeys: JourneyBuffer;
+  readonly events: EventLog;
+  readonly metrics: GatewayMetrics;
+  readonly bans: BanList;
+  readonly #detectors: Detectors;
+  readonly #alerts: AlertSender | null;
+  readonly #eventLog: JsonLineStream;
+  readonly #enabled: boolean;
+
+  constructor(options: MonitorOptions) {
+    const { config } = options;
+    this.journeys = new JourneyBuffer(options.journeyBufferSize);
+    this.events = new EventLog(config.events.bufferSize);
+    this.bans = options.bans;
+    this.metrics = new GatewayMetrics({ bans: options.bans, upstreams: options.upstreams });
+    this.#eventLog = options.eventLog;
+    this.#enabled = config.enabled;
+    this.#alerts = config.alerts === null ? null : new AlertSender(config.alerts, options.logger);
+    this.#detectors = new Detectors(config.detectors, (detection) => this.#detected(detection));
+    this.events.subscribe((event) => this.metrics.observeEvent(event));
+    this.events.subscribe((event) => this.#eventLog.write(event));
+  }
+
+  /** One finished request: `operation` is the compiled operation it was routed to, or null. */
+  request(operation: object | null, outcome: RequestOutcome): void {
+    const journey = outcome.journey;
+    this.journeys.push(journey);
+    if (!this.#enabled) return;
+    this.metrics.observeRequest(operation, journey);
+    const code = journey.code;
+    if (code !== null) {
+      const type = REFUSAL_EVENTS.get(code);
+      if (type !== undefined && type !== null) this.#emitFor(type, journey);
+    } else if (journey.contract !== null) {
+      this.#emitFor('response.filtered', journey);
+    }
+    if (outcome.login === 'failure' && code === null)
+      this.#emitFor('login.failed', journey, outcome.username);
+    this.#detectors.observe(outcome);
+  }
+
+  /** A credential found in a plaintext request on the TLS port: exposed. */
+  exposedCredential(journey: JourneyRecord, keyId: string | null, kind: string): void {
+    if (!this.#enabled) return;
+    this.events.emit('credential.exposed', {
+      requestId: journey.requestId,
+      address: journey.clientAddress,
+      credentialId: keyId,
+      reason: `${kind} sent over plaintext HTTP: treat it as exposed and rotate it`,
+      data: { kind },
+    });
+    this.#detectors.plaintextCredential(journey.clientAddress, keyId, journey.requestId);
+  }
+
+  emit(type: SecurityEventType, fields: EventFields): SecurityEvent {
+    return this.events.emit(type, fields);
+  }
+
+  /** Sets a ban and writes its event. */
+  ban(kind: BanKind, value: string, durationMs: number, reason: string, source: string): Ban {
+    const ban = this.bans.ban(kind, value, durationMs, reason, source);
+    this.events.emit('ban.set', {
+      address: kind === 'address' ? value : null,
+      consumer: kind === 'consumer' ? value : null,
+      credentialId: kind === 'key' ? value : null,
+      reason,
+      data: { banId: ban.id, kind, value, source, expiresAt: new Date(ban.expiresAt).toISOString() },
+    });
+    return ban;
+  }
+
+  /** Lifts a ban and writes its event; null when there is no such ban. */
+  lift(id: string, by: string): Ban | null {
+    const ban = this.bans.lift(id);
+    if (ban === null) return null;
+    this.events.emit('ban.lifted', {
+      address: ban.kind === 'address' ? ban.value : null,
+      consumer: ban.kind === 'consumer' ? ban.value : null,
+      credentialId: ban.kind === 'key' ? ban.value : null,
+      reason: `lifted by ${by}`,
+      data: { banId: ban.id, kind: ban.kind, value: ban.value },
+    });
+    return ban;
+  }
+
+  /** Reopens the security-event file (after log rotation). */
+  reopenEventLog(): void {
+    this.#eventLog.reopen();
+  }
+
+  async close(): Promise<void> {
+    await this.#alerts?.close();
+    this.#eventLog.flush();
+  }
+
+  #emitFor(type: SecurityEventType, journey: JourneyRecord, username: string | null = null): void {
+    const data: Record<string, string | number | null> = {
+      status: journey.status,
+      stage: journey.decidedBy,
+      threat: journey.code === null ? null : errorCatalogue[journey.code as ErrorCode].threat,
+    };
+    if (username !== null) data.username = username;
+    this.events.emit(type, {
+      requestId: journey.requestId,
+      address: journey.clientAddress,
+      consumer: journey.consumer,
+      credentialId: journey.credentialId,
+      api: journey.api,
+      operation: journey.route,
+      code: journey.code,
+      reason: type === 'response.filtered' ? journey.contract!.join('; ') : journey.reason,
+      data,
+    });
+  }
+
+  #detected(detection: Detection): void {
+    this.metrics.observeDetector(detection.detector, detection.shadow);
+    const actions: string[] = [];
+    if (detection.ban !== null) actions.push('ban');
+    if (detection.alert) actions.push('alert');
+    const event = this.events.emit('detector.fired', {
+      requestId: detection.requestId,
+      address: detection.address,
+      consumer: detection.consumer,
+      reason: `${detection.detector}: ${detection.count} for ${detection.subjectKind} ${detection.subject} within ${detection.windowMs / 1000} s (threshold ${detection.threshold})${detection.shadow ? ' [shadow: no action taken]' : ''}`,
+      data: {
+        detector: detection.detector,
+        subjectKind: detection.subjectKind,
+        subject: detection.subject,
+        count: detection.count,
+        threshold: detection.threshold,
+        shadow: detection.shadow,
+        actions: actions.join(','),
+      },
+    });
+    if (detection.shadow) return;
+    const ban =
+      detection.ban === null
+        ? null
+        : this.ban(
+            detection.ban.kind,
+            detection.ban.value,
+            detection.ban.durationMs,
+            `detector ${detection.detector}`,
+            `detector:${detection.detector}`,
+          );
+    if (!detection.alert || this.#alerts === null) return;
+    this.#alerts.send({
+      detector: detection.detector,
+      subjectKind: detection.subjectKind,
+      subject: detection.subject,
+      count: detection.count,
+      threshold: detection.threshold,
+      windowMs: detection.windowMs,
+      banId: ban?.id ?? null,
+      eventId: event.id,
+      time: event.time,
+    });
+  }
+}
