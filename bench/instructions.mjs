@@ -8,7 +8,9 @@
 // compiler finishing its warm-up (valgrind runs ~50× slower, so it is still compiling) and GC.
 // JIT timing still moves the main-thread count by about ±7% between runs: compare medians of 3+.
 // Usage: npm run build && node bench/instructions.mjs [--requests 2000] [--warmup 3000] [--auth none|jwt|key]
-//        [--scenario items|report|…[,…]] [--repeat 1]
+//        [--scenario items|report|…[,…]] [--repeat 1] [--monitoring on|off]
+// --monitoring off counts the gateway with metrics, security events and detectors off (journeys and
+// access log only): run once each way, alternately, to see what monitoring adds to a request.
 // With a list of scenarios (bench/lib/targets.mjs), each is counted --repeat times, alternately,
 // in the same process, and each checked one is compared with its -raw twin.
 // Needs valgrind and nginx (apt-get install -y valgrind nginx); takes about two minutes.
@@ -38,6 +40,7 @@ const { values: opt } = parseArgs({
     auth: { type: 'string', default: 'none' },
     scenario: { type: 'string', default: 'items' },
     repeat: { type: 'string', default: '1' },
+    monitoring: { type: 'string', default: 'on' },
   },
 });
 const [requests, warmup, concurrency, repeat] = [opt.requests, opt.warmup, opt.concurrency, opt.repeat].map(
@@ -102,11 +105,12 @@ async function main() {
   }
   if (
     ![requests, warmup, concurrency, repeat].every((n) => Number.isInteger(n) && n > 0) ||
-    scenarios.some((x) => !SCENARIOS.includes(x))
+    scenarios.some((x) => !SCENARIOS.includes(x)) ||
+    !['on', 'off'].includes(opt.monitoring)
   ) {
     throw new Error(
       'usage: node bench/instructions.mjs [--requests N] [--warmup N] [--concurrency N] [--auth none|jwt|key] ' +
-        `[--scenario ${SCENARIOS.join('|')}[,…]] [--repeat N]`,
+        `[--scenario ${SCENARIOS.join('|')}[,…]] [--repeat N] [--monitoring on|off]`,
     );
   }
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-instructions-'));
@@ -127,6 +131,7 @@ async function main() {
     auth: opt.auth,
     wrapper,
     readyTimeoutMs: 300_000,
+    monitoring: opt.monitoring === 'on',
   });
   const agent = new https.Agent({ keepAlive: true, maxSockets: concurrency, rejectUnauthorized: false });
   let bad = 0;
@@ -147,7 +152,7 @@ async function main() {
       const { method, path: at } = scenarioRequest(scenario, '{n}');
       console.log(
         `  round ${round} ${scenario}: ${requests} × ${method} ${at} after ${warmup} warm-up each ` +
-          `(auth ${opt.auth}, ${concurrency} connections): main thread ` +
+          `(auth ${opt.auth}, monitoring ${opt.monitoring}, ${concurrency} connections): main thread ` +
           `${Math.round(perRequest.main).toLocaleString('en')} instructions/request, other threads ` +
           `${Math.round(perRequest.others).toLocaleString('en')}`,
       );
