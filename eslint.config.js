@@ -6,7 +6,7 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
@@ -19,6 +19,33 @@ export default tseslint.config(
     languageOptions: {
       globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly' },
     },
+  },
+  // The dashboard runs in the browser: its globals, and the admin API only through src/api.ts.
+  {
+    files: ['dashboard/src/**/*.ts', 'dashboard/src/**/*.tsx'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        fetch: 'readonly',
+        ResizeObserver: 'readonly',
+        HTMLInputElement: 'readonly',
+        HTMLDivElement: 'readonly',
+        Event: 'readonly',
+        RequestInit: 'readonly',
+      },
+    },
+    rules: {
+      'no-restricted-globals': ['error', { name: 'fetch', message: 'call the admin API through src/api.ts' }],
+    },
+  },
+  {
+    files: ['dashboard/src/api.ts'],
+    rules: { 'no-restricted-globals': 'off' },
+  },
+  {
+    files: ['dashboard/build.mjs'],
+    languageOptions: { globals: { URL: 'readonly' } },
   },
   // The bank: SQL is whole literals with bound parameters, never text glued from values
   // (src/bank/sql-lint.test.ts proves these fire).

@@ -2,9 +2,13 @@ import { GatehouseError } from '../errors/gatehouse-error.js';
 
 export interface AdminAnswer {
   readonly status: number;
-  /** JSON body; or, with `contentType`, text sent as it is (metrics). */
+  /** JSON body; or, with `contentType`, text or bytes sent as they are (metrics, dashboard pages). */
   readonly body: unknown;
   readonly contentType?: string;
+  /** Content-Security-Policy in place of the API's `default-src 'none'` (dashboard pages). */
+  readonly csp?: string;
+  /** More response header name/value pairs (Set-Cookie, Location). */
+  readonly headers?: readonly string[];
   /** The route template, for the log: never the raw path. */
   readonly route: string;
 }

@@ -8,12 +8,19 @@ const BEARER = /^bearer +([\x21-\x7E]+) *$/i;
  * constant-time comparison, so neither a wrong byte nor a wrong length shows in the timing.
  */
 export function createAdminCredentialCheck(token: string): (authorization: string | undefined) => boolean {
-  if (token.length === 0) throw new TypeError('the admin API needs a credential');
-  const expected = hash('sha256', token, 'buffer');
+  const isToken = createTokenCheck(token);
   return function isAdminCredential(authorization: string | undefined): boolean {
     if (authorization === undefined) return false;
     const match = BEARER.exec(authorization);
-    if (match === null) return false;
-    return timingSafeEqual(hash('sha256', match[1]!, 'buffer'), expected);
+    return match !== null && isToken(match[1]!);
+  };
+}
+
+/** The same comparison for a token given as it is (the dashboard's sign-in form). */
+export function createTokenCheck(token: string): (presented: string) => boolean {
+  if (token.length === 0) throw new TypeError('the admin API needs a credential');
+  const expected = hash('sha256', token, 'buffer');
+  return function isToken(presented: string): boolean {
+    return timingSafeEqual(hash('sha256', presented, 'buffer'), expected);
   };
 }

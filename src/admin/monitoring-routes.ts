@@ -3,6 +3,7 @@ import { GatehouseError } from '../errors/gatehouse-error.js';
 import { BAN_KINDS, type BanKind } from '../limits/bans.js';
 import { SECURITY_EVENT_TYPES, type SecurityEventType } from '../observe/events.js';
 import type { Monitor } from '../observe/monitor.js';
+import type { AdminServices } from './routes.js';
 import { readJsonBody } from './body.js';
 import { DURATION_HINT, parseDuration } from '../auth/keys/duration.js';
 import { expectFields, methodNotAllowed, type AdminAnswer } from './answers.js';
@@ -15,6 +16,7 @@ const EVENT_TYPES: ReadonlySet<string> = new Set(SECURITY_EVENT_TYPES);
 
 /**
  * The monitoring routes of the admin API, for a caller already authenticated:
+ *   GET    /summary             totals, threat table, the last five minutes, top refused, detections
  *   GET    /events              security events, newest first (?before=) or following (?after=);
  *                               filters ?since= ?type= (comma list) ?address= ?consumer=; ?limit=
  *   GET    /journeys/{id}       the journey of one request, by its X-Request-Id
@@ -26,11 +28,20 @@ const EVENT_TYPES: ReadonlySet<string> = new Set(SECURITY_EVENT_TYPES);
 export async function routeMonitoring(
   req: IncomingMessage,
   url: URL,
-  monitor: Monitor,
+  services: AdminServices,
   client: string,
 ): Promise<AdminAnswer | null> {
   const method = req.method ?? '';
   const path = url.pathname;
+  const monitor = services.monitor;
+  if (path === '/summary') {
+    if (method !== 'GET') throw methodNotAllowed('GET', '/summary');
+    return {
+      status: 200,
+      route: 'GET /summary',
+      body: { ...monitor.summary(), readiness: services.readiness() },
+    };
+  }
   if (path === '/events') {
     if (method !== 'GET') throw methodNotAllowed('GET', '/events');
     return listEvents(url.searchParams, monitor);

@@ -3,15 +3,18 @@ import { DURATION_HINT, parseDuration } from '../auth/keys/duration.js';
 import { KeyRequestError, type KeyLifecycle } from '../auth/keys/lifecycle.js';
 import { keyRequestProblem, type KeyRequest } from '../auth/keys/record.js';
 import { GatehouseError } from '../errors/gatehouse-error.js';
+import type { Readiness } from '../gateway/readiness.js';
 import type { Monitor } from '../observe/monitor.js';
 import { expectFields, methodNotAllowed, type AdminAnswer } from './answers.js';
 import { readJsonBody } from './body.js';
 import { routeMonitoring } from './monitoring-routes.js';
 
-/** What the admin API drives: the key lifecycle, and the monitor (events, journeys, bans). */
+/** What the admin API drives: the key lifecycle, the monitor (events, journeys, bans) and readiness. */
 export interface AdminServices {
   readonly lifecycle: KeyLifecycle;
   readonly monitor: Monitor;
+  /** What `GET /readyz` answers. */
+  readonly readiness: () => Readiness;
 }
 
 /** The overlap a rotation gets when the caller names none: a day to roll the new key out. */
@@ -40,7 +43,7 @@ export async function routeAdminRequest(
     if (answer.status === 201 || answer.route.endsWith('/revoke')) keyEvent(answer, services.monitor, client);
     return answer;
   }
-  const monitoring = await routeMonitoring(req, url, services.monitor, client);
+  const monitoring = await routeMonitoring(req, url, services, client);
   if (monitoring !== null) return monitoring;
   throw new GatehouseError('GH_ADMIN_NOT_FOUND', 'no admin route at this path');
 }

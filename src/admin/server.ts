@@ -5,10 +5,17 @@ import type { Logger } from 'pino';
 import type { AdminConfig, LimitsConfig } from '../config/types.js';
 import { GatehouseError, toGatehouseError } from '../errors/gatehouse-error.js';
 import { Listener, type TlsMaterial, type TransportRefusal } from '../gateway/listener.js';
-import type { Readiness } from '../gateway/readiness.js';
 import { securityHeaders, writeProblem } from '../gateway/respond.js';
 import type { AdminAnswer } from './answers.js';
-import { createAdminCredentialCheck } from './credential.js';
+import { createAdminCredentialCheck, createTokenCheck } from './credential.js';
+import {
+  loadDashboardFiles,
+  routeDashboard,
+  sessionAllows,
+  SignInFailures,
+  type DashboardContext,
+} from './dashboard.js';
+import { AdminSessions } from './sessions.js';
 import { isLoopbackHost } from './loopback.js';
 import { routeAdminRequest, type AdminServices } from './routes.js';
 
@@ -22,17 +29,20 @@ export interface AdminServerOptions {
   readonly tls: TlsMaterial;
   readonly limits: LimitsConfig;
   readonly services: AdminServices;
-  /** What `GET /readyz` answers. */
-  readonly readiness: () => Readiness;
   /** A read-only credential for `GET /metrics` besides the admin token; null = none. */
   readonly scrapeToken: string | null;
   readonly logger: Logger;
 }
 
-/** Who may do what: the admin token everything, a scrape token only `GET /metrics`. */
+/**
+ * Who may do what: the admin token everything, a dashboard session everything its CSRF token
+ * goes with (any read), a scrape token only `GET /metrics`.
+ */
 interface AdminAccess {
   readonly isAdmin: (authorization: string | undefined) => boolean;
   readonly isScraper: (authorization: string | undefined) => boolean;
+  readonly dashboard: DashboardContext;
+  readonly signInFailures: SignInFailures;
 }
 
 /** Why the admin listener will not start: said in words an operator can act on. */
@@ -64,9 +74,18 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   }
   const isAdmin = createAdminCredentialCheck(config.token);
   const scrape = options.scrapeToken === null ? null : createAdminCredentialCheck(options.scrapeToken);
+  const files = await loadDashboardFiles();
+  if (files === null) logger.warn({ msg: 'dashboard not built (npm run build): /dashboard answers 503' });
   const access: AdminAccess = {
     isAdmin,
     isScraper: (authorization) => isAdmin(authorization) || (scrape !== null && scrape(authorization)),
+    dashboard: {
+      files,
+      sessions: new AdminSessions(),
+      isAdminToken: createTokenCheck(config.token),
+      monitor: options.services.monitor,
+    },
+    signInFailures: new SignInFailures(),
   };
   const onRequest = function handleAdminRequest(req: IncomingMessage, res: ServerResponse): void {
     void answerAdminRequest(req, res, access, options, logger);
@@ -152,7 +171,7 @@ async function routeRequest(
   options: AdminServerOptions,
   client: string,
 ): Promise<AdminAnswer> {
-  const path = (req.url ?? '/').split('?', 1)[0];
+  const path = (req.url ?? '/').split('?', 1)[0]!;
   if (path === '/livez' || path === '/readyz') {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       throw new GatehouseError('GH_ADMIN_METHOD_NOT_ALLOWED', `method not allowed on ${path}`, {
@@ -160,11 +179,15 @@ async function routeRequest(
       });
     }
     if (path === '/livez') return { status: 200, route: 'GET /livez', body: { status: 'live' } };
-    const readiness = options.readiness();
+    const readiness = options.services.readiness();
     return { status: readiness.status === 'not-ready' ? 503 : 200, route: 'GET /readyz', body: readiness };
   }
+  if (path === '/dashboard' || path.startsWith('/dashboard/')) {
+    return routeDashboard(req, path, access.dashboard, client, access.signInFailures);
+  }
   const authorization = req.headers.authorization;
-  if (path === '/metrics' && access.isScraper(authorization)) {
+  const signedIn = sessionAllows(access.dashboard.sessions.find(req.headers.cookie), req);
+  if (path === '/metrics' && (access.isScraper(authorization) || signedIn)) {
     if (req.method !== 'GET')
       throw new GatehouseError('GH_ADMIN_METHOD_NOT_ALLOWED', 'method not allowed on /metrics', {
         allow: 'GET',
@@ -177,7 +200,7 @@ async function routeRequest(
       contentType: metrics.contentType,
     };
   }
-  if (!access.isAdmin(authorization)) {
+  if (!access.isAdmin(authorization) && !signedIn) {
     throw new GatehouseError(
       'GH_ADMIN_UNAUTHORIZED',
       'missing or wrong admin credential',
@@ -188,8 +211,14 @@ async function routeRequest(
 }
 
 function writeAnswer(res: ServerResponse, answer: AdminAnswer, requestId: string): void {
-  const body = answer.contentType === undefined ? JSON.stringify(answer.body) : String(answer.body);
+  const body =
+    answer.contentType === undefined
+      ? JSON.stringify(answer.body)
+      : Buffer.isBuffer(answer.body)
+        ? answer.body
+        : String(answer.body);
   const headers = securityHeaders(requestId);
+  if (answer.csp !== undefined) headers[headers.indexOf('content-security-policy') + 1] = answer.csp;
   // The answer to a create or rotate holds a key: nothing on the way may keep a copy.
   headers.push(
     'content-type',
@@ -198,6 +227,7 @@ function writeAnswer(res: ServerResponse, answer: AdminAnswer, requestId: string
     'no-store',
     'content-length',
     String(Buffer.byteLength(body)),
+    ...(answer.headers ?? []),
   );
   res.writeHead(answer.status, headers);
   res.end(body);

@@ -25,6 +25,7 @@ export async function printGuide(credentials: DemoCredentials, credentialsFile: 
 Gatehouse  ${base}      (the only way in: TLS, API keys / JWT, scopes, limits, validation)
 The bank   https://127.0.0.1:8444  (mTLS + the gateway's signed identity only)
 Admin API  ${admin}  (metrics, events, journeys, bans, keys)
+Dashboard  ${admin}/dashboard  (sign in with the admin token: $ADMIN below)
 Users, passwords and API keys: ${file} (owner-only; new on every start)
 
 Read alice's key and password, and the admin token, into the shell:

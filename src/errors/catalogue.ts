@@ -43,6 +43,8 @@ export const errorCatalogue = {
   GH_ADMIN_BAD_REQUEST: { status: 400, title: 'Bad request', threat: null },
   GH_ADMIN_CONFLICT: { status: 409, title: 'Conflict', threat: null },
   GH_ADMIN_BODY_TOO_LARGE: { status: 413, title: 'Request body too large', threat: null },
+  GH_ADMIN_TOO_MANY_SIGN_INS: { status: 429, title: 'Too many requests', threat: 'brute-force' },
+  GH_ADMIN_UNAVAILABLE: { status: 503, title: 'Service unavailable', threat: null },
   GH_ADMIN_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', threat: null },
   // One code per status for every authentication or authorization cause, so the body never
   // tells an attacker which check failed; the cause is in the detail (journey record, log).

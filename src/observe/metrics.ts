@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { errorCatalogue, type ErrorCode } from '../errors/catalogue.js';
+import { errorCatalogue, THREATS, type ErrorCode, type Threat } from '../errors/catalogue.js';
 import { limiterDecisionCounts } from '../limits/journey-note.js';
 import type { BanList } from '../limits/bans.js';
 import type { SecurityEvent } from './events.js';
@@ -216,6 +216,32 @@ export class GatewayMetrics {
 
   text(): Promise<string> {
     return this.registry.metrics();
+  }
+
+  /**
+   * For the dashboard: requests so far, how many the gateway refused, and per threat of the
+   * lesson's table how many it stopped (refusals, and for information leakage also the answers
+   * it cut undeclared properties from).
+   */
+  threatTable(): { requests: number; refused: number; threats: Record<Threat, number> } {
+    const threats = Object.fromEntries(THREATS.map((threat) => [threat, 0])) as Record<Threat, number>;
+    let requests = 0;
+    let refused = 0;
+    for (const s of this.#requests.series()) {
+      threats['information-leakage'] += s.filtered;
+      for (const [status, byStage] of s.outcomes) {
+        for (const byCode of byStage.values()) {
+          for (const [code, cell] of byCode) {
+            requests += cell.n;
+            if (code === '' || status < 400) continue;
+            refused += cell.n;
+            const threat = errorCatalogue[code as ErrorCode]?.threat ?? null;
+            if (threat !== null) threats[threat] += cell.n;
+          }
+        }
+      }
+    }
+    return { requests, refused, threats };
   }
 
   #countCredential(kind: string, journey: JourneyRecord): void {

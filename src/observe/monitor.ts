@@ -1,11 +1,17 @@
 import type { Logger } from 'pino';
 import type { MonitoringConfig } from '../config/types.js';
-import type { ErrorCode } from '../errors/catalogue.js';
-import { errorCatalogue } from '../errors/catalogue.js';
+import { errorCatalogue, type ErrorCode, type Threat } from '../errors/catalogue.js';
 import type { Ban, BanKind, BanList } from '../limits/bans.js';
 import { AlertSender } from './alerts.js';
 import { Detectors, type Detection, type RequestOutcome } from './detectors.js';
-import { EventLog, type EventFields, type SecurityEvent, type SecurityEventType } from './events.js';
+import {
+  EventLog,
+  type EventFields,
+  type EventQuery,
+  type SecurityEvent,
+  type SecurityEventType,
+} from './events.js';
+import { TrafficHistory } from './traffic-history.js';
 import { JourneyBuffer, type JourneyRecord } from './journey.js';
 import type { JsonLineStream } from './logger.js';
 import { GatewayMetrics, type UpstreamState } from './metrics.js';
@@ -34,8 +40,60 @@ function refusalEventOf(code: ErrorCode): SecurityEventType | null {
   return null;
 }
 
+/** The dashboard's chart spans five minutes. */
+const SUMMARY_SECONDS = 300;
+/** Entries in each of the summary's top lists. */
+const TOP = 10;
+const EVERY_EVENT: EventQuery = {
+  after: null,
+  before: null,
+  since: null,
+  types: null,
+  address: null,
+  consumer: null,
+  limit: 0,
+};
+const DETECTIONS: ReadonlySet<SecurityEventType> = new Set(['detector.fired']);
+
+export interface MonitorSummary {
+  readonly time: string;
+  readonly totals: { readonly requests: number; readonly refused: number; readonly served: number };
+  readonly threats: Readonly<Record<Threat, number>>;
+  readonly series: ReturnType<TrafficHistory['series']>;
+  /** Among the refusals still in the event buffer. */
+  readonly topRefused: { readonly addresses: TopEntry[]; readonly consumers: TopEntry[] };
+  /** The newest detections, newest first. */
+  readonly detections: SecurityEvent[];
+  readonly bans: number;
+  readonly lastEventId: number;
+}
+
+export interface TopEntry {
+  readonly value: string;
+  readonly count: number;
+}
+
+/** The `TOP` values `pick` gives most often, most first (ties: the one met first, the newest). */
+function top(events: readonly SecurityEvent[], pick: (event: SecurityEvent) => string | null): TopEntry[] {
+  const counts = new Map<string, number>();
+  for (const event of events) {
+    const value = pick(event);
+    if (value !== null) counts.set(value, (counts.get(value) ?? 0) + 1);
+  }
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, TOP)
+    .map(([value, count]) => ({ value, count }));
+}
+
 const REFUSAL_EVENTS: ReadonlyMap<string, SecurityEventType | null> = new Map(
   (Object.keys(errorCatalogue) as ErrorCode[]).map((code) => [code, refusalEventOf(code)]),
+);
+/** Refusals of what a client sent (a replaced upstream answer is not the client's doing). */
+const REFUSAL_TYPES: ReadonlySet<SecurityEventType> = new Set(
+  [...REFUSAL_EVENTS.values()].filter(
+    (type): type is SecurityEventType => type !== null && type !== 'response.replaced',
+  ),
 );
 
 /**
@@ -51,6 +109,8 @@ export class Monitor {
   readonly events: EventLog;
   readonly metrics: GatewayMetrics;
   readonly bans: BanList;
+  /** Requests and refusals per second, for the dashboard's chart. */
+  readonly history = new TrafficHistory();
   readonly #detectors: Detectors;
   readonly #alerts: AlertSender | null;
   readonly #eventLog: JsonLineStream;
@@ -77,6 +137,7 @@ export class Monitor {
     if (!this.#enabled) return;
     this.metrics.observeRequest(operation, journey);
     const code = journey.code;
+    this.history.count(journey.startedAt, code !== null && journey.status >= 400);
     if (code !== null) {
       const type = REFUSAL_EVENTS.get(code);
       if (type !== undefined && type !== null) this.#emitFor(type, journey);
@@ -130,6 +191,26 @@ export class Monitor {
       data: { banId: ban.id, kind: ban.kind, value: ban.value },
     });
     return ban;
+  }
+
+  /** What the dashboard shows at a glance (`GET /summary`): totals, the threat table, the last five minutes, who is refused. */
+  summary(now = Date.now()): MonitorSummary {
+    const table = this.metrics.threatTable();
+    const refusals = this.events.query({ ...EVERY_EVENT, types: REFUSAL_TYPES, limit: this.events.capacity });
+    const detections = this.events.query({ ...EVERY_EVENT, types: DETECTIONS, limit: 20 });
+    return {
+      time: new Date(now).toISOString(),
+      totals: { requests: table.requests, refused: table.refused, served: table.requests - table.refused },
+      threats: table.threats,
+      series: this.history.series(now, SUMMARY_SECONDS),
+      topRefused: {
+        addresses: top(refusals.events, (event) => event.address),
+        consumers: top(refusals.events, (event) => event.consumer),
+      },
+      detections: detections.events,
+      bans: this.bans.list().length,
+      lastEventId: this.events.lastId,
+    };
   }
 
   /** Reopens the security-event file (after log rotation). */

@@ -25,8 +25,11 @@ export async function startGatehouse(config: GatehouseConfig, logger: Logger): P
         config: config.admin,
         tls: await adminTls(config),
         limits: config.limits,
-        services: { lifecycle: gateway.keys.lifecycle, monitor: gateway.monitor },
-        readiness: () => gateway.readiness(),
+        services: {
+          lifecycle: gateway.keys.lifecycle,
+          monitor: gateway.monitor,
+          readiness: () => gateway.readiness(),
+        },
         scrapeToken: config.monitoring.scrapeToken,
         logger,
       });

@@ -282,7 +282,6 @@ describe('admin API refuses to start without a credential or off loopback', () =
       tls: { cert: '', key: '' },
       limits: (await loadConfig(await writeOk(), process.env)).limits,
       services: null as never,
-      readiness: null as never,
       scrapeToken: null,
       logger: pino({ level: 'silent' }),
     };
