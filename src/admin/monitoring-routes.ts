@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../errors/gatehouse-error.js';
-import { BAN_KINDS, type BanKind } from '../limits/bans.js';
+import { isIP } from 'node:net';
+import { BAN_KINDS, normaliseAddress, type BanKind } from '../limits/bans.js';
 import { SECURITY_EVENT_TYPES, type SecurityEventType } from '../observe/events.js';
 import type { Monitor } from '../observe/monitor.js';
 import type { AdminServices } from './routes.js';
@@ -127,6 +128,12 @@ function setBan(body: unknown, monitor: Monitor, client: string): AdminAnswer {
   }
   if (typeof fields.value !== 'string' || fields.value === '' || fields.value.length > 256) {
     throw new GatehouseError('GH_ADMIN_BAD_REQUEST', 'value must be 1 to 256 characters');
+  }
+  if (fields.kind === 'address' && isIP(normaliseAddress(fields.value)) === 0) {
+    throw new GatehouseError(
+      'GH_ADMIN_BAD_REQUEST',
+      'an address ban takes an IPv4 or IPv6 address, e.g. 203.0.113.7',
+    );
   }
   const durationMs = parseDuration(fields.duration);
   if (durationMs === null || durationMs > MAX_BAN_MS) {

@@ -64,6 +64,10 @@ export async function startGateway(config: GatehouseConfig, logger: Logger): Pro
     logger,
     upstreams: () => prober.states(),
   });
+  const identifyApiKey = (key: string): string | null => {
+    const verified = keys.verifier.verify(key);
+    return verified.ok ? verified.key.id : null;
+  };
   const onTransportRefusal = (refusal: TransportRefusal): void =>
     recordTransportRefusal(refusal, logger, monitor);
 
@@ -101,6 +105,7 @@ export async function startGateway(config: GatehouseConfig, logger: Logger): Pro
         onRequest,
         onClosed,
         onTransportRefusal,
+        identifyApiKey,
       });
       addresses.set(listenerConfig.name, await listener.listen());
       listeners.set(listenerConfig.name, listener);

@@ -47,6 +47,8 @@ interface FrontDoorOptions {
   readonly limits: LimitsConfig;
   /** Told of every request refused before it reached the pipeline (parser errors, plaintext, timeouts). */
   readonly onTransportRefusal: (refusal: TransportRefusal) => void;
+  /** The id of the active API key `key` is, or null: what a key seen in plaintext exposes (none by default). */
+  readonly identifyApiKey?: (key: string) => string | null;
 }
 
 export interface ListenerOptions extends FrontDoorOptions {
@@ -139,8 +141,8 @@ export class Listener {
   }
 
   #sniff(socket: net.Socket): void {
-    sniffTls(socket, this.#options.limits, this.https, (code, reason, exposed) =>
-      this.#refuse(socket, code, reason, exposed),
+    sniffTls(socket, this.#options.limits, this.https, (code, reason, plaintext) =>
+      this.#refuse(socket, code, reason, plaintext),
     );
   }
 
@@ -164,13 +166,8 @@ export class Listener {
     }
   }
 
-  #refuse(
-    socket: net.Socket,
-    code: ErrorCode,
-    reason: string,
-    exposed: ExposedCredential | null = null,
-  ): void {
-    refuseRaw(socket, code, reason, this.#options.onTransportRefusal, exposed);
+  #refuse(socket: net.Socket, code: ErrorCode, reason: string, plaintext: Buffer | null = null): void {
+    refuseRaw(socket, code, reason, this.#options, plaintext);
   }
 }
 
@@ -182,7 +179,7 @@ function sniffTls(
   socket: net.Socket,
   limits: LimitsConfig,
   tlsServer: net.Server,
-  refuse: (code: ErrorCode, reason: string, exposed: ExposedCredential | null) => void,
+  refuse: (code: ErrorCode, reason: string, plaintext: Buffer | null) => void,
 ): void {
   socket.setTimeout(limits.headersTimeoutMs, () => socket.destroy());
   socket.once('data', (chunk: Buffer) => {
@@ -194,13 +191,13 @@ function sniffTls(
       process.nextTick(() => socket.resume());
       return;
     }
-    refuse(
-      'GH_TRANSPORT_PLAINTEXT',
-      'plaintext HTTP on the TLS port',
-      exposedCredentialIn(chunk, limits.maxHeaderBytes),
-    );
+    refuse('GH_TRANSPORT_PLAINTEXT', 'plaintext HTTP on the TLS port', chunk);
   });
   socket.on('error', () => socket.destroy());
+}
+
+function identifyNoKey(): null {
+  return null;
 }
 
 /** A raw HTTP/1.1 problem answer, then close: the parser state cannot be trusted any more. */
@@ -208,11 +205,19 @@ function refuseRaw(
   socket: net.Socket,
   code: ErrorCode,
   reason: string,
-  onTransportRefusal: (refusal: TransportRefusal) => void,
-  exposed: ExposedCredential | null = null,
+  options: FrontDoorOptions,
+  plaintext: Buffer | null,
 ): void {
   const requestId = randomUUID();
-  onTransportRefusal({ requestId, code, reason, clientAddress: socket.remoteAddress ?? '', exposed });
+  const exposed =
+    plaintext === null
+      ? null
+      : exposedCredentialIn(
+          plaintext,
+          options.limits.maxHeaderBytes,
+          options.identifyApiKey ?? identifyNoKey,
+        );
+  options.onTransportRefusal({ requestId, code, reason, clientAddress: socket.remoteAddress ?? '', exposed });
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -268,8 +273,8 @@ export class GatewayListener implements FrontHost {
     this.#tls.on('secureConnection', (socket: tls.TLSSocket) => this.#accept(socket));
     this.#tls.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
     this.#tcp = net.createServer({ noDelay: true }, (socket) =>
-      sniffTls(socket, limits, this.#tls, (code, reason, exposed) =>
-        this.refuse(socket, code, reason, exposed),
+      sniffTls(socket, limits, this.#tls, (code, reason, plaintext) =>
+        this.refuse(socket, code, reason, plaintext),
       ),
     );
     this.#tcp.maxConnections = limits.maxConnections;
@@ -331,13 +336,8 @@ export class GatewayListener implements FrontHost {
     this.#options.onClosed(res);
   }
 
-  refuse(
-    socket: net.Socket,
-    code: ErrorCode,
-    reason: string,
-    exposed: ExposedCredential | null = null,
-  ): void {
-    refuseRaw(socket, code, reason, this.#options.onTransportRefusal, exposed);
+  refuse(socket: net.Socket, code: ErrorCode, reason: string, plaintext: Buffer | null = null): void {
+    refuseRaw(socket, code, reason, this.#options, plaintext);
   }
 
   forget(connection: FrontConnection): void {

@@ -30,21 +30,29 @@ export class UpstreamProber {
   readonly #reachable = new Map<string, boolean>();
   readonly #timer: NodeJS.Timeout;
   #running = false;
+  /** Asked for while a round was under way (a reload added an upstream): run once more after it. */
+  #again = false;
 
   constructor(intervalMs: number, targets: () => ReadonlyMap<string, UpstreamTarget>) {
     this.#targets = targets;
     this.#timer = setInterval(() => void this.probe(), intervalMs).unref();
   }
 
-  /** Probes every upstream once (a round already under way is not doubled). */
+  /** Probes every upstream once; asked during a round, it runs one more round after it. */
   async probe(): Promise<void> {
-    if (this.#running) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
     this.#running = true;
     try {
-      const targets = [...this.#targets()];
-      const outcomes = await Promise.all(targets.map(([, target]) => target.pool.probe()));
-      this.#reachable.clear();
-      targets.forEach(([api], i) => this.#reachable.set(api, outcomes[i]!));
+      do {
+        this.#again = false;
+        const targets = [...this.#targets()];
+        const outcomes = await Promise.all(targets.map(([, target]) => target.pool.probe()));
+        this.#reachable.clear();
+        targets.forEach(([api], i) => this.#reachable.set(api, outcomes[i]!));
+      } while (this.#again);
     } finally {
       this.#running = false;
     }

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import { errorCatalogue } from '../errors/catalogue.js';
-import type { RequestOutcome } from '../observe/detectors.js';
 import { newJourney } from '../observe/journey.js';
 import type { Monitor } from '../observe/monitor.js';
 import type { TransportRefusal } from './listener.js';
@@ -38,13 +37,8 @@ export function recordJourney(
   journey.bytesIn = ctx.req.bodyBytes;
   journey.bytesOut = ctx.res.bytesSent;
   const login = loginOutcome(ctx, loginFailureStatuses);
-  const outcome: RequestOutcome = {
-    journey,
-    login,
-    username: login === null ? null : (ctx.limits?.loginUsernameKey ?? null),
-    probedPath: probedPath(ctx),
-  };
-  monitor.request(ctx.route?.operation ?? null, outcome);
+  const username = login === null ? null : (ctx.limits?.loginUsernameKey ?? null);
+  monitor.request(ctx.route?.operation ?? null, journey, login, username, probedPath(ctx));
   if (!access) return;
   logger.info({
     msg: 'request',
@@ -85,14 +79,19 @@ function loginOutcome(
   return decidedBy === 'pre-auth-limit' && code.startsWith('GH_LIMIT_') ? 'failure' : null;
 }
 
+/** The reason the authorize stage gives a failed claim condition (`path.userId == principal.sub`). */
+const CONDITION_REFUSED = 'authorize.condition:';
+
 /**
  * The path of a request for an object (a template with parameters) that the upstream answered
- * 403 or 404, or the authorize stage refused (a claim condition on the path): a probe for ids.
+ * 403 or 404, or that a claim condition refused: a probe for ids. A missing scope or role is
+ * not one (the caller asked for something it may never have, not for someone else's object).
  */
 function probedPath(ctx: RequestContext): string | null {
-  const { status, code } = ctx.journey;
+  const { status, code, reason } = ctx.journey;
   if ((status !== 404 && status !== 403) || ctx.route === null) return null;
-  if (code !== null && code !== 'GH_AUTH_FORBIDDEN') return null;
+  if (code !== null && (code !== 'GH_AUTH_FORBIDDEN' || reason?.startsWith(CONDITION_REFUSED) !== true))
+    return null;
   return ctx.route.operation.template.includes('{') ? ctx.route.path : null;
 }
 
@@ -102,7 +101,7 @@ export function recordTransportRefusal(refusal: TransportRefusal, logger: Logger
   journey.code = refusal.code;
   journey.reason = refusal.reason;
   journey.status = errorCatalogue[refusal.code].status;
-  monitor.request(null, { journey, login: null, username: null, probedPath: null });
+  monitor.request(null, journey);
   if (refusal.exposed !== null)
     monitor.exposedCredential(journey, refusal.exposed.keyId, refusal.exposed.kind);
   logger.info({

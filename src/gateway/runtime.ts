@@ -53,7 +53,7 @@ export async function buildRuntime(
   // The token endpoint and JWKS are a built-in API: routed, limited and validated like the others.
   if (auth.builtin !== null) apis.push(auth.builtin.api);
   const routes = buildRouteTable(apis, { maxTargetBytes: config.limits.maxPathBytes });
-  const limits = await createLimits(config, apis, logger);
+  const limits = await createLimits(config, apis, logger, bans);
   const contracts = compileContracts(apis, contractOptionsOf(config));
   const targets = new Map<string, UpstreamTarget>();
   for (const api of config.apis) targets.set(api.name, createUpstreamTarget(api, devCerts));
@@ -64,7 +64,7 @@ export async function buildRuntime(
     createTransportStage(config.limits),
     ...(config.cors === null ? [] : [createCorsStage(config.cors, routes)]),
     createRouteStage(routes),
-    createPreAuthLimitStage(limits.preAuth, bans),
+    createPreAuthLimitStage(limits.preAuth),
     createAuthenticateStage(auth),
     createRateLimitStage(limits.rateLimit, bans),
     createAuthorizeStage(auth),

@@ -1,29 +1,64 @@
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { parseBan, type Ban, type BanList, type BanListener } from './bans.js';
+import {
+  BAN_KINDS,
+  parseBan,
+  targetOf,
+  type Ban,
+  type BanKind,
+  type BanList,
+  type BanListener,
+} from './bans.js';
 
 /** A lost message costs at most this: every process reads the whole list again this often. */
 const RESYNC_MS = 5_000;
 /** A ban this recent may not have reached Redis yet: a resync does not drop it. */
 const IN_FLIGHT_MS = 2_000;
 
+/**
+ * Sets a target's ban unless Redis holds one ending later, and tells every process: the later
+ * end wins everywhere, whichever replica banned first. KEYS[1] the target's key; ARGV: the ban
+ * as JSON, its end (ms), its time to live (ms), the channel, the message.
+ */
+const SET_LATER_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, held = pcall(cjson.decode, current)
+  if ok and type(held) == 'table' and tonumber(held.expiresAt) and tonumber(held.expiresAt) >= tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1
+`;
+
 export interface BanSyncLog {
   warn(fields: Record<string, unknown>): void;
   info(fields: Record<string, unknown>): void;
 }
 
+interface BanCommands {
+  gatehouseBanSet(key: string, ...args: (string | number)[]): Promise<unknown>;
+}
+
 /**
- * Shares bans between gateway processes through Redis: each ban is a key that expires with it
- * (`<prefix>ban:<id>`), and a message on `<prefix>bans` carries a set or a lift to every process
- * at once. Requests never wait for Redis: they read the local BanList, which this keeps in step.
- * While Redis is away, bans still apply where they were set, and the others arrive once it is back.
+ * Shares bans between gateway processes through Redis: one key per target (`<prefix>ban:<kind>:
+ * <digest of the value>`) that expires with its ban, and a message on `<prefix>bans` that carries
+ * a set or a lift to every process at once. Requests never wait for Redis: they read the local
+ * BanList, which this keeps in step. A change that could not reach Redis is kept and replayed
+ * once Redis answers again, before anything is read back; until then bans hold where they were
+ * set, and `healthy` is false (readiness says degraded).
  */
 export class RedisBanSync implements BanListener {
   readonly #bans: BanList;
-  readonly #redis: Redis;
+  readonly #redis: Redis & BanCommands;
   readonly #subscriber: Redis;
   readonly #prefix: string;
   readonly #log: BanSyncLog;
   readonly #timer: NodeJS.Timeout;
+  /** Changes made here that Redis has not taken yet, by target: the newest one wins. */
+  readonly #pending = new Map<string, { set: Ban } | { lift: Ban }>();
   #healthy = true;
 
   constructor(bans: BanList, url: string, prefix: string, log: BanSyncLog) {
@@ -35,7 +70,9 @@ export class RedisBanSync implements BanListener {
       maxRetriesPerRequest: 1,
       retryStrategy: (attempt: number) => Math.min(attempt * 200, 2_000),
     };
-    this.#redis = new Redis(url, options);
+    const redis = new Redis(url, options);
+    redis.defineCommand('gatehouseBanSet', { numberOfKeys: 1, lua: SET_LATER_SCRIPT });
+    this.#redis = redis as Redis & BanCommands;
     this.#subscriber = new Redis(url, { ...options, maxRetriesPerRequest: null });
     this.#redis.on('error', (err: Error) => this.#trouble(err));
     this.#subscriber.on('error', (err: Error) => this.#trouble(err));
@@ -55,35 +92,23 @@ export class RedisBanSync implements BanListener {
   }
 
   set(ban: Ban): void {
-    const ttl = Math.max(1, ban.expiresAt - Date.now());
-    const text = JSON.stringify(ban);
-    this.#redis
-      .multi()
-      .set(`${this.#prefix}ban:${ban.id}`, text, 'PX', ttl)
-      .publish(this.#channel, JSON.stringify({ set: ban }))
-      .exec()
-      .then(
-        () => this.#ok(),
-        (err: unknown) => this.#trouble(err),
-      );
+    this.#pending.set(targetOf(ban.kind, ban.value), { set: ban });
+    void this.#flush();
   }
 
   lifted(ban: Ban): void {
-    this.#redis
-      .multi()
-      .del(`${this.#prefix}ban:${ban.id}`)
-      .publish(this.#channel, JSON.stringify({ lift: ban.id }))
-      .exec()
-      .then(
-        () => this.#ok(),
-        (err: unknown) => this.#trouble(err),
-      );
+    this.#pending.set(targetOf(ban.kind, ban.value), { lift: ban });
+    void this.#flush();
   }
 
-  /** Reads every ban in Redis: adds the ones missing here, drops the ones lifted elsewhere. */
+  /**
+   * Replays what Redis has not taken, then reads every ban there: adds the ones missing here,
+   * drops the ones lifted elsewhere (older than a moment, and not waiting to be written).
+   */
   async resync(): Promise<void> {
     const startedAt = Date.now();
     try {
+      if (!(await this.#flush())) return;
       const keys: string[] = [];
       let cursor = '0';
       do {
@@ -91,16 +116,20 @@ export class RedisBanSync implements BanListener {
         cursor = next;
         keys.push(...batch);
       } while (cursor !== '0');
-      const values = keys.length === 0 ? [] : await this.#redis.mget(...keys);
       const held = new Set<string>();
-      for (const value of values) {
-        const ban = value === null ? null : parseBan(safeParse(value));
-        if (ban === null) continue;
-        held.add(ban.id);
-        this.#bans.apply(ban);
+      for (let i = 0; i < keys.length; i += 1000) {
+        for (const value of await this.#redis.mget(...keys.slice(i, i + 1000))) {
+          const ban = value === null ? null : parseBan(safeParse(value));
+          if (ban === null) continue;
+          held.add(targetOf(ban.kind, ban.value));
+          this.#bans.apply(ban);
+        }
       }
       for (const ban of this.#bans.list()) {
-        if (!held.has(ban.id) && ban.createdAt < startedAt - IN_FLIGHT_MS) this.#bans.remove(ban.id);
+        const target = targetOf(ban.kind, ban.value);
+        if (held.has(target) || this.#pending.has(target) || ban.createdAt >= startedAt - IN_FLIGHT_MS)
+          continue;
+        this.#bans.removeTarget(ban.kind, ban.value);
       }
       this.#ok();
     } catch (err) {
@@ -115,10 +144,60 @@ export class RedisBanSync implements BanListener {
     await this.#redis.quit().catch(() => this.#redis.disconnect());
   }
 
+  /** Writes the pending changes in order; true when none is left. */
+  async #flush(): Promise<boolean> {
+    for (const [target, change] of [...this.#pending]) {
+      try {
+        if ('set' in change) await this.#writeSet(change.set);
+        else await this.#writeLift(change.lift);
+        if (this.#pending.get(target) === change) this.#pending.delete(target);
+        this.#ok();
+      } catch (err) {
+        this.#trouble(err);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  async #writeSet(ban: Ban): Promise<void> {
+    const ttl = ban.expiresAt - Date.now();
+    if (ttl <= 0) return;
+    const message = JSON.stringify({ set: ban });
+    await this.#redis.gatehouseBanSet(
+      this.#key(ban.kind, ban.value),
+      JSON.stringify(ban),
+      ban.expiresAt,
+      ttl,
+      this.#channel,
+      message,
+    );
+  }
+
+  async #writeLift(ban: Ban): Promise<void> {
+    await this.#redis
+      .multi()
+      .del(this.#key(ban.kind, ban.value))
+      .publish(this.#channel, JSON.stringify({ lift: { kind: ban.kind, value: ban.value } }))
+      .exec();
+  }
+
+  #key(kind: BanKind, value: string): string {
+    return `${this.#prefix}ban:${kind}:${createHash('sha256').update(value).digest('hex').slice(0, 32)}`;
+  }
+
   #onMessage(message: string): void {
-    const parsed = safeParse(message) as { set?: unknown; lift?: unknown } | null;
+    const parsed = safeParse(message) as { set?: unknown; lift?: { kind?: unknown; value?: unknown } } | null;
     if (parsed === null || typeof parsed !== 'object') return;
-    if (typeof parsed.lift === 'string') this.#bans.remove(parsed.lift);
+    const lift = parsed.lift;
+    if (
+      typeof lift === 'object' &&
+      lift !== null &&
+      BAN_KINDS.includes(lift.kind as BanKind) &&
+      typeof lift.value === 'string'
+    ) {
+      this.#bans.removeTarget(lift.kind as BanKind, lift.value);
+    }
     const ban = parseBan(parsed.set);
     if (ban !== null) this.#bans.apply(ban);
   }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { GatehouseError } from '../errors/gatehouse-error.js';
 
 /** What a ban refuses: a client address, a consumer (every credential of it), or one API key / token id. */
 export const BAN_KINDS = ['address', 'consumer', 'key'] as const;
@@ -11,7 +12,7 @@ export interface Ban {
   readonly value: string;
   /** Why, for operators: "detector failed-logins-per-address", or what the admin wrote. */
   readonly reason: string;
-  /** "admin", or the detector that set it ("detector:credential-stuffing"). */
+  /** "admin at ADDRESS", or the detector that set it ("detector:credential-stuffing"). */
   readonly source: string;
   /** Milliseconds since the epoch. */
   readonly createdAt: number;
@@ -24,16 +25,25 @@ export interface BanListener {
   lifted(ban: Ban): void;
 }
 
-/** Most bans held at once: past it the one ending soonest gives way, so a flood of bans is bounded. */
+/** Most bans held at once: past it the detector ban ending soonest gives way (an admin's ban, last). */
 export const MAX_BANS = 100_000;
+/** A ban learnt from elsewhere for a target lifted here this recently, and set before the lift, is stale. */
+const LIFT_MEMORY_MS = 60_000;
 
 /**
- * The bans in force, looked up on every request: one Map lookup per kind, and nothing at all
- * while the list is empty (the usual case). Expired bans are dropped when met. Bans set or
- * lifted elsewhere arrive through `apply` / `remove` without being announced again.
+ * The bans in force, looked up on every request: one Map lookup by the raw value, and nothing at
+ * all while the list is empty (the usual case). One ban per target (kind and value): a second
+ * keeps the later end. Expired bans are dropped when met. Bans set or lifted elsewhere arrive
+ * through `apply` / `removeTarget` without being announced again; a target lifted here ignores,
+ * for a minute, bans for it that were set before the lift (a copy still travelling).
  */
 export class BanList {
-  readonly #byTarget = new Map<string, Ban>();
+  readonly #byKind: Readonly<Record<BanKind, Map<string, Ban>>> = {
+    address: new Map(),
+    consumer: new Map(),
+    key: new Map(),
+  };
+  readonly #liftedAt = new Map<string, number>();
   readonly #clock: () => number;
   #listener: BanListener | null = null;
 
@@ -42,7 +52,7 @@ export class BanList {
   }
 
   get size(): number {
-    return this.#byTarget.size;
+    return this.#byKind.address.size + this.#byKind.consumer.size + this.#byKind.key.size;
   }
 
   listen(listener: BanListener | null): void {
@@ -51,20 +61,31 @@ export class BanList {
 
   /** The ban that refuses `value` now, or null. */
   check(kind: BanKind, value: string): Ban | null {
-    if (this.#byTarget.size === 0) return null;
-    const key = targetKey(kind, value);
-    const ban = this.#byTarget.get(key);
+    const bans = this.#byKind[kind];
+    if (bans.size === 0) return null;
+    const target = kind === 'address' ? normaliseAddress(value) : value;
+    const ban = bans.get(target);
     if (ban === undefined) return null;
     if (ban.expiresAt > this.#clock()) return ban;
-    this.#byTarget.delete(key);
+    bans.delete(target);
     return null;
   }
 
-  /** Bans `value` for `durationMs` (a longer ban already in force stays); announced to listeners. */
-  ban(kind: BanKind, value: string, durationMs: number, reason: string, source: string): Ban {
+  /**
+   * Bans `value` for `durationMs` and announces it; a longer ban already in force on the target
+   * stays as it is (`changed: false`, nothing announced).
+   */
+  ban(
+    kind: BanKind,
+    rawValue: string,
+    durationMs: number,
+    reason: string,
+    source: string,
+  ): { ban: Ban; changed: boolean } {
+    const value = kind === 'address' ? normaliseAddress(rawValue) : rawValue;
     const now = this.#clock();
     const current = this.check(kind, value);
-    if (current !== null && current.expiresAt >= now + durationMs) return current;
+    if (current !== null && current.expiresAt >= now + durationMs) return { ban: current, changed: false };
     const ban: Ban = Object.freeze({
       id: current?.id ?? randomBytes(8).toString('hex'),
       kind,
@@ -74,57 +95,88 @@ export class BanList {
       createdAt: now,
       expiresAt: now + durationMs,
     });
-    this.apply(ban);
+    this.#liftedAt.delete(targetOf(kind, value));
+    this.#hold(ban);
     this.#listener?.set(ban);
-    return ban;
+    return { ban, changed: true };
   }
 
-  /** Lifts the ban with this id; null when there is none (or it has ended). */
+  /** Lifts the ban with this id (its target: every copy of it); null when there is none in force. */
   lift(id: string): Ban | null {
-    const ban = this.remove(id);
-    if (ban !== null) this.#listener?.lifted(ban);
+    const ban = this.list().find((candidate) => candidate.id === id) ?? null;
+    if (ban === null) return null;
+    this.removeTarget(ban.kind, ban.value);
+    this.#listener?.lifted(ban);
     return ban;
   }
 
-  /** A ban learnt from elsewhere: held, not announced. */
+  /** A ban learnt from elsewhere: held (the later end wins), not announced. */
   apply(ban: Ban): void {
     if (ban.expiresAt <= this.#clock()) return;
-    const key = targetKey(ban.kind, ban.value);
-    if (!this.#byTarget.has(key) && this.#byTarget.size >= MAX_BANS) this.#dropSoonestEnding();
-    this.#byTarget.set(key, ban);
+    const liftedAt = this.#liftedAt.get(targetOf(ban.kind, ban.value));
+    if (liftedAt !== undefined && ban.createdAt <= liftedAt) return;
+    const current = this.#byKind[ban.kind].get(ban.value);
+    if (current !== undefined && current.expiresAt >= ban.expiresAt) return;
+    this.#hold(ban);
   }
 
-  /** A lift learnt from elsewhere: dropped, not announced. */
-  remove(id: string): Ban | null {
-    for (const [key, ban] of this.#byTarget) {
-      if (ban.id !== id) continue;
-      this.#byTarget.delete(key);
-      return ban.expiresAt > this.#clock() ? ban : null;
+  /** A lift learnt from elsewhere (or made here): the target is free, and stale copies are ignored. */
+  removeTarget(kind: BanKind, value: string): void {
+    this.#byKind[kind].delete(value);
+    const now = this.#clock();
+    if (this.#liftedAt.size >= 10_000) {
+      for (const [target, at] of this.#liftedAt) if (now - at > LIFT_MEMORY_MS) this.#liftedAt.delete(target);
     }
-    return null;
+    this.#liftedAt.set(targetOf(kind, value), now);
   }
 
   /** Bans in force, the newest first. */
   list(): Ban[] {
     const now = this.#clock();
     const live: Ban[] = [];
-    for (const [key, ban] of this.#byTarget) {
-      if (ban.expiresAt > now) live.push(ban);
-      else this.#byTarget.delete(key);
+    for (const bans of Object.values(this.#byKind)) {
+      for (const [value, ban] of bans) {
+        if (ban.expiresAt > now) live.push(ban);
+        else bans.delete(value);
+      }
     }
     return live.sort((a, b) => b.createdAt - a.createdAt);
   }
 
-  #dropSoonestEnding(): void {
-    let soonest: [string, Ban] | null = null;
-    for (const entry of this.#byTarget)
-      if (soonest === null || entry[1].expiresAt < soonest[1].expiresAt) soonest = entry;
-    if (soonest !== null) this.#byTarget.delete(soonest[0]);
+  #hold(ban: Ban): void {
+    const bans = this.#byKind[ban.kind];
+    if (!bans.has(ban.value) && this.size >= MAX_BANS) this.#dropOne();
+    bans.set(ban.value, ban);
+  }
+
+  /** Makes room: the detector ban ending soonest, or, when every ban is an admin's, the one ending soonest. */
+  #dropOne(): void {
+    let soonest: Ban | null = null;
+    for (const bans of Object.values(this.#byKind)) {
+      for (const ban of bans.values()) {
+        const byDetector = ban.source.startsWith('detector:');
+        const soonestByDetector = soonest?.source.startsWith('detector:') ?? false;
+        if (
+          soonest === null ||
+          (byDetector && !soonestByDetector) ||
+          (byDetector === soonestByDetector && ban.expiresAt < soonest.expiresAt)
+        ) {
+          soonest = ban;
+        }
+      }
+    }
+    if (soonest !== null) this.#byKind[soonest.kind].delete(soonest.value);
   }
 }
 
-function targetKey(kind: BanKind, value: string): string {
+/** One name per target, for the lift memory and the shared store. */
+export function targetOf(kind: BanKind, value: string): string {
   return `${kind}\u0000${value}`;
+}
+
+/** An IPv4 address as a dual-stack socket reports it (`::ffff:192.0.2.1`) is the address itself. */
+export function normaliseAddress(value: string): string {
+  return value.startsWith('::ffff:') && value.includes('.') ? value.slice(7) : value;
 }
 
 /** A ban as stored and sent between processes; null when `value` is not one. */
@@ -152,4 +204,15 @@ export function parseBan(value: unknown): Ban | null {
     createdAt: b.createdAt,
     expiresAt: b.expiresAt,
   });
+}
+
+/**
+ * The refusal of a banned request: the generic 403. The client learns only that it is forbidden;
+ * the journey and the `access.banned` event say which ban, set by whom, until when.
+ */
+export function banRefusal(ban: Ban): GatehouseError {
+  return new GatehouseError(
+    'GH_ACCESS_BANNED',
+    `${ban.kind} banned until ${new Date(ban.expiresAt).toISOString()} (ban ${ban.id}, ${ban.reason})`,
+  );
 }

@@ -11,6 +11,7 @@ import { PreAuthLimiter } from './pre-auth.js';
 import { RateLimiter } from './rate-limit.js';
 import { RedisStore, type StoreHealthListener } from './redis-store.js';
 import { compilePreAuthRules } from './rule.js';
+import { BanList } from './bans.js';
 
 /** The limits of one runtime: what the pre-auth limit and rate limit stages run. */
 export interface Limits {
@@ -35,6 +36,7 @@ export async function createLimits(
   config: GatehouseConfig,
   apis: readonly CompiledApi[],
   logger: Logger | null = null,
+  bans: BanList = new BanList(),
 ): Promise<Limits> {
   const replicas = config.rateLimits.replicas;
   const operationPlans = compileOperationPlans(config.rateLimits, apis);
@@ -59,6 +61,7 @@ export async function createLimits(
       concurrency,
       readBody,
       failureStatuses: config.preAuthLimit.login.failureStatuses,
+      bans,
     }),
     rateLimit: new RateLimiter({
       plans: operationPlans,

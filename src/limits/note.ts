@@ -10,6 +10,8 @@ export class LimitsNote {
   /** Login-marked operation: whose consecutive failures the outcome counts or clears. */
   loginAddressKey: string | null = null;
   loginUsernameKey: string | null = null;
+  /** The login limits or backoff refused this attempt: a failed login, as the detectors count them. */
+  loginRefused = false;
   /** The request body as parsed for a `body:` key; undefined until parsed, null when not JSON or a form. */
   parsedBody: unknown = undefined;
 }

@@ -5,6 +5,7 @@ import { ConcurrencyGuard } from './concurrency.js';
 import { Limiter } from './limiter.js';
 import { MemoryStore } from './memory-store.js';
 import { compilePreAuthPlans } from './plan.js';
+import { BanList } from './bans.js';
 import { PreAuthLimiter } from './pre-auth.js';
 import { compileTestApi, fakeContext, manualClock, preAuthRules } from './testing.js';
 
@@ -35,6 +36,7 @@ function setUp(perClientMaxInFlight = 100) {
     concurrency,
     readBody: () => undefined,
     failureStatuses: [401, 403],
+    bans: new BanList(),
   });
   return { limiter, concurrency, clock, secured: op('/secured'), open: op('/public'), login: op('/login') };
 }

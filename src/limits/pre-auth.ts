@@ -3,6 +3,7 @@ import { GatehouseError } from '../errors/gatehouse-error.js';
 import type { RequestContext } from '../gateway/request-context.js';
 import type { Stage } from '../gateway/stage.js';
 import { refusalOf, refusedBy } from './answer.js';
+import { banRefusal, type BanList } from './bans.js';
 import { bodyPending, normaliseUsername, readBodyField } from './body-field.js';
 import type { ConcurrencyGuard } from './concurrency.js';
 import type { Decision, Limiter } from './limiter.js';
@@ -20,7 +21,7 @@ const PIPELINED_PAST_REFUSAL = new GatehouseError(
 );
 
 /**
- * Before any credential is looked at: the concurrency guard, the per-address limit, the
+ * Before any credential is looked at: the concurrency guard, a banned address, the per-address limit, the
  * failed-authentication penalty and, on login-marked operations, the login limits and backoff
  * per address and per username. A flood or a credential-stuffing run is refused here without
  * a key-store lookup or a token verification.
@@ -29,10 +30,12 @@ export class PreAuthLimiter {
   readonly #plans: ReadonlyMap<Operation, PreAuthPlan>;
   readonly #rules: PreAuthRules;
   readonly #usernameRules: readonly Rule[];
+  readonly #loginRules: readonly Rule[];
   readonly #limiter: Limiter;
   readonly #concurrency: ConcurrencyGuard;
   readonly #readBody: Stage['onRequest'];
   readonly #failureStatuses: ReadonlySet<number>;
+  readonly #bans: BanList;
 
   constructor(options: {
     plans: ReadonlyMap<Operation, PreAuthPlan>;
@@ -41,14 +44,17 @@ export class PreAuthLimiter {
     concurrency: ConcurrencyGuard;
     readBody: Stage['onRequest'];
     failureStatuses: readonly number[];
+    bans: BanList;
   }) {
     this.#plans = options.plans;
     this.#rules = options.rules;
     this.#usernameRules = [options.rules.loginUsername, options.rules.backoffUsername];
+    this.#loginRules = [options.rules.loginAddress, options.rules.backoffAddress, ...this.#usernameRules];
     this.#limiter = options.limiter;
     this.#concurrency = options.concurrency;
     this.#readBody = options.readBody;
     this.#failureStatuses = new Set(options.failureStatuses);
+    this.#bans = options.bans;
   }
 
   onRequest(ctx: RequestContext): void | Promise<void> {
@@ -58,6 +64,9 @@ export class PreAuthLimiter {
     if (shed !== null) return slowRefusal(ctx, refuseOnConnection(ctx, shed));
     const note = (ctx.limits ??= new LimitsNote());
     note.inFlight = true;
+    const ban = this.#bans.size === 0 ? null : this.#bans.check('address', address);
+    // Answered like a flood: a second late, and the connection closed on the second refusal.
+    if (ban !== null) return slowRefusal(ctx, refuseOnConnection(ctx, banRefusal(ban)));
     const plan = this.#plans.get(ctx.route!.operation);
     if (plan === undefined) return;
     if (plan.countsFailedAuth) note.failedAuthKey = address;
@@ -73,6 +82,7 @@ export class PreAuthLimiter {
     noteDecision(ctx, decision);
     const refusal = refusalOf(decision);
     if (refusal !== null) {
+      this.#noteLoginRefusal(ctx, decision);
       if (refusal.status !== 429) throw refusal;
       refuseOnConnection(ctx, refusal);
       // A flood is answered slowly (see tarpit.ts); login and failed-auth refusals go out at once.
@@ -93,8 +103,18 @@ export class PreAuthLimiter {
     ctx.limits!.loginUsernameKey = key;
     const rules = this.#usernameRules;
     const decision = this.#limiter.decide(rules, [key, key]);
-    if (decision instanceof Promise) return decision.then((d) => enforce(ctx, d));
+    if (decision instanceof Promise) return decision.then((d) => this.#enforceUsername(ctx, d));
+    this.#enforceUsername(ctx, decision);
+  }
+
+  #enforceUsername(ctx: RequestContext, decision: Decision): void {
+    this.#noteLoginRefusal(ctx, decision);
     enforce(ctx, decision);
+  }
+
+  /** A refusal by a login limit or backoff (not the flood or failed-authentication limits) is a failed login. */
+  #noteLoginRefusal(ctx: RequestContext, decision: Decision): void {
+    if (this.#loginRules.some((rule) => refusedBy(decision, rule))) ctx.limits!.loginRefused = true;
   }
 
   /** Counts failed authentications and login outcomes, and releases the concurrency slot. */

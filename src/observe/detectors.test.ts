@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DetectorConfig, DetectorsConfig } from '../config/types.js';
-import { Detectors, type Detection, type RequestOutcome } from './detectors.js';
+import { Detectors, type Detection, type LoginOutcome } from './detectors.js';
 import { newJourney, type JourneyRecord } from './journey.js';
 
 const on = (threshold: number, actions: DetectorConfig['actions'] = ['ban', 'alert']): DetectorConfig => ({
@@ -34,9 +34,26 @@ function journey(fields: Partial<JourneyRecord>): JourneyRecord {
 function outcome(j: JourneyRecord, extra: Partial<RequestOutcome> = {}): RequestOutcome {
   return { journey: j, login: null, username: null, probedPath: null, ...extra };
 }
-function watch(cfg: DetectorsConfig): { detectors: Detectors; fired: Detection[] } {
+interface RequestOutcome {
+  journey: JourneyRecord;
+  login: LoginOutcome;
+  username: string | null;
+  probedPath: string | null;
+}
+/** Detectors fed outcomes one record at a time, and what they reported. */
+function watch(cfg: DetectorsConfig): {
+  detectors: { observe(o: RequestOutcome): void; plaintextCredential: Detectors['plaintextCredential'] };
+  fired: Detection[];
+} {
   const fired: Detection[] = [];
-  return { detectors: new Detectors(cfg, (d) => fired.push(d)), fired };
+  const detectors = new Detectors(cfg, (d) => fired.push(d));
+  return {
+    detectors: {
+      observe: (o) => detectors.observe(o.journey, o.login, o.username, o.probedPath),
+      plaintextCredential: (...args) => detectors.plaintextCredential(...args),
+    },
+    fired,
+  };
 }
 const failedLogin = (address: string, username: string): RequestOutcome =>
   outcome(journey({ clientAddress: address, route: '/login', api: 'shop', status: 401 }), {
@@ -77,22 +94,35 @@ describe('Detectors', () => {
     expect(fired[0]).toMatchObject({ subject: '10.0.2.1', count: 3 });
   });
 
-  it('sees an enumeration: one caller, many distinct ids answered 403/404; a consumer is banned as a consumer', () => {
+  it('sees an enumeration per end user, not per the client they share, and bans the credential', () => {
     const { detectors, fired } = watch(config());
-    for (const id of ['1', '2', '2', '3']) {
+    const probe = (subject: string, token: string, id: string): void =>
       detectors.observe(
-        outcome(journey({ consumer: 'app', status: 404, route: '/items/{id}', api: 'shop' }), {
-          probedPath: `/items/${id}`,
-        }),
+        outcome(
+          journey({
+            consumer: 'app',
+            subject,
+            credentialKind: 'jwt',
+            credentialId: token,
+            status: 404,
+            route: '/items/{id}',
+            api: 'shop',
+          }),
+          { probedPath: `/items/${id}` },
+        ),
       );
-    }
+    probe('ann', 't1', '1');
+    probe('ben', 't2', '2');
+    probe('cid', 't3', '3');
+    expect(fired).toEqual([]); // three users of one client, one id each
+    for (const id of ['4', '5', '5', '6']) probe('ann', 't1', id);
     expect(fired).toHaveLength(1);
     expect(fired[0]).toMatchObject({
       detector: 'enumeration',
-      subjectKind: 'consumer',
-      subject: 'app',
+      subjectKind: 'subject',
+      subject: 'ann',
       count: 3,
-      ban: { kind: 'consumer', value: 'app' },
+      ban: { kind: 'key', value: 't1' },
     });
   });
 
@@ -142,10 +172,12 @@ describe('Detectors', () => {
     }
     expect(shadow.fired[0]).toMatchObject({ shadow: true });
     const off = watch(config({ plaintextCredential: { ...on(1), enabled: false } }));
-    off.detectors.plaintextCredential('10.0.0.9', 'k2', 'r');
+    off.detectors.plaintextCredential('10.0.0.9', 'k2', 'r', clock);
     expect(off.fired).toEqual([]);
     const alertOnly = watch(config({ plaintextCredential: on(1, ['alert']) }));
-    alertOnly.detectors.plaintextCredential('10.0.0.9', 'k2', 'r');
+    alertOnly.detectors.plaintextCredential('10.0.0.9', 'k2', 'r', clock);
+    alertOnly.detectors.plaintextCredential('10.0.0.8', 'k2', 'r', clock);
+    expect(alertOnly.fired).toHaveLength(1); // once per key and window
     expect(alertOnly.fired[0]).toMatchObject({
       detector: 'plaintext-credential',
       subject: 'k2',

@@ -15,16 +15,8 @@ export const DETECTORS = [
 ] as const;
 export type DetectorName = (typeof DETECTORS)[number];
 
-/** One finished request, as the detectors read it. */
-export interface RequestOutcome {
-  readonly journey: JourneyRecord;
-  /** On a login-marked operation: whether the login failed (the upstream said so, or the login limits refused it). */
-  readonly login: 'failure' | 'success' | null;
-  /** The username a login named (folded, bounded), or null. */
-  readonly username: string | null;
-  /** The raw path of a request to an operation with path parameters answered 403 or 404; else null. */
-  readonly probedPath: string | null;
-}
+/** On a login-marked operation: whether it failed (the upstream said so, or the login limits refused it). */
+export type LoginOutcome = 'failure' | 'success' | null;
 
 export interface Detection {
   readonly detector: DetectorName;
@@ -43,6 +35,21 @@ export interface Detection {
   readonly requestId: string | null;
   readonly address: string | null;
   readonly consumer: string | null;
+}
+
+/**
+ * A 53-bit FNV-1a digest of a probed path: what the enumeration detector keeps per distinct id,
+ * instead of the path itself (up to the request-target limit long).
+ */
+function digestOf(path: string): string {
+  let low = 0x811c9dc5;
+  let high = 0x050c5d1f;
+  for (let i = 0; i < path.length; i += 1) {
+    const c = path.charCodeAt(i);
+    low = Math.imul(low ^ c, 0x01000193) >>> 0;
+    high = Math.imul(high ^ c, 0x0100019b) >>> 0;
+  }
+  return ((high & 0x1fffff) * 0x100000000 + low).toString(36);
 }
 
 const UPSTREAM_FAILURE_CODES: ReadonlySet<string> = new Set([
@@ -67,6 +74,7 @@ export class Detectors {
   readonly #usernamesByAddress: DistinctWindows;
   readonly #idsByCaller: DistinctWindows;
   readonly #addressesByKey: DistinctWindows;
+  readonly #exposures: CountWindows;
   readonly #upstreams = new Map<string, { start: number; total: number; failed: number; fired: boolean }>();
 
   constructor(config: DetectorsConfig, report: (detection: Detection) => void) {
@@ -78,20 +86,34 @@ export class Detectors {
     this.#usernamesByAddress = new DistinctWindows(config.credentialStuffing.windowMs, max);
     this.#idsByCaller = new DistinctWindows(config.enumeration.windowMs, max);
     this.#addressesByKey = new DistinctWindows(config.keyManyAddresses.windowMs, max);
+    this.#exposures = new CountWindows(config.plaintextCredential.windowMs, max);
   }
 
-  observe(outcome: RequestOutcome): void {
-    const journey = outcome.journey;
-    if (outcome.login === 'failure') this.#failedLogin(outcome);
-    if (outcome.probedPath !== null) this.#probe(journey, outcome.probedPath);
+  /**
+   * One finished request. `username`: what a login named (folded, bounded), or null; `probedPath`:
+   * the raw path of a request for an object answered 403/404 or refused by a claim condition.
+   */
+  observe(
+    journey: JourneyRecord,
+    login: LoginOutcome,
+    username: string | null,
+    probedPath: string | null,
+  ): void {
+    if (login === 'failure') this.#failedLogin(journey, username);
+    if (probedPath !== null) this.#probe(journey, probedPath);
     if (journey.credentialKind === 'api-key') this.#keyUse(journey);
     if (journey.api !== null && journey.decidedBy !== null) this.#upstreamOutcome(journey);
   }
 
-  /** A credential arrived on the plaintext port: it travelled in the clear, so it is exposed. */
-  plaintextCredential(address: string, keyId: string | null, requestId: string): void {
+  /**
+   * A credential arrived on the plaintext port: it travelled in the clear, so it is exposed. Fires
+   * once per key (or, for a credential that is not a known key, per address) and window.
+   */
+  plaintextCredential(address: string, keyId: string | null, requestId: string, now: number): void {
     const config = this.#config.plaintextCredential;
     if (!config.enabled) return;
+    const subject = keyId === null ? `address:${address}` : `key:${keyId}`;
+    if (this.#exposures.add(subject, 1, now) === 0) return;
     this.#fire('plaintext-credential', config, keyId === null ? 'address' : 'key', keyId ?? address, 1, {
       ban: keyId === null ? null : { kind: 'key', value: keyId },
       requestId,
@@ -100,8 +122,7 @@ export class Detectors {
     });
   }
 
-  #failedLogin(outcome: RequestOutcome): void {
-    const journey = outcome.journey;
+  #failedLogin(journey: JourneyRecord, username: string | null): void {
     const address = journey.clientAddress;
     const now = journey.startedAt;
     const context = { requestId: journey.requestId, address, consumer: null };
@@ -114,7 +135,6 @@ export class Detectors {
           ...context,
         });
     }
-    const username = outcome.username;
     if (username === null) return;
     const perUsername = this.#config.failedLoginsPerUsername;
     if (perUsername.enabled) {
@@ -137,23 +157,38 @@ export class Detectors {
     }
   }
 
+  /**
+   * Counted per caller: the credential's subject (an end user of an OAuth client is not the whole
+   * client), else the address. A ban refuses that caller's credential (key or token id), never
+   * everyone who shares its consumer.
+   */
   #probe(journey: JourneyRecord, path: string): void {
     const config = this.#config.enumeration;
     if (!config.enabled) return;
-    const consumer = journey.consumer;
-    const subject = consumer === null ? `address:${journey.clientAddress}` : `consumer:${consumer}`;
-    const count = this.#idsByCaller.add(subject, path, config.threshold, journey.startedAt);
+    const credential = journey.credentialId;
+    const subject =
+      credential === null
+        ? `address:${journey.clientAddress}`
+        : `subject:${journey.credentialKind}:${journey.subject}`;
+    const count = this.#idsByCaller.add(subject, digestOf(path), config.threshold, journey.startedAt);
     if (count === 0) return;
     const ban =
-      consumer === null
+      credential === null
         ? { kind: 'address' as const, value: journey.clientAddress }
-        : { kind: 'consumer' as const, value: consumer };
-    this.#fire('enumeration', config, ban.kind, ban.value, count, {
-      ban,
-      requestId: journey.requestId,
-      address: journey.clientAddress,
-      consumer,
-    });
+        : { kind: 'key' as const, value: credential };
+    this.#fire(
+      'enumeration',
+      config,
+      credential === null ? 'address' : 'subject',
+      credential === null ? journey.clientAddress : journey.subject!,
+      count,
+      {
+        ban,
+        requestId: journey.requestId,
+        address: journey.clientAddress,
+        consumer: journey.consumer,
+      },
+    );
   }
 
   #keyUse(journey: JourneyRecord): void {

@@ -62,6 +62,18 @@ describe('EventLog', () => {
     expect(log.query({ ...ALL, since: Date.now() + 60_000 }).events).toEqual([]);
   });
 
+  it('keeps changes, detections and bans through a flood of refusals', () => {
+    const log = new EventLog(100);
+    log.emit('ban.set', { address: '203.0.113.7' });
+    log.emit('key.revoked', { credentialId: 'k' });
+    for (let i = 0; i < 1000; i += 1) log.emit('route.refused', { address: '203.0.113.7' });
+    const types = new Set(['ban.set', 'key.revoked'] as const);
+    expect(log.query({ ...ALL, types }).events.map((e) => e.type)).toEqual(['key.revoked', 'ban.set']);
+    const newest = log.query({ ...ALL, limit: 3 });
+    expect(newest.events.map((e) => e.id)).toEqual([1002, 1001, 1000]);
+    expect(log.query({ ...ALL }).events).toHaveLength(100);
+  });
+
   it('keeps nothing with a capacity of 0, but still tells subscribers', () => {
     const log = new EventLog(0);
     let told = 0;

@@ -70,18 +70,68 @@ export interface EventQuery {
 export type EventSink = (event: SecurityEvent) => void;
 
 /**
- * The ring of recent events (bounded: the oldest give way) and the stream they are written to.
- * Subscribers (metrics, detectors of admin actions) are told of each event as it is emitted.
+ * What an operator must still find after a flood of refusals: changes to keys and bans, admin
+ * actions, detections, exposed credentials. Kept in a ring of their own, so thousands of 404s
+ * per second cannot push them out of `GET /events`.
+ */
+const AUDIT_TYPES: ReadonlySet<SecurityEventType> = new Set([
+  'credential.exposed',
+  'key.created',
+  'key.revoked',
+  'key.rotated',
+  'admin.action',
+  'admin.refused',
+  'detector.fired',
+  'ban.set',
+  'ban.lifted',
+]);
+
+/** The newest `capacity` events of one kind, oldest first, in a circular array. */
+class Ring {
+  readonly #events: (SecurityEvent | undefined)[];
+  #next = 0;
+  #count = 0;
+
+  constructor(readonly capacity: number) {
+    this.#events = new Array<SecurityEvent | undefined>(capacity);
+  }
+
+  push(event: SecurityEvent): void {
+    if (this.capacity === 0) return;
+    this.#events[this.#next] = event;
+    this.#next = (this.#next + 1) % this.capacity;
+    if (this.#count < this.capacity) this.#count += 1;
+  }
+
+  /** Up to `limit` matching events, newest first (or, `forward`, oldest first), past `from`. */
+  take(query: EventQuery, forward: boolean, limit: number): SecurityEvent[] {
+    const out: SecurityEvent[] = [];
+    for (let i = 0; i < this.#count && out.length < limit; i += 1) {
+      const at = forward ? this.#next - this.#count + i : this.#next - 1 - i;
+      const event = this.#events[(at + this.capacity) % this.capacity]!;
+      if (forward ? event.id <= query.after! : event.id >= (query.before ?? Infinity)) continue;
+      if (matches(event, query)) out.push(event);
+    }
+    return out;
+  }
+}
+
+/**
+ * The recent events (bounded: the oldest give way, refusals and audit events each in their own
+ * ring of `capacity`) and the subscribers that are told of each one as it is emitted (the
+ * stream, metrics).
  */
 export class EventLog {
   readonly capacity: number;
-  readonly #ring: (SecurityEvent | undefined)[];
+  readonly #decisions: Ring;
+  readonly #audit: Ring;
   readonly #sinks: EventSink[] = [];
   #nextId = 1;
 
   constructor(capacity: number) {
     this.capacity = capacity;
-    this.#ring = new Array<SecurityEvent | undefined>(capacity);
+    this.#decisions = new Ring(capacity);
+    this.#audit = new Ring(capacity);
   }
 
   subscribe(sink: EventSink): void {
@@ -109,27 +159,25 @@ export class EventLog {
       data: fields.data ?? null,
     };
     this.#nextId += 1;
-    if (this.capacity > 0) this.#ring[event.id % this.capacity] = event;
+    (AUDIT_TYPES.has(type) ? this.#audit : this.#decisions).push(event);
     for (const sink of this.#sinks) sink(event);
     return event;
   }
 
-  /** Matching events held in the ring, with the cursor of the next page (null when none is left). */
+  /**
+   * Matching events still held, newest first (or, with `after`, oldest first), with the cursor
+   * of the next page: null when none is left.
+   */
   query(query: EventQuery): { events: SecurityEvent[]; next: number | null } {
-    const oldest = Math.max(1, this.#nextId - this.capacity);
-    const newest = this.#nextId - 1;
     const forward = query.after !== null;
-    const events: SecurityEvent[] = [];
-    let id = forward
-      ? Math.max(query.after! + 1, oldest)
-      : Math.min(query.before ?? Infinity, newest + 1) - 1;
-    for (; forward ? id <= newest : id >= oldest; id += forward ? 1 : -1) {
-      const event = this.#ring[id % this.capacity];
-      if (event === undefined || event.id !== id || !matches(event, query)) continue;
-      if (events.length === query.limit) return { events, next: events[events.length - 1]!.id };
-      events.push(event);
-    }
-    return { events, next: null };
+    const wanted = query.limit + 1;
+    const merged = [
+      ...this.#decisions.take(query, forward, wanted),
+      ...this.#audit.take(query, forward, wanted),
+    ].sort((a, b) => (forward ? a.id - b.id : b.id - a.id));
+    if (merged.length <= query.limit) return { events: merged, next: null };
+    const events = merged.slice(0, query.limit);
+    return { events, next: events[events.length - 1]!.id };
   }
 }
 

@@ -53,7 +53,8 @@ export interface JsonLineStream {
   write(record: object): void;
   /** After log rotation; a no-op on stdout and stderr. */
   reopen(): void;
-  flush(): void;
+  /** Writes what is pending and closes the file. */
+  close(): void;
 }
 
 /**
@@ -74,7 +75,10 @@ export function createJsonLineStream(destination: string): JsonLineStream {
     reopen: () => {
       if (toFile) sink.reopen();
     },
-    flush: () => sink.flush(),
+    close: () => {
+      if (toFile) sink.end();
+      else sink.flush();
+    },
   };
 }
 

@@ -3,7 +3,7 @@ import type { MonitoringConfig } from '../config/types.js';
 import { errorCatalogue, type ErrorCode, type Threat } from '../errors/catalogue.js';
 import type { Ban, BanKind, BanList } from '../limits/bans.js';
 import { AlertSender } from './alerts.js';
-import { Detectors, type Detection, type RequestOutcome } from './detectors.js';
+import { Detectors, type Detection, type LoginOutcome } from './detectors.js';
 import {
   EventLog,
   type EventFields,
@@ -130,9 +130,17 @@ export class Monitor {
     this.events.subscribe((event) => this.#eventLog.write(event));
   }
 
-  /** One finished request: `operation` is the compiled operation it was routed to, or null. */
-  request(operation: object | null, outcome: RequestOutcome): void {
-    const journey = outcome.journey;
+  /**
+   * One finished request: `operation` is the compiled operation it was routed to, or null; the
+   * rest as Detectors.observe takes them.
+   */
+  request(
+    operation: object | null,
+    journey: JourneyRecord,
+    login: LoginOutcome = null,
+    username: string | null = null,
+    probedPath: string | null = null,
+  ): void {
     this.journeys.push(journey);
     if (!this.#enabled) return;
     this.metrics.observeRequest(operation, journey);
@@ -144,9 +152,8 @@ export class Monitor {
     } else if (journey.contract !== null) {
       this.#emitFor('response.filtered', journey);
     }
-    if (outcome.login === 'failure' && code === null)
-      this.#emitFor('login.failed', journey, outcome.username);
-    this.#detectors.observe(outcome);
+    if (login === 'failure' && code === null) this.#emitFor('login.failed', journey, username);
+    this.#detectors.observe(journey, login, username, probedPath);
   }
 
   /** A credential found in a plaintext request on the TLS port: exposed. */
@@ -159,22 +166,29 @@ export class Monitor {
       reason: `${kind} sent over plaintext HTTP: treat it as exposed and rotate it`,
       data: { kind },
     });
-    this.#detectors.plaintextCredential(journey.clientAddress, keyId, journey.requestId);
+    this.#detectors.plaintextCredential(journey.clientAddress, keyId, journey.requestId, journey.startedAt);
   }
 
   emit(type: SecurityEventType, fields: EventFields): SecurityEvent {
     return this.events.emit(type, fields);
   }
 
-  /** Sets a ban and writes its event. */
+  /** Sets a ban and writes its event (none when a longer ban on the target already stands). */
   ban(kind: BanKind, value: string, durationMs: number, reason: string, source: string): Ban {
-    const ban = this.bans.ban(kind, value, durationMs, reason, source);
+    const { ban, changed } = this.bans.ban(kind, value, durationMs, reason, source);
+    if (!changed) return ban;
     this.events.emit('ban.set', {
-      address: kind === 'address' ? value : null,
-      consumer: kind === 'consumer' ? value : null,
-      credentialId: kind === 'key' ? value : null,
+      address: kind === 'address' ? ban.value : null,
+      consumer: kind === 'consumer' ? ban.value : null,
+      credentialId: kind === 'key' ? ban.value : null,
       reason,
-      data: { banId: ban.id, kind, value, source, expiresAt: new Date(ban.expiresAt).toISOString() },
+      data: {
+        banId: ban.id,
+        kind,
+        value: ban.value,
+        source,
+        expiresAt: new Date(ban.expiresAt).toISOString(),
+      },
     });
     return ban;
   }
@@ -220,7 +234,7 @@ export class Monitor {
 
   async close(): Promise<void> {
     await this.#alerts?.close();
-    this.#eventLog.flush();
+    this.#eventLog.close();
   }
 
   #emitFor(type: SecurityEventType, journey: JourneyRecord, username: string | null = null): void {

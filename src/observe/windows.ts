@@ -1,6 +1,7 @@
 /**
  * Counters over fixed windows, one per subject (an address, a username, a key id), bounded in
- * number: past `maxSubjects` the subject seen first gives way. A subject's window starts with its
+ * number: past `maxSubjects` the subject counted least recently gives way, so a run of new
+ * subjects (random usernames) cannot push out one being counted now. A subject's window starts with its
  * first event and restarts with the first event after it ends. `fired` lets a detector fire once
  * per subject and window.
  */
@@ -16,6 +17,8 @@ abstract class Windows {
   readonly #entries = new Map<string, Entry>();
   readonly #windowMs: number;
   readonly #maxSubjects: number;
+  /** The subject counted last: already at the recent end of the map. */
+  #last = '';
 
   constructor(windowMs: number, maxSubjects: number) {
     this.#windowMs = windowMs;
@@ -28,6 +31,12 @@ abstract class Windows {
 
   protected entry(subject: string, now: number, distinct: boolean): Entry {
     let entry = this.#entries.get(subject);
+    if (entry !== undefined && subject !== this.#last) {
+      // Map order is insertion order: re-inserting keeps the least recently counted first.
+      this.#entries.delete(subject);
+      this.#entries.set(subject, entry);
+    }
+    this.#last = subject;
     if (entry === undefined) {
       if (this.#entries.size >= this.#maxSubjects) {
         const oldest = this.#entries.keys().next();
