@@ -133,7 +133,10 @@ program.parseAsync(process.argv).catch((err: unknown) => {
         'this machine\'s; stop that process or change the port in the configuration',
     );
   } else {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    // One line an operator can act on, never a stack trace (GATEHOUSE_DEBUG=1 prints it).
+    const message = err instanceof Error ? err.message : String(err);
+    console.error(`gatehouse: ${message}`);
+    if (process.env.GATEHOUSE_DEBUG === '1' && err instanceof Error) console.error(err.stack);
   }
   process.exitCode = 1;
 });

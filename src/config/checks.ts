@@ -21,6 +21,24 @@ export async function checkRules(data: unknown, ctx: LoadContext, issues: IssueL
     if (isRecord(api.upstream)) checkUpstreamUrl(api.upstream, i, issues);
     await checkOpenApiFile(api, i, ctx, issues);
   }
+  if (isRecord(data) && isRecord(data.rateLimits)) checkAppliedPolicies(data.rateLimits, issues);
+}
+
+/** Every name in `rateLimits.apply` is a policy of `rateLimits.policies` (start would refuse it). */
+function checkAppliedPolicies(rateLimits: RawRecord, issues: IssueList): void {
+  const apply = rateLimits.apply;
+  if (!Array.isArray(apply)) return;
+  const policies = isRecord(rateLimits.policies) ? Object.keys(rateLimits.policies) : [];
+  apply.forEach((name: unknown, i) => {
+    if (typeof name !== 'string' || policies.includes(name)) return;
+    issues.add(
+      ['rateLimits', 'apply', i],
+      `names "${name.slice(0, 64)}", which rateLimits.policies does not define`,
+      policies.length === 0
+        ? 'define the policy under rateLimits.policies, or remove it from apply'
+        : `use one of ${policies.join(', ')}, or define it under rateLimits.policies`,
+    );
+  });
 }
 
 function checkUniqueNames(

@@ -318,3 +318,15 @@ test('a config file outside the working directory resolves paths against its own
   expect(config.apis[0]?.openapi).toBe(join(fixture.dir, 'sub', 'openapi.yaml'));
   expect(config.stateDir).toBe(join(fixture.dir, 'sub', '.gatehouse'));
 });
+
+describe('rate limits', () => {
+  test('a policy name in rateLimits.apply that no policy has is refused here, not at start', async () => {
+    const issues = await issuesOf(
+      minimalYaml +
+        'rateLimits:\n  apply: [per-client, per-clinet]\n  policies:\n    per-client: { key: [principal], limit: 100, window: 1m }\n',
+    );
+    expect(issues).toEqual([
+      issue('rateLimits.apply[1]', 11, 'names "per-clinet", which rateLimits.policies does not define', 'use one of per-client'),
+    ]);
+  });
+});

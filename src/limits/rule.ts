@@ -129,7 +129,9 @@ function gcraRule(spec: GcraSpec): Rule {
       enforced: spec.enforced,
       onStoreFailure: spec.onStoreFailure,
       refusal: 'GH_LIMIT_RATE_EXCEEDED',
-      policyHeader: spec.kind === 'rate' ? rateHeader(spec.name, perLimit, windowMs) : null,
+      // A penalty counts failures, not requests: its refusals carry the header all the same
+      // (draft-ietf-httpapi-ratelimit-headers: every 429 says which policy and when to come back).
+      policyHeader: rateHeader(spec.name, perLimit, windowMs),
       fallback,
     };
   };
@@ -178,7 +180,8 @@ export function compilePreAuthRules(config: PreAuthLimitConfig, replicas: number
       enforced: true,
       onStoreFailure,
       refusal: 'GH_LIMIT_RATE_EXCEEDED',
-      policyHeader: null,
+      // The free failures, over the time after which failures are forgotten.
+      policyHeader: rateHeader(name, settings.freeFailures, settings.forgetMs),
       fallback: null,
     };
     return { ...rule, fallback: rule };

@@ -214,6 +214,9 @@ describe.each(stores)('rate limits with the %s store', (store, storeYaml) => {
         const locked = await login('right');
         expectProblem(locked, 429, 'limit-rate-exceeded');
         expect(retryAfter(locked)).toBe(1);
+        // Every 429 says which policy and when to come back (draft-ietf-httpapi-ratelimit-headers).
+        expect(locked.headers['ratelimit-policy']).toMatch(/^"login(-username)?";q=\d+;w=\d+$/);
+        expect(locked.headers['ratelimit']).toMatch(/^"login(-username)?";r=0;t=1$/);
         expect(hits()).toBe(start + 3);
         // The same username from another address is locked too; another username from there is not.
         expectProblem(await login('right', other, username.toUpperCase()), 429, 'limit-rate-exceeded');
@@ -318,6 +321,8 @@ paths:
     const throttled = await scan(3);
     expectProblem(throttled, 429, 'limit-rate-exceeded');
     expect(retryAfter(throttled)).toBe(10); // 6 per minute: one more try every 10 s
+    expect(throttled.headers['ratelimit-policy']).toBe('"auth-failures";q=6;w=60');
+    expect(throttled.headers['ratelimit']).toMatch(/^"auth-failures";r=0;t=\d+$/);
     await sleep(50);
     expect(h.gateway.journeys.find(String(throttled.headers['x-request-id']))).toMatchObject({
       decidedBy: 'pre-auth-limit',
