@@ -33,6 +33,7 @@ export default tseslint.config(
         HTMLDivElement: 'readonly',
         Event: 'readonly',
         RequestInit: 'readonly',
+        AbortSignal: 'readonly',
       },
     },
     rules: {

@@ -4,30 +4,12 @@
  * README "API keys and the admin API").
  */
 
-export const THREATS = [
-  'eavesdropping',
-  'fake-callers',
-  'privilege-abuse',
-  'brute-force',
-  'injection',
-  'information-leakage',
-] as const;
-export type Threat = (typeof THREATS)[number];
-
-export interface SecurityEvent {
-  readonly id: number;
-  readonly time: string;
-  readonly type: string;
-  readonly requestId: string | null;
-  readonly address: string | null;
-  readonly consumer: string | null;
-  readonly credentialId: string | null;
-  readonly api: string | null;
-  readonly operation: string | null;
-  readonly code: string | null;
-  readonly reason: string | null;
-  readonly data: Readonly<Record<string, string | number | boolean | null>> | null;
-}
+// One definition of what the admin API answers, shared with the server: type imports are erased,
+// the threat list is data bundled with the page.
+export { THREATS, type Threat } from '../../src/errors/catalogue.js';
+export type { SecurityEvent } from '../../src/observe/events.js';
+import type { Threat } from '../../src/errors/catalogue.js';
+import type { SecurityEvent } from '../../src/observe/events.js';
 
 export interface Summary {
   readonly time: string;
@@ -116,7 +98,7 @@ export class AdminApi {
   }
 
   async bans(): Promise<readonly Ban[]> {
-    return (await call<{ bans: Ban[] }>('GET', '/bans', null)).bans;
+    return (await call<{ bans: Ban[] }>('GET', '/bans?limit=100', null)).bans;
   }
 
   async keys(): Promise<readonly KeyRecord[]> {
@@ -158,11 +140,20 @@ export class ApiError extends Error {
   }
 }
 
+const CALL_TIMEOUT_MS = 5000;
+
 async function call<T>(method: string, path: string, csrf: string | null, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (csrf !== null) headers['x-csrf-token'] = csrf;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const init: RequestInit = { method, headers, credentials: 'same-origin', cache: 'no-store' };
+  // A call that hangs (a stuck key store) fails after a while instead of freezing the page.
+  const init: RequestInit = {
+    method,
+    headers,
+    credentials: 'same-origin',
+    cache: 'no-store',
+    signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+  };
   if (body !== undefined) init.body = JSON.stringify(body);
   const answer = await fetch(path, init);
   if (answer.status === 401) throw new SignedOut('signed out');

@@ -33,7 +33,10 @@ function App() {
   const [now, setNow] = useState(Date.now());
 
   useEffect(() => {
-    AdminApi.open().then(setApi, backToSignIn);
+    AdminApi.open().then(setApi, (err: unknown) => {
+      if (err instanceof SignedOut) backToSignIn();
+      else setProblem(err instanceof Error ? err.message : 'the admin API did not answer');
+    });
   }, []);
 
   const refresh = useCallback(async () => {
@@ -82,8 +85,11 @@ function App() {
     [refresh],
   );
 
-  if (api === null || data === null) return <p class="loading">Loading…</p>;
+  if (api === null || data === null) return <p class="loading">{problem ?? 'Loading…'}</p>;
   const { summary } = data;
+  /** What every Ban button of the page does: an hour, with the dashboard named as the reason. */
+  const banForAnHour = (kind: Ban['kind'], value: string): Promise<void> =>
+    act(() => api.ban(kind, value, '1h', 'banned from the dashboard'));
   return (
     <>
       <header class="top">
@@ -117,11 +123,7 @@ function App() {
           <ThreatTable summary={summary} />
         </Card>
         <Card title="Detections">
-          <Detections
-            events={summary.detections}
-            now={now}
-            onBan={(kind, value) => act(() => api.ban(kind, value, '1h', 'banned from the dashboard'))}
-          />
+          <Detections events={summary.detections} now={now} onBan={banForAnHour} />
         </Card>
         <Card title="Active bans">
           <Bans bans={data.bans} now={now} onLift={(id) => act(() => api.lift(id))} />
@@ -130,14 +132,14 @@ function App() {
           <TopList
             rows={summary.topRefused.addresses}
             kind="address"
-            onBan={(value) => act(() => api.ban('address', value, '1h', 'banned from the dashboard'))}
+            onBan={(value) => banForAnHour('address', value)}
           />
         </Card>
         <Card title="Top refused consumers">
           <TopList
             rows={summary.topRefused.consumers}
             kind="consumer"
-            onBan={(value) => act(() => api.ban('consumer', value, '1h', 'banned from the dashboard'))}
+            onBan={(value) => banForAnHour('consumer', value)}
           />
         </Card>
         <Card title="Why was a request refused?">

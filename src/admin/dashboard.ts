@@ -127,6 +127,7 @@ async function routeSession(
     };
   }
   if (method !== 'POST') throw methodNotAllowed('GET, POST, DELETE', '/dashboard/session');
+  if (!fromThisOrigin(req)) throw unauthorized('dashboard sign-in posted from another site');
   if (failures.exceeded(client)) {
     throw new GatehouseError(
       'GH_ADMIN_TOO_MANY_SIGN_INS',
@@ -136,9 +137,9 @@ async function routeSession(
       },
     );
   }
+  failures.add(client); // counted before the body is read: parallel attempts cannot slip past
   const token = (await readFormBody(req)).get('token') ?? '';
   if (!context.isAdminToken(token)) {
-    failures.add(client);
     context.monitor.emit('admin.refused', {
       address: client,
       code: 'GH_ADMIN_UNAUTHORIZED',
@@ -146,8 +147,8 @@ async function routeSession(
     });
     return { ...page(context.files!.signInFailed, 'POST /dashboard/session'), status: 401 };
   }
+  failures.forget(client);
   const created = context.sessions.create();
-  context.monitor.emit('admin.action', { address: client, reason: 'dashboard sign-in' });
   return {
     status: 303,
     route: 'POST /dashboard/session',
@@ -174,6 +175,11 @@ export class SignInFailures {
     return entry !== undefined && Date.now() - entry.start < 60_000 && entry.count >= MAX_FAILED_SIGN_INS;
   }
 
+  forget(address: string): void {
+    const entry = this.#counts.get(address);
+    if (entry !== undefined) entry.count = Math.max(0, entry.count - 1);
+  }
+
   add(address: string): void {
     const now = Date.now();
     const entry = this.#counts.get(address);
@@ -184,9 +190,19 @@ export class SignInFailures {
   }
 }
 
-/** A request signed in through the dashboard: any read, and a change only with the session's CSRF token. */
+/**
+ * A request signed in through the dashboard: from the dashboard's own pages (a browser says so in
+ * Sec-Fetch-Site; another port of the same host is another origin but the same site, and gets the
+ * cookie too), any read, and a change only with the session's CSRF token.
+ */
 export function sessionAllows(session: AdminSession | null, req: IncomingMessage): boolean {
-  if (session === null) return false;
+  if (session === null || !fromThisOrigin(req)) return false;
   const method = req.method ?? '';
   return method === 'GET' || method === 'HEAD' || csrfMatches(session, req.headers[CSRF_HEADER]);
+}
+
+/** Sec-Fetch-Site (Fetch Metadata) is absent from non-browser clients; a browser sends same-origin or none. */
+function fromThisOrigin(req: IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  return site === undefined || site === 'same-origin' || site === 'none';
 }

@@ -10,6 +10,7 @@ import { DURATION_HINT, parseDuration } from '../auth/keys/duration.js';
 import { expectFields, methodNotAllowed, type AdminAnswer } from './answers.js';
 
 const MAX_EVENT_PAGE = 1000;
+const MAX_BAN_PAGE = 1000;
 const MAX_BAN_MS = 365 * 86_400_000;
 const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const BAN_ROUTE = /^\/bans\/([0-9a-f]{16})$/;
@@ -21,7 +22,7 @@ const EVENT_TYPES: ReadonlySet<string> = new Set(SECURITY_EVENT_TYPES);
  *   GET    /events              security events, newest first (?before=) or following (?after=);
  *                               filters ?since= ?type= (comma list) ?address= ?consumer=; ?limit=
  *   GET    /journeys/{id}       the journey of one request, by its X-Request-Id
- *   GET    /bans                bans in force
+ *   GET    /bans                bans in force, newest first (?limit=, at most 1000; `total` counts them all)
  *   POST   /bans                { kind, value, duration, reason? }: ban an address, consumer or key
  *   DELETE /bans/{id}           lift a ban
  * Null when the path is none of these.
@@ -52,8 +53,15 @@ export async function routeMonitoring(
     return journeyOf(path.slice('/journeys/'.length), monitor);
   }
   if (path === '/bans') {
-    if (method === 'GET')
-      return { status: 200, route: 'GET /bans', body: { bans: monitor.bans.list().map(banView) } };
+    if (method === 'GET') {
+      const bans = monitor.bans.list();
+      const limit = integerParam(url.searchParams, 'limit', MAX_BAN_PAGE, 1, MAX_BAN_PAGE);
+      return {
+        status: 200,
+        route: 'GET /bans',
+        body: { bans: bans.slice(0, limit).map(banView), total: bans.length },
+      };
+    }
     if (method === 'POST') return setBan(await readJsonBody(req), monitor, client);
     throw methodNotAllowed('GET, POST', '/bans');
   }

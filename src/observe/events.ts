@@ -80,7 +80,6 @@ const AUDIT_TYPES: ReadonlySet<SecurityEventType> = new Set([
   'key.revoked',
   'key.rotated',
   'admin.action',
-  'admin.refused',
   'detector.fired',
   'ban.set',
   'ban.lifted',

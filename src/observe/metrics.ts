@@ -219,9 +219,9 @@ export class GatewayMetrics {
   }
 
   /**
-   * For the dashboard: requests so far, how many the gateway refused, and per threat of the
-   * lesson's table how many it stopped (refusals, and for information leakage also the answers
-   * it cut undeclared properties from).
+   * For the dashboard: requests so far, how many the gateway refused (a refusal whose code stops a
+   * threat: `gatehouse_refusals_total`), and per threat of the lesson's table how many it stopped
+   * (those refusals, and for information leakage also the answers it cut undeclared properties from).
    */
   threatTable(): { requests: number; refused: number; threats: Record<Threat, number> } {
     const threats = Object.fromEntries(THREATS.map((threat) => [threat, 0])) as Record<Threat, number>;
@@ -234,9 +234,11 @@ export class GatewayMetrics {
           for (const [code, cell] of byCode) {
             requests += cell.n;
             if (code === '' || status < 400) continue;
-            refused += cell.n;
+            // A refusal stops a threat; an upstream that is down or a fault of the gateway stops none.
             const threat = errorCatalogue[code as ErrorCode]?.threat ?? null;
-            if (threat !== null) threats[threat] += cell.n;
+            if (threat === null) continue;
+            refused += cell.n;
+            threats[threat] += cell.n;
           }
         }
       }

@@ -40,6 +40,11 @@ function refusalEventOf(code: ErrorCode): SecurityEventType | null {
   return null;
 }
 
+/** Codes that stop a threat: what the dashboard and `gatehouse_refusals_total` count as refused. */
+const REFUSES: ReadonlySet<string> = new Set(
+  (Object.keys(errorCatalogue) as ErrorCode[]).filter((code) => errorCatalogue[code].threat !== null),
+);
+
 /** The dashboard's chart spans five minutes. */
 const SUMMARY_SECONDS = 300;
 /** Entries in each of the summary's top lists. */
@@ -145,7 +150,7 @@ export class Monitor {
     if (!this.#enabled) return;
     this.metrics.observeRequest(operation, journey);
     const code = journey.code;
-    this.history.count(journey.startedAt, code !== null && journey.status >= 400);
+    this.history.count(journey.startedAt, code !== null && REFUSES.has(code));
     if (code !== null) {
       const type = REFUSAL_EVENTS.get(code);
       if (type !== undefined && type !== null) this.#emitFor(type, journey);
@@ -222,7 +227,7 @@ export class Monitor {
         consumers: top(refusals.events, (event) => event.consumer),
       },
       detections: detections.events,
-      bans: this.bans.list().length,
+      bans: this.bans.size,
       lastEventId: this.events.lastId,
     };
   }
@@ -260,8 +265,8 @@ export class Monitor {
   #detected(detection: Detection): void {
     this.metrics.observeDetector(detection.detector, detection.shadow);
     const actions: string[] = [];
-    if (detection.ban !== null) actions.push('ban');
-    if (detection.alert) actions.push('alert');
+    if (!detection.shadow && detection.ban !== null) actions.push('ban');
+    if (!detection.shadow && detection.alert) actions.push('alert');
     const event = this.events.emit('detector.fired', {
       requestId: detection.requestId,
       address: detection.address,

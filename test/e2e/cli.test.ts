@@ -200,6 +200,7 @@ describe('gatehouse start: log files reopened on SIGUSR2 (log rotation)', () => 
     const after = await fetchAnswer(agent, `${base}/nowhere`, {});
     const afterId = String(after.headers['x-request-id']);
     await eventually(async () => (await file('events.log')).includes(afterId));
+    await eventually(async () => (await file('access.log')).includes(afterId));
     expect(await file('access.log')).toContain(afterId);
     expect(await file('events.log')).toContain('"type":"route.refused"');
     expect(await file('access.log.1')).toContain(String(before.headers['x-request-id']));

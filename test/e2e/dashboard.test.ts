@@ -180,7 +180,16 @@ describe.skipIf(!existsSync(CHROMIUM) && process.env.CI === undefined)(
         key: string;
         record: { id: string };
       };
-      expect((await h.get('/items/1', { headers: { 'x-api-key': created.key } })).status).toBe(200);
+      const session = (await context.cookies()).find((c) => c.name === '__Host-gatehouse-admin')!.value;
+      const served = await h.get('/items/1', {
+        headers: {
+          'x-api-key': created.key,
+          cookie: `theme=dark; __Host-gatehouse-admin=${session}; lang=en`,
+        },
+      });
+      expect(served.status).toBe(200);
+      // Another port of the same host gets the operator's cookie too: it never reaches an upstream.
+      expect(h.upstream.received.at(-1)!.headers.cookie).toBe('theme=dark; lang=en');
       await page.getByTestId(`revoke-${created.record.id}`).click();
       await page.getByTestId(`confirm-revoke-${created.record.id}`).click();
       await expect
@@ -193,9 +202,16 @@ describe.skipIf(!existsSync(CHROMIUM) && process.env.CI === undefined)(
       await expect
         .poll(async () => (await h.get('/items/1', { headers: { 'x-api-key': created.key } })).status)
         .toBe(401);
+      const hits = h.upstream.hits('/items/');
+      expectProblem(
+        await h.get('/items/1', { headers: { 'x-api-key': created.key } }),
+        401,
+        'auth-unauthenticated',
+      );
+      expect(h.upstream.hits('/items/')).toBe(hits);
     });
 
-    it('refuses a change sent with the session cookie but without its CSRF token', async () => {
+    it('refuses a change without its CSRF token, with a wrong one, or from another port of the host', async () => {
       const status = await page.evaluate(
         `fetch('/bans', { method: 'POST', headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ kind: 'address', value: '192.0.2.10', duration: '1h' }) }).then((a) => a.status)`,
@@ -206,6 +222,23 @@ describe.skipIf(!existsSync(CHROMIUM) && process.env.CI === undefined)(
         'console: Failed to load resource: the server responded with a status of 401 (Unauthorized)',
       ]);
       problems.length = 0;
+      const cookie = `__Host-gatehouse-admin=${(await context.cookies()).find((c) => c.name === '__Host-gatehouse-admin')!.value}`;
+      const set = await api('POST', '/bans', { kind: 'address', value: '192.0.2.11', duration: '1h' });
+      const { ban } = set.json() as { ban: { id: string } };
+      const asBrowser = (site: string, csrf: string): Promise<Answer> =>
+        fetchAnswer(h.agent, `${admin}/bans/${ban.id}`, {
+          method: 'DELETE',
+          headers: { cookie, 'sec-fetch-site': site, 'x-csrf-token': csrf },
+        });
+      const session = (
+        await fetchAnswer(h.agent, `${admin}/dashboard/session`, { headers: { cookie } })
+      ).json() as {
+        csrf: string;
+      };
+      expectProblem(await asBrowser('same-origin', `${session.csrf}x`), 401, 'admin-unauthorized');
+      expectProblem(await asBrowser('same-site', session.csrf), 401, 'admin-unauthorized'); // another port of this host
+      expect(((await api('GET', '/bans')).json() as { bans: unknown[] }).bans).toHaveLength(1);
+      expect((await asBrowser('same-origin', session.csrf)).status).toBe(200);
     });
 
     it('stays responsive with 10,000 events, at 1280×800 and at a phone width, and writes screenshots', async () => {

@@ -63,6 +63,21 @@ export function createForwardStage(targets: ReadonlyMap<string, UpstreamTarget>)
 }
 
 /**
+ * The admin dashboard's session cookie (src/admin/sessions.ts). Browsers send a host's cookies to
+ * every port of it, so a gateway on the admin listener's host receives the operator's session:
+ * it is never passed on to an upstream.
+ */
+const ADMIN_COOKIE_NAME = '__Host-gatehouse-admin';
+
+function withoutAdminCookie(value: string): string {
+  return value
+    .split(';')
+    .filter((pair) => pair.trim().split('=', 1)[0] !== ADMIN_COOKIE_NAME)
+    .join(';')
+    .trim();
+}
+
+/**
  * The client's headers minus hop-by-hop ones, plus what the gateway vouches for. `drop` and
  * `extra` come from the auth stages: the client's credentials are not passed on, the identity
  * assertion is (RequestContext.upstreamHeaderDrops / upstreamHeaderExtras).
@@ -82,7 +97,13 @@ export function upstreamRequestHeaders(
     if (DROPPED_REQUEST_HEADERS.has(name)) continue;
     if (drop !== null && drop.has(name)) continue;
     if (connectionTokens !== undefined && listsToken(connectionTokens, name)) continue;
-    out.push(name, raw[i + 1]!);
+    const value = raw[i + 1]!;
+    if (name === 'cookie' && value.includes(ADMIN_COOKIE_NAME)) {
+      const kept = withoutAdminCookie(value);
+      if (kept !== '') out.push(name, kept);
+      continue;
+    }
+    out.push(name, value);
   }
   out.push('x-forwarded-for', clientAddress, 'x-forwarded-proto', 'https', 'x-request-id', requestId);
   if (extra !== null) for (let i = 0; i < extra.length; i += 1) out.push(extra[i]!);
