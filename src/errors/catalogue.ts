@@ -25,6 +25,8 @@ export const errorCatalogue = {
   GH_TRANSPORT_BODY_TOO_LARGE: { status: 413, title: 'Request body too large', threat: 'brute-force' },
   GH_TRANSPORT_URI_TOO_LONG: { status: 414, title: 'Request target too long', threat: 'brute-force' },
   GH_TRANSPORT_EXPECTATION_FAILED: { status: 417, title: 'Expectation failed', threat: 'injection' },
+  // RFC 9112 §6.1: a transfer coding the server does not understand.
+  GH_TRANSPORT_NOT_IMPLEMENTED: { status: 501, title: 'Not implemented', threat: 'injection' },
   GH_TRANSPORT_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large', threat: 'brute-force' },
   GH_ROUTE_NOT_FOUND: { status: 404, title: 'Not found', threat: 'privilege-abuse' },
   GH_ROUTE_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed', threat: 'privilege-abuse' },

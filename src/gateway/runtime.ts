@@ -61,7 +61,7 @@ export async function buildRuntime(
   // The journey of DESIGN.md, in order; pre-auth limit, authenticate, rate limit, authorize and
   // validate take their places between route and body as those parts are built.
   const pipeline = new Pipeline([
-    createTransportStage(config.limits),
+    createTransportStage(config.limits, apiKeyHeadersOf(auth, config)),
     ...(config.cors === null ? [] : [createCorsStage(config.cors, routes)]),
     createRouteStage(routes),
     createPreAuthLimitStage(limits.preAuth),
@@ -74,6 +74,13 @@ export async function buildRuntime(
   ]);
   const loginFailureStatuses = new Set(config.preAuthLimit.login.failureStatuses);
   return { config, pipeline, targets, apis, limits, auth, loginFailureStatuses };
+}
+
+/** Every API-key header any operation takes (the token endpoint's among them): each may come once. */
+function apiKeyHeadersOf(auth: AuthRuntime, config: GatehouseConfig): string[] {
+  const names = new Set<string>([config.auth.tokenEndpoint.apiKeyHeader.toLowerCase()]);
+  for (const policy of auth.policies.values()) for (const name of policy.apiKeyHeaders) names.add(name);
+  return [...names];
 }
 
 /** Closes the upstream pools once the requests still using them have finished. */

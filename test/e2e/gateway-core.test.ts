@@ -127,6 +127,57 @@ describe('gateway core over real TLS listeners', () => {
     expect(h.upstream.hits()).toBe(before);
   });
 
+  it.each([
+    [
+      'Content-Type twice',
+      'content-type: application/json\r\ncontent-type: text/plain\r\ncontent-length: 7\r\n',
+      400,
+      'transport-bad-request',
+    ],
+    [
+      'Host twice',
+      'host: evil.example\r\ncontent-type: application/json\r\ncontent-length: 7\r\n',
+      400,
+      'transport-bad-request',
+    ],
+    [
+      'Idempotency-Key twice',
+      'idempotency-key: a\r\nIdempotency-Key: b\r\ncontent-type: application/json\r\ncontent-length: 7\r\n',
+      400,
+      'transport-bad-request',
+    ],
+    [
+      'Authorization twice',
+      'authorization: Bearer a\r\nauthorization: Bearer b\r\ncontent-type: application/json\r\ncontent-length: 7\r\n',
+      400,
+      'transport-bad-request',
+    ],
+    [
+      'a content coding',
+      'content-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: 7\r\n',
+      415,
+      'validate-media-type',
+    ],
+    [
+      'a transfer coding other than chunked',
+      'content-type: application/json\r\ntransfer-encoding: gzip, chunked\r\n',
+      501,
+      'transport-not-implemented',
+    ],
+  ])('refuses %s before the upstream, with a generic problem', async (_case, headers, status, type) => {
+    const before = h.upstream.hits();
+    const chunked = headers.includes('transfer-encoding');
+    const body = chunked ? '7\r\n{"a":1}\r\n0\r\n\r\n' : '{"a":1}';
+    const answer = await rawRequest(
+      h.port,
+      h.certs.caCert,
+      `POST /echo HTTP/1.1\r\nhost: x\r\n${headers}\r\n${body}`,
+    );
+    expectProblem(answer, status, type);
+    expect(answer.text).not.toMatch(/gzip|evil|text\/plain/);
+    expect(h.upstream.hits()).toBe(before);
+  });
+
   it('passes a body within the limit through unchanged', async () => {
     const answer = await h.get('/echo', {
       method: 'POST',
