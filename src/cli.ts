@@ -6,6 +6,8 @@ import { ContractError, loadOpenApiDocument, compileApi } from './contract/index
 import { keysCreate, keysList, keysRevoke, keysRotate } from './admin/keys-command.js';
 import { compileContracts, contractOptionsOf, formatContractWarning, lintContract } from './contract/validation/index.js';
 import { authWarnings } from './auth/setup.js';
+import { compileOperationPlans, compilePreAuthPlans } from './limits/plan.js';
+import { compilePreAuthRules } from './limits/rule.js';
 import { rotateSigningKeyCommand } from './auth/signing/rotate-command.js';
 import { runDemo } from './demo/run-demo.js';
 import { runGateway } from './process/run.js';
@@ -106,6 +108,9 @@ async function checkConfigCommand(file: string): Promise<number> {
     try {
       const compiled = compileApi(api, await loadOpenApiDocument(api.openapi));
       compileContracts([compiled], contractOptionsOf(config));
+      // The limits start compiles: an x-gatehouse-rate-limit naming no policy is refused here.
+      compileOperationPlans(config.rateLimits, [compiled]);
+      compilePreAuthPlans(compilePreAuthRules(config.preAuthLimit, config.rateLimits.replicas), [compiled]);
       // Warnings only: the exit code stays 0 when nothing else is wrong.
       for (const warning of lintContract(compiled)) console.log(formatContractWarning(warning));
       for (const warning of authWarnings(compiled, config)) console.log(warning);

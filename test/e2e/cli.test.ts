@@ -75,6 +75,23 @@ apis:
     expect('code' in failure && failure.code).toBe(1);
     expect(failure.stdout).toMatch(/apis\.test\.openapi: .*broken-api\.yaml/);
   });
+
+  it('refuses an operation whose x-gatehouse-rate-limit names no policy, as start would', async () => {
+    await writeFile(
+      path.join(dir, 'limited-api.yaml'),
+      "openapi: 3.1.0\ninfo: { title: x, version: '1' }\npaths:\n  /items:\n    get:\n" +
+        '      x-gatehouse-public: true\n      x-gatehouse-rate-limit: per-clinet\n' +
+        "      responses:\n        '200': { description: ok }\n",
+    );
+    const config = path.join(dir, 'limited.yaml');
+    await writeFile(config, gatehouseYaml('https://127.0.0.1:9000', './limited-api.yaml'));
+    const failure = await run('node', [cli, 'check-config', '--config', config]).catch(
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+    expect('code' in failure && failure.code).toBe(1);
+    expect(failure.stdout).toMatch(/apis\.test\.openapi: .*per-clinet/);
+    expect(failure.stdout + ('stderr' in failure ? failure.stderr : '')).not.toMatch(/\n\s+at /);
+  });
 });
 
 describe('gatehouse start: reload on SIGHUP', () => {

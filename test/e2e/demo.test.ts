@@ -69,11 +69,14 @@ describe('npm start (the demo)', () => {
           status: answer.statusCode,
           body: await answer.body.text(),
           requestId: String(answer.headers['x-request-id']),
+          rateLimitPolicy: answer.headers['ratelimit-policy'],
         };
       };
       const own = await read(alice.accounts[0]!);
       expect(own.status).toBe(200);
       expect(JSON.parse(own.body)).toMatchObject({ id: alice.accounts[0] });
+      // The demo limits every client: its answers say by which policy.
+      expect(own.rateLimitPolicy).toBe('"per-client";q=600;w=60');
       // The lesson's attack: the bank checks ownership, and answers as for an account that does
       // not exist, so the answer says nothing of Bob's.
       const attack = await read(bob.accounts[0]!);
