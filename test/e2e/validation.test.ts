@@ -137,6 +137,16 @@ describe('request validation through a real gateway and upstream', () => {
     ['broken JSON', '{"amount": 1,', /^must be valid JSON$/],
     ['a number no double holds', '{"amount": 1e400}', /at most 17 significant digits/],
     ['an integer past 2^53', '{"amount": 9007199254740993}', /at most 17 significant digits/],
+    [
+      'an amount a double rounds to 1',
+      '{"toAccountId":"6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b","amount":0.99999999999999999,"currency":"EUR"}',
+      /at most 17 significant digits/,
+    ],
+    [
+      'an amount a double rounds down to 1',
+      '{"toAccountId":"6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b","amount":1.0000000000000001,"currency":"EUR"}',
+      /at most 17 significant digits/,
+    ],
     ['a lone surrogate', '{"memo": "\\ud800"}', /unpaired surrogate/],
   ])('refuses %s in the JSON itself with 400, upstream never reached', async (_name, text, rule) => {
     const before = h.upstream.hits();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JsonRefusal, parseBoundedJson, type JsonBounds } from './safe-json.js';
+import { decimalForm, JsonRefusal, parseBoundedJson, type JsonBounds } from './safe-json.js';
 
 const bounds: JsonBounds = { maxDepth: 4, maxKeys: 8 };
 const parse = (text: string, b: JsonBounds = bounds): unknown => parseBoundedJson(Buffer.from(text), b);
@@ -73,9 +73,29 @@ describe('parseBoundedJson', () => {
       '9007199254740993',
       '1000000.0000000000000001',
       '123456789012345678',
+      '0.99999999999999999',
+      '1.0000000000000001',
+      '{"amount":1.0000000000000001}',
+      '-0.99999999999999999e2',
     ]) {
       expect(refusal(text)).toMatch(/significant digits/);
     }
+  });
+
+  it('accepts long literals a double holds exactly, and writes decimal forms without zeros', () => {
+    for (const text of [
+      '0.1',
+      '1.50',
+      '9007199254740991',
+      '0.30000000000000004',
+      '1.5e-300',
+      '100e-2',
+    ]) {
+      expect(parse(text)).toBe(Number(text));
+    }
+    expect(decimalForm('-0.0120e1')).toBe('-12e0');
+    expect(decimalForm('1200')).toBe('12e4');
+    expect(decimalForm('0.000')).toBe('0');
   });
 
   it('refuses bytes that are not UTF-8', () => {

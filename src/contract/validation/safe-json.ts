@@ -240,6 +240,9 @@ class JsonScanner {
     this.#pos = pos;
     const significant = first < 0 ? 0 : last - first + 1 - (first < intEnd && last > intEnd ? 1 : 0);
     if (significant > MAX_SIGNIFICANT_DIGITS) throw imprecise();
+    // Up to 15 significant digits a double always holds exactly; past that, a literal such as
+    // 0.99999999999999999 or 1.0000000000000001 would reach the schema as 1.
+    if (significant > EXACT_DIGITS && !holdsExactly(text.slice(start, pos))) throw imprecise();
     if (
       integral &&
       intEnd - intStart >= 16 &&
@@ -332,6 +335,35 @@ function duplicateKey(key: string): JsonRefusal {
 
 /** Names that may appear in a problem body: short, and nothing a browser or a log could misread. */
 export const SAFE_NAME = /^[A-Za-z0-9_.$-]{1,64}$/;
+
+/** Every decimal of up to 15 significant digits survives the trip through a double (IEEE 754 binary64). */
+const EXACT_DIGITS = 15;
+
+/** Whether the double a number literal parses to is the number it writes (its shortest form has the same digits). */
+function holdsExactly(literal: string): boolean {
+  return decimalForm(literal) === decimalForm(String(Number(literal)));
+}
+
+/** A decimal literal as sign, significant digits and the power of ten before them: "-0.0120e1" → "-12e-1". */
+export function decimalForm(literal: string): string {
+  let text = literal;
+  const negative = text.startsWith('-');
+  if (negative) text = text.slice(1);
+  let exponent = 0;
+  const e = text.search(/[eE]/);
+  if (e >= 0) {
+    exponent = Number(text.slice(e + 1));
+    text = text.slice(0, e);
+  }
+  const dot = text.indexOf('.');
+  let digits = dot < 0 ? text : text.slice(0, dot) + text.slice(dot + 1);
+  let point = dot < 0 ? text.length : dot;
+  const leading = digits.length - digits.replace(/^0+/, '').length;
+  digits = digits.slice(leading).replace(/0+$/, '');
+  point -= leading;
+  if (digits === '') return '0';
+  return `${negative ? '-' : ''}${digits}e${point + exponent}`;
+}
 
 function imprecise(): JsonRefusal {
   return new JsonRefusal(
