@@ -1,5 +1,7 @@
 import { problemBody } from '../errors/problem.js';
 import type { GatehouseError } from '../errors/gatehouse-error.js';
+import { BUILTIN_API_NAME, TOKEN_OPERATION } from '../auth/oauth/builtin-document.js';
+import { oauthErrorFor } from '../auth/oauth/oauth-errors.js';
 import type { RequestContext } from './request-context.js';
 
 /** RFC 6797: two years, subdomains included. Sent on every answer, refusals too. */
@@ -57,7 +59,33 @@ export function sendProblem(ctx: RequestContext, err: GatehouseError): void {
   ctx.answered = true;
   // A body we did not read could be large, or crafted to be taken as the next request: close.
   if (hasUnreadBody(ctx)) res.shouldKeepAlive = false;
+  const oauth = ctx.route?.operation.operationId === TOKEN_OPERATION ? oauthErrorFor(err.code) : null;
+  if (oauth !== null && ctx.route!.operation.apiName === BUILTIN_API_NAME) {
+    writeOAuthError(res, oauth, err, ctx.id, ctx.responseHeaders);
+    return;
+  }
   writeProblem(res, err, ctx.id, ctx.req.method === 'HEAD', ctx.responseHeaders);
+}
+
+/** The token endpoint's refusal as RFC 6749 §5.2 words it: `{"error": code}`, never cached. */
+function writeOAuthError(
+  res: AnswerWriter,
+  oauth: { readonly status: number; readonly error: string },
+  err: GatehouseError,
+  requestId: string,
+  extraHeaders: readonly string[] | null,
+): void {
+  const body = JSON.stringify({ error: oauth.error });
+  const headers = securityHeaders(requestId);
+  headers.push('content-type', 'application/json', 'cache-control', 'no-store', 'pragma', 'no-cache');
+  headers.push('content-length', String(Buffer.byteLength(body)));
+  // The challenge of a 401 (RFC 6749 §5.2: invalid_client with the schemes the client may use).
+  if (oauth.status === 401 && err.headers !== undefined) {
+    for (const [name, value] of Object.entries(err.headers)) headers.push(name, value);
+  }
+  if (extraHeaders !== null) for (const value of extraHeaders) headers.push(value);
+  res.writeHead(oauth.status, headers);
+  res.end(body);
 }
 
 function hasUnreadBody(ctx: RequestContext): boolean {

@@ -181,13 +181,23 @@ auth:
     expect(answer.headers['cache-control']).toBe('no-store');
   });
 
-  it('refuses bad client credentials with 401 and a Basic challenge', async () => {
+  /** RFC 6749 §5.2, member by member: JSON with exactly `error`, never cached; the upstream not asked. */
+  const expectOAuthError = (answer: Answer, status: number, error: string): void => {
+    expect(answer.status).toBe(status);
+    expect(answer.headers['content-type']).toBe('application/json');
+    expect(answer.headers['cache-control']).toBe('no-store');
+    expect(answer.headers['pragma']).toBe('no-cache');
+    expect(answer.json()).toEqual({ error });
+  };
+
+  it('refuses bad client credentials with 401 invalid_client and a Basic challenge (RFC 6749 §5.2)', async () => {
     for (const authorization of [basic('reporting', 'wrong-secret'), basic('nobody', SECRET), 'Basic !!!']) {
       const answer = await requestToken({ authorization });
-      expectProblem(answer, 401, 'auth-unauthenticated');
+      expectOAuthError(answer, 401, 'invalid_client');
       expect(answer.headers['www-authenticate']).toBe('Basic realm="gatehouse", charset="UTF-8"');
+      expect(answer.text).not.toMatch(/secret|nobody|problem/);
     }
-    expectProblem(await requestToken({}), 401, 'auth-unauthenticated');
+    expectOAuthError(await requestToken({}), 401, 'invalid_client');
     const revocable = await h.gateway.keys.lifecycle.create({
       consumer: 'gone',
       scopes: ['items:read'],
@@ -197,7 +207,7 @@ auth:
     secrets.push(revocable.key);
     expect((await requestToken({ 'x-api-key': revocable.key })).status).toBe(200);
     await h.gateway.keys.lifecycle.revoke(revocable.record.id);
-    expectProblem(await requestToken({ 'x-api-key': revocable.key }), 401, 'auth-unauthenticated');
+    expectOAuthError(await requestToken({ 'x-api-key': revocable.key }), 401, 'invalid_client');
   });
 
   it('answers RFC 6749 errors for other grants and malformed requests', async () => {
@@ -206,15 +216,15 @@ auth:
     expect(password.status).toBe(400);
     expect(password.json()).toEqual({ error: 'unsupported_grant_type' });
     const repeated = await requestToken(auth, 'grant_type=client_credentials&grant_type=client_credentials');
-    expect(repeated.json()).toEqual({ error: 'invalid_request' });
-    // Not the form RFC 6749 §4.4.2 requires: the contract of the built-in API refuses it (415).
+    expectOAuthError(repeated, 400, 'invalid_request');
+    expectOAuthError(await requestToken(auth, 'scope=items%3Aread'), 400, 'invalid_request'); // no grant_type
+    // Not the form RFC 6749 §4.4.2 requires: the contract of the built-in API refuses it, in OAuth's words.
     const asJson = await h.get('/oauth/token', {
       method: 'POST',
       headers: { ...auth, 'content-type': 'application/json' },
       body: '{"grant_type":"client_credentials"}',
     });
-    expect(asJson.status).toBe(415);
-    expect(asJson.headers['content-type']).toBe('application/problem+json');
+    expectOAuthError(asJson, 400, 'invalid_request');
   });
 
   it('keeps accepting tokens signed before a key rotation, and signs new ones with the new key', async () => {

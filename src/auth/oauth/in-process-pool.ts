@@ -54,6 +54,8 @@ function deliver(handler: UpstreamHandler, answer: LocalAnswer): void {
     'cache-control',
     answer.cache,
   ];
+  // RFC 6749 §5.1: token answers carry Pragma: no-cache beside Cache-Control: no-store.
+  if (answer.cache === 'no-store') headers.push('pragma', 'no-cache');
   let aborted = false;
   handler.onConnect(() => (aborted = true));
   if (aborted || !handler.onHeaders(answer.status, headers, () => undefined) || aborted) return;

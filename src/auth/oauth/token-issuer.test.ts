@@ -94,7 +94,7 @@ describe('TokenIssuer (RFC 6749 §4.4)', () => {
   it.each([
     ['application/json', 'grant_type=client_credentials', 'invalid_request'],
     [FORM, 'grant_type=password', 'unsupported_grant_type'],
-    [FORM, '', 'unsupported_grant_type'],
+    [FORM, '', 'invalid_request'], // RFC 6749 §5.2: a missing parameter
     [FORM, 'grant_type=client_credentials&scope=a&scope=b', 'invalid_request'],
   ])('answers %s %j with %s', (type, body, error) => {
     const answer = issuer.issue(client(['a']), type, form(body), Date.now());

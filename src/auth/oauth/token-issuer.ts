@@ -43,7 +43,10 @@ export class TokenIssuer {
       if (form.getAll(name).length > 1)
         return refuse(400, 'invalid_request', `oauth.request: ${name} repeated`);
     }
-    if (form.get('grant_type') !== 'client_credentials') {
+    const grant = form.get('grant_type');
+    // RFC 6749 §5.2: a missing parameter is a malformed request; another grant, one not supported.
+    if (grant === null) return refuse(400, 'invalid_request', 'oauth.request: grant_type missing');
+    if (grant !== 'client_credentials') {
       return refuse(400, 'unsupported_grant_type', 'oauth.grant: grant_type is not client_credentials');
     }
     const scopes = grantedScopes(client, form.get('scope'));
