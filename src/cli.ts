@@ -2,10 +2,11 @@
 import './runtime-flags.js';
 import { Command } from 'commander';
 import { checkConfig, ConfigError, formatIssue } from './config/index.js';
-import { ContractError, loadOpenApiDocument, compileApi } from './contract/index.js';
+import { ContractError, loadApiDocument, compileApi } from './contract/index.js';
 import { keysCreate, keysList, keysRevoke, keysRotate } from './admin/keys-command.js';
 import { compileContracts, contractOptionsOf, formatContractWarning, lintContract } from './contract/validation/index.js';
 import { authWarnings } from './auth/setup.js';
+import { configWarnings } from './config/warnings.js';
 import { compileOperationPlans, compilePreAuthPlans } from './limits/plan.js';
 import { compilePreAuthRules } from './limits/rule.js';
 import { rotateSigningKeyCommand } from './auth/signing/rotate-command.js';
@@ -103,10 +104,11 @@ async function checkConfigCommand(file: string): Promise<number> {
   const { config, issues } = await checkConfig(file);
   for (const issue of issues) console.log(formatIssue(issue));
   if (config === null) return 1;
+  for (const warning of configWarnings(config)) console.log(warning);
   let contractProblems = 0;
   for (const api of config.apis) {
     try {
-      const compiled = compileApi(api, await loadOpenApiDocument(api.openapi));
+      const compiled = compileApi(api, await loadApiDocument(api));
       compileContracts([compiled], contractOptionsOf(config));
       // The limits start compiles: an x-gatehouse-rate-limit naming no policy is refused here.
       compileOperationPlans(config.rateLimits, [compiled]);

@@ -64,16 +64,76 @@ describe('the auth section of the configuration', () => {
     expect(JSON.stringify(config)).not.toContain('x'.repeat(40));
   });
 
-  it('refuses HMAC and "none" algorithms with a hint about algorithm confusion', async () => {
+  it('refuses the "none" algorithm with a hint about algorithm confusion', async () => {
     const issues = await issuesOf(`auth:
   issuers:
-    - { issuer: a, audience: g, algorithms: [HS256, none], jwksUrl: "https://a.example/jwks" }
+    - { issuer: a, audience: g, algorithms: [none], jwksUrl: "https://a.example/jwks" }
 `);
     expect(issues.map((i) => [i.path, i.message])).toEqual([
-      ['auth.issuers[0].algorithms[0]', expect.stringMatching(/^"HS256" is not one of: ES256/)],
-      ['auth.issuers[0].algorithms[1]', expect.stringMatching(/^"none" is not one of: ES256/)],
+      ['auth.issuers[0].algorithms[0]', expect.stringMatching(/^"none" is not one of: ES256/)],
     ]);
     expect(issues[0]!.hint).toMatch(/algorithm-confusion/);
+  });
+
+  it('loads an HMAC issuer whose secret comes from a file, without its final line break', async () => {
+    const secret = 's'.repeat(40);
+    await dir.file('notes.secret', `${secret}\n`);
+    const config = await loadConfig(
+      await dir.config(`${minimalYaml}auth:
+  issuers:
+    - { issuer: notes, algorithms: [HS256], secret: "file:./notes.secret", allowMissingClaims: [iss, aud] }
+`),
+      {},
+    );
+    const issuer = config.auth.issuers[0]!;
+    expect(issuer).toMatchObject({ audiences: [], jwks: null, allowMissing: { iss: true, aud: true } });
+    expect(issuer.hmacSecret?.export().toString()).toBe(secret);
+    expect(JSON.stringify(config)).not.toContain(secret);
+  });
+
+  it('refuses HMAC issuers that mix algorithms, keep a secret inline or short, or lack a secret', async () => {
+    await dir.file('short.secret', 'x'.repeat(31));
+    await dir.file('hs512.secret', 'y'.repeat(48));
+    const issues = await issuesOf(`auth:
+  issuers:
+    - { issuer: a, audience: g, algorithms: [HS256, ES256], secret: "file:./short.secret" }
+    - { issuer: b, audience: g, algorithms: [HS256], secret: "file:./hs512.secret", jwksUrl: "https://b.example/jwks" }
+    - { issuer: c, audience: g, algorithms: [HS256], secret: "an-inline-secret-of-more-than-32-bytes" }
+    - { issuer: d, audience: g, algorithms: [HS256], secret: "file:./short.secret" }
+    - { issuer: e, audience: g, algorithms: [HS512], secret: "file:./hs512.secret" }
+    - { issuer: f, audience: g, algorithms: [HS256] }
+    - { issuer: g, audience: g, algorithms: [ES256], secret: "file:./hs512.secret" }
+`);
+    const text = issues.map((i) => `${i.path}: ${i.message} — ${i.hint}`).join('\n');
+    expect(text).toMatch(
+      /auth\.issuers\[0\]: mixes HMAC and asymmetric algorithms \(HS256, ES256\) — an issuer is either HMAC/,
+    );
+    expect(text).toMatch(/auth\.issuers\[1\]: has an HMAC secret and public keys/);
+    expect(text).toMatch(/auth\.issuers\[2\]\.secret: is not a secret reference/);
+    expect(text).toMatch(
+      /auth\.issuers\[3\]\.secret: file .* holds 31 bytes, fewer than the 32 HS256 needs — .*openssl rand/,
+    );
+    expect(text).toMatch(/auth\.issuers\[4\]\.secret: file .* holds 48 bytes, fewer than the 64 HS512 needs/);
+    expect(text).toMatch(/auth\.issuers\[5\]\.secret: is missing/);
+    expect(text).toMatch(
+      /auth\.issuers\[6\]: has an HMAC secret, but its algorithms \(ES256\) verify with public keys/,
+    );
+    expect(text).not.toContain('an-inline-secret');
+    expect(issues).toHaveLength(7);
+  });
+
+  it('takes tokens without iss from one issuer at most, and wants an audience unless aud may be missing', async () => {
+    await dir.file('a.secret', 'a'.repeat(32));
+    const issues = await issuesOf(`auth:
+  issuers:
+    - { issuer: a, algorithms: [HS256], secret: "file:./a.secret", allowMissingClaims: [iss, aud] }
+    - { issuer: b, audience: g, algorithms: [HS256], secret: "file:./a.secret", allowMissingClaims: [iss] }
+    - { issuer: c, algorithms: [ES256], jwksUrl: "https://c.example/jwks" }
+`);
+    expect(issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      'auth.issuers[1].allowMissingClaims: lets tokens without iss through, as auth.issuers[0] does',
+      'auth.issuers[2].audience: is missing',
+    ]);
   });
 
   it('reports every key-source problem at once', async () => {

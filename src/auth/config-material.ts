@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey } from 'node:crypto';
+import { createHash, createPrivateKey, createSecretKey, type KeyObject } from 'node:crypto';
 import type { LoadContext } from '../config/files.js';
 import type { ConfigPath, IssueList } from '../config/issues.js';
 import { privateKeyProblem } from '../config/pem.js';
@@ -13,6 +13,7 @@ import { jwksFromKeyFile } from './jwt/public-jwks.js';
 export interface AuthMaterial {
   readonly issuerKeys: ReadonlyMap<number, readonly string[]>;
   readonly jwksCa: ReadonlyMap<number, string>;
+  readonly issuerSecrets: ReadonlyMap<number, KeyObject>;
   readonly signingKeys: readonly string[];
   readonly clientSecretHashes: ReadonlyMap<number, string>;
 }
@@ -48,10 +49,18 @@ export async function loadAuthMaterial(
   const auth = isRecord(data) && isRecord(data.auth) ? data.auth : {};
   const issuerKeys = new Map<number, string[]>();
   const jwksCa = new Map<number, string>();
+  const issuerSecrets = new Map<number, KeyObject>();
   const seenIssuers = new Map<string, number>();
+  const withoutIss: number[] = [];
   for (const [issuer, i] of recordsIn(auth, 'issuers')) {
     const at = ['auth', 'issuers', i];
     checkIssuerName(issuer, auth, at, seenIssuers, i, issues);
+    checkMissingClaims(issuer, at, withoutIss, i, issues);
+    if (isHmacIssuer(issuer)) {
+      const secret = await readIssuerSecret(issuer, at, ctx, issues);
+      if (secret !== null) issuerSecrets.set(i, secret);
+      continue;
+    }
     checkKeySource(issuer, at, issues);
     const keys = await readIssuerKeys(issuer, at, ctx, issues);
     if (keys !== null) issuerKeys.set(i, keys);
@@ -61,7 +70,7 @@ export async function loadAuthMaterial(
   const signingKeys = await readSigningKeys(auth, ctx, issues);
   const clientSecretHashes = await readClientSecrets(auth, ctx, issues);
   checkIdentity(auth, issues);
-  return { issuerKeys, jwksCa, signingKeys, clientSecretHashes };
+  return { issuerKeys, jwksCa, issuerSecrets, signingKeys, clientSecretHashes };
 }
 
 function checkIssuerName(
@@ -85,6 +94,111 @@ function checkIssuerName(
       'the gateway accepts its own tokens already; give this issuer another name',
     );
   }
+}
+
+/**
+ * A token names no issuer to pick its verifier by when it has no `iss`: only one issuer may take
+ * such tokens. Without `aud`, a token meant for another service would be taken for this one, so an
+ * audience is required unless the issuer says its tokens carry none.
+ */
+function checkMissingClaims(
+  issuer: RawRecord,
+  at: ConfigPath,
+  withoutIss: number[],
+  i: number,
+  issues: IssueList,
+): void {
+  const missing = Array.isArray(issuer.allowMissingClaims) ? (issuer.allowMissingClaims as unknown[]) : [];
+  if (missing.includes('iss')) {
+    const [first] = withoutIss;
+    if (first !== undefined) {
+      issues.add(
+        [...at, 'allowMissingClaims'],
+        `lets tokens without iss through, as auth.issuers[${first}] does`,
+        'a token without iss names no issuer: let only one issuer accept such tokens',
+      );
+    }
+    withoutIss.push(i);
+  }
+  if (issuer.audience === undefined && !missing.includes('aud')) {
+    issues.add(
+      [...at, 'audience'],
+      'is missing',
+      "give the aud value this issuer's tokens carry for this gateway, or allowMissingClaims: [aud] if they carry none",
+    );
+  }
+}
+
+const HMAC_ALGORITHMS: Readonly<Record<string, number>> = { HS256: 32, HS384: 48, HS512: 64 };
+
+function isHmacIssuer(issuer: RawRecord): boolean {
+  const algorithms = Array.isArray(issuer.algorithms) ? (issuer.algorithms as unknown[]) : [];
+  return issuer.secret !== undefined || algorithms.some((alg) => String(alg) in HMAC_ALGORITHMS);
+}
+
+/**
+ * An HMAC issuer verifies with one shared secret and nothing else: asymmetric algorithms, a JWKS
+ * URL or public keys beside it would let a token choose how it is checked (algorithm confusion).
+ * The secret is at least as long as the hash (RFC 7518 §3.2), and never shorter than 32 bytes.
+ */
+async function readIssuerSecret(
+  issuer: RawRecord,
+  at: ConfigPath,
+  ctx: LoadContext,
+  issues: IssueList,
+): Promise<KeyObject | null> {
+  const algorithms = Array.isArray(issuer.algorithms) ? (issuer.algorithms as unknown[]).map(String) : [];
+  const asymmetric = algorithms.filter((alg) => !(alg in HMAC_ALGORITHMS));
+  const mixed = asymmetric.length > 0 && asymmetric.length < algorithms.length;
+  if (asymmetric.length > 0 || issuer.jwksUrl !== undefined || issuer.keys !== undefined) {
+    issues.add(
+      at,
+      mixed
+        ? `mixes HMAC and asymmetric algorithms (${algorithms.join(', ')})`
+        : asymmetric.length > 0
+          ? `has an HMAC secret, but its algorithms (${algorithms.join(', ')}) verify with public keys`
+          : 'has an HMAC secret and public keys (jwksUrl or keys)',
+      'an issuer is either HMAC (algorithms: [HS256] and secret) or asymmetric (ES256… and jwksUrl or keys), never both: declare two issuers if a service uses both',
+    );
+    return null;
+  }
+  const ref = stringIn(issuer, 'secret');
+  if (ref === undefined) {
+    issues.add(
+      [...at, 'secret'],
+      `is missing: ${algorithms.join(', ')} ${algorithms.length > 1 ? 'verify' : 'verifies'} with a shared secret`,
+      'give the secret the issuer signs with as secret: env:NAME or file:PATH',
+    );
+    return null;
+  }
+  const read = await readSecretRef(ref, ctx);
+  if ('message' in read) {
+    issues.add([...at, 'secret'], read.message, read.hint);
+    return null;
+  }
+  if (read.secret.includes('\uFFFD')) {
+    issues.add(
+      [...at, 'secret'],
+      `${read.source} is not UTF-8 text`,
+      'give the secret as the text the issuer signs with (as it appears in its own configuration)',
+    );
+    return null;
+  }
+  // A file written by an editor or `echo` ends with a line break the signer never used.
+  const bytes = Buffer.from(
+    ref.startsWith('file:') ? read.secret.replace(/\r?\n$/, '') : read.secret,
+    'utf8',
+  );
+  const needed = Math.max(32, ...algorithms.map((alg) => HMAC_ALGORITHMS[alg] ?? 0));
+  if (bytes.length < needed) {
+    issues.add(
+      [...at, 'secret'],
+      `${read.source} holds ${bytes.length} bytes, fewer than the ${needed} ${algorithms.join(', ')} needs`,
+      `make the issuer sign with a random secret of at least ${needed} bytes, e.g. openssl rand -base64 ${needed}, and give the same to Gatehouse`,
+    );
+    return null;
+  }
+  return createSecretKey(bytes);
 }
 
 function checkKeySource(issuer: RawRecord, at: ConfigPath, issues: IssueList): void {
@@ -247,8 +361,13 @@ export function buildAuthConfig(entry: AuthEntry, material: AuthMaterial): AuthC
     signingKeys: material.signingKeys,
     issuers: entry.issuers.map((issuer, i): JwtIssuerConfig => ({
       issuer: issuer.issuer,
-      audiences: typeof issuer.audience === 'string' ? [issuer.audience] : [...issuer.audience],
+      audiences: audiencesOf(issuer.audience),
       algorithms: [...issuer.algorithms],
+      hmacSecret: material.issuerSecrets.get(i) ?? null,
+      allowMissing: {
+        iss: issuer.allowMissingClaims.includes('iss'),
+        aud: issuer.allowMissingClaims.includes('aud'),
+      },
       jwks:
         issuer.jwksUrl === undefined
           ? null
@@ -281,4 +400,9 @@ export function buildAuthConfig(entry: AuthEntry, material: AuthMaterial): AuthC
     },
     identity: { ...entry.identity },
   };
+}
+
+function audiencesOf(audience: string | readonly string[] | undefined): string[] {
+  if (audience === undefined) return [];
+  return typeof audience === 'string' ? [audience] : [...audience];
 }

@@ -3,7 +3,7 @@ import { resolvePath, type LoadContext } from './files.js';
 import type { ConfigFile } from './schema.js';
 import type { KeysAdminSecrets } from './keys-admin.js';
 import type { TlsMaterial } from './tls-material.js';
-import type { AdminConfig, GatehouseConfig, KeysConfig } from './types.js';
+import type { AdminConfig, GatehouseConfig, KeysConfig, UpstreamConfig, UpstreamTls } from './types.js';
 import { configDefaults } from './defaults.js';
 import { buildAuthConfig, type AuthMaterial } from '../auth/config-material.js';
 import { buildMonitoringConfig } from './monitoring-build.js';
@@ -37,9 +37,12 @@ export function buildConfig(
     apis: file.apis.map((api, i) => ({
       name: api.name,
       openapi: resolvePath(ctx, api.openapi),
+      ...(api.overlays === undefined ? {} : { overlays: api.overlays.map((path) => resolvePath(ctx, path)) }),
+      ...(api.defaultSecurity === undefined ? {} : { defaultSecurity: api.defaultSecurity }),
       basePath: api.basePath,
-      upstream: { ...api.upstream, tls: required(tls.upstreams.get(i), `apis[${i}].upstream.tls`) },
+      upstream: buildUpstream(api.upstream, tls.upstreams.get(i), ctx, `apis[${i}].upstream.tls`),
       ...(api.responseContract === undefined ? {} : { responseContract: api.responseContract }),
+      ...(api.forwardCredentials === undefined ? {} : { forwardCredentials: api.forwardCredentials }),
     })),
     log: {
       ...file.log,
@@ -51,13 +54,29 @@ export function buildConfig(
     keys: buildKeysConfig(file, stateDir, ctx, keysAdmin),
     admin: buildAdminConfig(file, keysAdmin),
     auth: buildAuthConfig(file.auth, auth),
-    redis: file.redis === undefined || limitsRedisUrl === null ? null : { ...file.redis, url: limitsRedisUrl },
+    redis:
+      file.redis === undefined || limitsRedisUrl === null ? null : { ...file.redis, url: limitsRedisUrl },
     rateLimits: file.rateLimits,
     preAuthLimit: file.preAuthLimit,
     concurrency: file.concurrency,
     validation: file.validation,
     cors: file.cors ?? null,
     monitoring: buildMonitoringConfig(file.monitoring, stateDir, ctx, monitoringSecrets),
+  };
+}
+
+function buildUpstream(
+  upstream: ConfigFile['apis'][number]['upstream'],
+  tls: UpstreamTls | undefined,
+  ctx: LoadContext,
+  at: string,
+): UpstreamConfig {
+  const { socket, ...rest } = upstream;
+  const plain = new URL(upstream.url).protocol === 'http:';
+  return {
+    ...rest,
+    socketPath: socket === undefined ? null : resolvePath(ctx, socket),
+    tls: plain ? null : required(tls, at),
   };
 }
 
@@ -75,7 +94,8 @@ function buildKeysConfig(
     return { store: { kind: 'postgres', url, schema: store.postgres.schema }, ...common };
   }
   const path = store.sqlite?.path;
-  const sqlitePath = path === undefined ? join(stateDir, configDefaults.keys.sqliteFile) : resolvePath(ctx, path);
+  const sqlitePath =
+    path === undefined ? join(stateDir, configDefaults.keys.sqliteFile) : resolvePath(ctx, path);
   return { store: { kind: 'sqlite', path: sqlitePath }, ...common };
 }
 

@@ -1,10 +1,10 @@
-import { isIP } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { describePath, fileProblem, resolvePath, type LoadContext } from './files.js';
-import type { IssueList } from './issues.js';
+import type { ConfigPath, IssueList } from './issues.js';
 import { integerIn, isRecord, recordsIn, stringIn, type RawRecord } from './raw.js';
 
 /**
- * The rules a JSON Schema cannot express: unique names and addresses, https-only upstreams,
+ * The rules a JSON Schema cannot express: unique names and addresses, TLS upstreams (plain only on this host),
  * timeouts that fit together, and an OpenAPI document that exists. Run on the raw data even
  * when the schema found problems, so that one run reports everything.
  */
@@ -20,6 +20,7 @@ export async function checkRules(data: unknown, ctx: LoadContext, issues: IssueL
     checkBasePath(api, i, issues);
     if (isRecord(api.upstream)) checkUpstreamUrl(api.upstream, i, issues);
     await checkOpenApiFile(api, i, ctx, issues);
+    await checkOverlayFiles(api, i, ctx, issues);
   }
   if (isRecord(data) && isRecord(data.rateLimits)) checkAppliedPolicies(data.rateLimits, issues);
 }
@@ -119,7 +120,7 @@ function checkBasePath(api: RawRecord, i: number, issues: IssueList): void {
 }
 
 export const plainHttpHint =
-  'Gatehouse talks to upstreams over TLS only; serve the upstream over https (mTLS recommended)';
+  'Gatehouse talks to upstreams over TLS, or in plain http only to a service on the same host: serve the upstream over https (mTLS recommended), or run Gatehouse beside it and write http://127.0.0.1:PORT or socket: PATH';
 
 /** Messages here never repeat the URL: it may carry a password. */
 function checkUpstreamUrl(upstream: RawRecord, i: number, issues: IssueList): void {
@@ -140,7 +141,7 @@ function checkUpstreamUrl(upstream: RawRecord, i: number, issues: IssueList): vo
       'remove the user:password@ part; Gatehouse proves itself to upstreams with mTLS (upstream.tls.cert and key)',
     );
   }
-  if (url.protocol === 'http:') issues.add(at, 'uses plain http://', plainHttpHint);
+  if (url.protocol === 'http:') checkSidecar(upstream, url, at, issues);
   else if (url.protocol !== 'https:')
     issues.add(at, `uses ${url.protocol}// instead of https://`, 'write an https:// URL');
   if (url.search !== '' || url.hash !== '') {
@@ -150,6 +151,31 @@ function checkUpstreamUrl(upstream: RawRecord, i: number, issues: IssueList): vo
       'remove the "?…" or "#…" part; each request brings its own query',
     );
   }
+}
+
+/**
+ * Plain http:// leaves the request, its credentials and its answer readable on the way: accepted
+ * only where the way never leaves the host, a loopback address or a Unix socket (the sidecar
+ * pattern). A name (even localhost) is resolved at connect time and could point elsewhere.
+ */
+function checkSidecar(upstream: RawRecord, url: URL, at: ConfigPath, issues: IssueList): void {
+  if (upstream.socket === undefined && !isLoopbackLiteral(url.hostname)) {
+    issues.add(at, 'uses plain http:// to a host that is not this one', plainHttpHint);
+  }
+  const tls = upstream.tls;
+  if (tls === 'dev' || (isRecord(tls) && Object.keys(tls).length > 0)) {
+    issues.add(
+      [...at.slice(0, -1), 'tls'],
+      'is set for a plain http:// upstream',
+      'write an https:// url to use these TLS settings, or remove tls for a sidecar on this host',
+    );
+  }
+}
+
+function isLoopbackLiteral(hostname: string): boolean {
+  const host = hostname.replace(/^\[(.*)\]$/, '$1');
+  if (isIPv4(host)) return host.startsWith('127.');
+  return isIPv6(host) && host === '::1';
 }
 
 async function checkOpenApiFile(
@@ -167,4 +193,25 @@ async function checkOpenApiFile(
     `OpenAPI document ${describePath(ctx, path)} ${problem}`,
     `check the path; relative paths start at the configuration file's folder (${ctx.baseDir})`,
   );
+}
+
+/** Each file of `overlays` exists; what it says is checked where the document is loaded (src/contract). */
+async function checkOverlayFiles(
+  api: RawRecord,
+  i: number,
+  ctx: LoadContext,
+  issues: IssueList,
+): Promise<void> {
+  const overlays = api.overlays;
+  if (!Array.isArray(overlays)) return;
+  for (const [j, path] of overlays.entries()) {
+    if (typeof path !== 'string' || path === '') continue;
+    const problem = await fileProblem(resolvePath(ctx, path));
+    if (problem === null) continue;
+    issues.add(
+      ['apis', i, 'overlays', j],
+      `overlay ${describePath(ctx, path)} ${problem}`,
+      `check the path; relative paths start at the configuration file's folder (${ctx.baseDir})`,
+    );
+  }
 }

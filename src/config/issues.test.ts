@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { checkConfig, ConfigError, formatIssue, loadConfig, type ConfigIssue } from './index.js';
 import { makeConfigDir, minimalYaml, type ConfigDir } from './testing.js';
+import { configWarnings } from './warnings.js';
 
 let fixture: ConfigDir;
 beforeEach(async () => {
@@ -185,15 +186,53 @@ extra: true
 });
 
 describe('upstream URL', () => {
-  test('http:// is refused with the TLS-only hint', async () => {
-    const issues = await issuesOf(minimalYaml.replace('https://', 'http://'));
+  test('http:// to another host is refused, with the sidecar way named', async () => {
+    const issues = await issuesOf(minimalYaml.replace('https://127.0.0.1:8444', 'http://10.0.0.7:8080'));
     expect(issues).toEqual([
-      {
-        path: 'apis[0].upstream.url',
-        line: 9,
-        message: 'uses plain http://',
-        hint: 'Gatehouse talks to upstreams over TLS only; serve the upstream over https (mTLS recommended)',
-      },
+      issue(
+        'apis[0].upstream.url',
+        9,
+        'uses plain http:// to a host that is not this one',
+        'serve the upstream over https (mTLS recommended), or run Gatehouse beside it and write http://127.0.0.1:PORT or socket: PATH',
+      ),
+    ]);
+  });
+
+  test('http:// to a name, even localhost, is refused: a name may resolve elsewhere', async () => {
+    const issues = await issuesOf(minimalYaml.replace('https://127.0.0.1:8444', 'http://localhost:8080'));
+    expect(issues.map((i) => i.message)).toEqual(['uses plain http:// to a host that is not this one']);
+  });
+
+  test('http:// to a loopback address or a Unix socket is a sidecar: accepted, and warned of', async () => {
+    const yaml = minimalYaml.replace('https://127.0.0.1:8444', 'http://127.0.0.1:8080');
+    const loopback = await loadConfig(await fixture.config(yaml), {});
+    expect(loopback.apis[0]!.upstream).toMatchObject({
+      url: 'http://127.0.0.1:8080',
+      tls: null,
+      socketPath: null,
+    });
+    const v6 = await loadConfig(await fixture.config(yaml.replace('127.0.0.1', '[::1]')), {});
+    expect(v6.apis[0]!.upstream.tls).toBeNull();
+    const socket = await loadConfig(
+      await fixture.config(
+        yaml.replace('http://127.0.0.1:8080', 'http://notes.internal\n      socket: ./run/notes.sock'),
+      ),
+      {},
+    );
+    expect(socket.apis[0]!.upstream.socketPath).toBe(join(fixture.dir, 'run', 'notes.sock'));
+    expect(configWarnings(socket)).toEqual([
+      expect.stringMatching(/^warning: apis\[0\]\.upstream \(bank\) is plain http:\/\/ to a Unix socket/),
+    ]);
+    expect(configWarnings(loopback)).toEqual([
+      expect.stringMatching(/is plain http:\/\/ to a loopback address/),
+    ]);
+  });
+
+  test('TLS settings for a plain http:// upstream are refused', async () => {
+    const yaml = minimalYaml.replace('https://127.0.0.1:8444', 'http://127.0.0.1:8080\n      tls: dev');
+    const issues = await issuesOf(yaml);
+    expect(issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      'apis[0].upstream.tls: is set for a plain http:// upstream',
     ]);
   });
 
@@ -326,7 +365,71 @@ describe('rate limits', () => {
         'rateLimits:\n  apply: [per-client, per-clinet]\n  policies:\n    per-client: { key: [principal], limit: 100, window: 1m }\n',
     );
     expect(issues).toEqual([
-      issue('rateLimits.apply[1]', 11, 'names "per-clinet", which rateLimits.policies does not define', 'use one of per-client'),
+      issue(
+        'rateLimits.apply[1]',
+        11,
+        'names "per-clinet", which rateLimits.policies does not define',
+        'use one of per-client',
+      ),
     ]);
+  });
+});
+
+describe('OpenAPI overlays and default security', () => {
+  const withApiKeys = (keys: string) =>
+    minimalYaml.replace('    openapi: ./openapi.yaml\n', `    openapi: ./openapi.yaml\n${keys}`);
+
+  test('a missing overlay file is reported with its index, line and resolved path', async () => {
+    await fixture.file('overlays/a.yaml', 'overlay: 1.0.0\n');
+    const issues = await issuesOf(
+      withApiKeys('    overlays:\n      - ./overlays/a.yaml\n      - ./overlays/b.yaml\n'),
+    );
+    expect(issues).toEqual([
+      issue(
+        'apis[0].overlays[1]',
+        10,
+        `overlay "./overlays/b.yaml" (${join(fixture.dir, 'overlays/b.yaml')}) does not exist`,
+        "relative paths start at the configuration file's folder",
+      ),
+    ]);
+  });
+
+  test('overlays written as one path instead of a list is refused with the form to use', async () => {
+    const issues = await issuesOf(withApiKeys('    overlays: ./overlays/a.yaml\n'));
+    expect(issues).toEqual([
+      issue(
+        'apis[0].overlays',
+        8,
+        'must be a list',
+        'list OpenAPI Overlay 1.0 files, e.g. [./overlays/security.yaml]',
+      ),
+    ]);
+  });
+
+  test.each([
+    [
+      'an empty list',
+      '[]',
+      'apis[0].defaultSecurity',
+      'is empty',
+      'list security requirements, e.g. [{ apiKey: [] }]',
+    ],
+    [
+      'an empty requirement, which would let anyone in',
+      '[{}]',
+      'apis[0].defaultSecurity[0]',
+      'is not valid',
+      'an empty requirement {} lets requests in without credentials',
+    ],
+    [
+      'scopes that are not a list',
+      '[{ apiKey: read }]',
+      'apis[0].defaultSecurity[0].apiKey',
+      'must be a list',
+      'give the scopes as a list',
+    ],
+  ])('defaultSecurity as %s is refused', async (_, value, path, message, hint) => {
+    const issues = await issuesOf(withApiKeys(`    defaultSecurity: ${value}\n`));
+    expect(issues).toEqual([issue(path, 8, message, hint)]);
   });
 });

@@ -99,6 +99,7 @@ journeyBufferSize: 0
       basePath: '/bank/v1',
       upstream: {
         url: 'https://bank.internal:8444/root',
+        socketPath: null,
         tls: { dev: true },
         connectTimeoutMs: 1,
         responseTimeoutMs: 2,
@@ -196,5 +197,29 @@ describe('TLS material', () => {
       key: null,
       serverName: null,
     });
+  });
+});
+
+describe('OpenAPI overlays and default security', () => {
+  test('overlay paths resolve against the config folder, in order; defaultSecurity is kept as written', async () => {
+    await fixture.file('overlays/security.yaml', 'overlay: 1.0.0\n');
+    const absolute = await fixture.file('elsewhere/marks.yaml', 'overlay: 1.0.0\n');
+    const file = await fixture.config(
+      minimalYaml.replace(
+        '    openapi: ./openapi.yaml\n',
+        `    openapi: ./openapi.yaml\n    overlays: [./overlays/security.yaml, ${absolute}]\n` +
+          '    defaultSecurity:\n      - { bankToken: [], bankJwt: [accounts:read] }\n',
+      ),
+    );
+    const config = await loadConfig(file, {});
+    expect(config.apis[0]?.overlays).toEqual([join(fixture.dir, 'overlays/security.yaml'), absolute]);
+    expect(config.apis[0]?.defaultSecurity).toEqual([{ bankToken: [], bankJwt: ['accounts:read'] }]);
+    expect(Object.isFrozen(config.apis[0]?.defaultSecurity?.[0])).toBe(true);
+  });
+
+  test('an API without them has neither key: the document is used as written', async () => {
+    const config = await loadConfig(await fixture.config(minimalYaml), {});
+    expect(config.apis[0]).not.toHaveProperty('overlays');
+    expect(config.apis[0]).not.toHaveProperty('defaultSecurity');
   });
 });

@@ -9,6 +9,7 @@ import type {
   PreAuthLimitConfig,
   RateLimitsConfig,
   RedisConfig,
+  SecurityRequirement,
   UpstreamConfig,
   ValidationConfig,
 } from './types.js';
@@ -117,6 +118,11 @@ const upstream = {
   required: ['url'],
   properties: {
     url: { type: 'string', minLength: 1, examples: ['https://127.0.0.1:8444'] },
+    socket: {
+      ...pathField,
+      examples: ['./run/notes.sock'],
+      hint: 'give the path of the Unix socket the service on this host listens on; url still names its Host',
+    },
     tls: upstreamTls,
     connectTimeoutMs: timeoutMs(d.upstream.connectTimeoutMs),
     responseTimeoutMs: timeoutMs(d.upstream.responseTimeoutMs),
@@ -137,6 +143,27 @@ const api = {
       examples: ['bank'],
     },
     openapi: { ...pathField, examples: ['./openapi.yaml'] },
+    overlays: {
+      type: 'array',
+      items: pathField,
+      hint: 'list OpenAPI Overlay 1.0 files, e.g. [./overlays/security.yaml]; they apply in order to the openapi document',
+    },
+    // No default: absent means the document's own top-level security stands (src/contract).
+    defaultSecurity: {
+      type: 'array',
+      minItems: 1,
+      hint: "list security requirements, e.g. [{ apiKey: [] }], or remove defaultSecurity to keep the document's own",
+      items: {
+        type: 'object',
+        minProperties: 1,
+        additionalProperties: {
+          type: 'array',
+          items: { type: 'string', minLength: 1 },
+          hint: 'give the scopes as a list, e.g. [notes:read], or [] for none',
+        },
+        hint: 'name at least one scheme, e.g. { apiKey: [] }: an empty requirement {} lets requests in without credentials',
+      },
+    },
     basePath: {
       type: 'string',
       pattern: '^/$|^(/[^/?#\\s]+)+$',
@@ -145,6 +172,10 @@ const api = {
     },
     upstream,
     // No default written into the file: absent means strip (src/contract/validation).
+    forwardCredentials: {
+      type: 'boolean',
+      hint: 'true passes the credential the gateway verified on to an upstream that checks it itself; default false',
+    },
     responseContract: {
       enum: ['strip', 'reject'],
       hint: 'strip removes undeclared properties from answers; reject replaces such an answer with a 502',
@@ -377,8 +408,14 @@ const preAuthLimit = {
         },
         failureStatuses: {
           type: 'array',
+          uniqueItems: true,
           default: d.preAuthLimit.login.failureStatuses,
-          items: { type: 'integer', minimum: 400, maximum: 499 },
+          items: {
+            type: 'integer',
+            minimum: 300,
+            maximum: 599,
+            hint: 'list the HTTP statuses the service answers a failed login with (300–599); for a 2xx with a message, mark the login with failedWhen',
+          },
         },
       },
     },
@@ -398,9 +435,9 @@ const concurrency = {
   },
 } as const;
 
-/** src/auth: asymmetric JWS algorithms only (RFC 7518 §3.1, RFC 8037). */
+/** src/auth: JWS algorithms (RFC 7518 §3, RFC 8037); an issuer is HMAC or asymmetric, never both. */
 const jwtAlgorithmHint =
-  'list asymmetric algorithms only (ES256, ES384, ES512, RS256, PS256, EdDSA…): an HMAC (HS256) shares its secret, and an HMAC checked against a public key is the algorithm-confusion attack';
+  'list asymmetric algorithms (ES256, ES384, ES512, RS256, PS256, EdDSA…) with jwksUrl or keys, or HMAC ones (HS256, HS384, HS512) with a secret: never both, as an HMAC checked against a public key is the algorithm-confusion attack';
 const headerNamePattern = "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$";
 const scopeItem = {
   type: 'string',
@@ -413,7 +450,7 @@ const claimName = (fallback: string) =>
 const jwtIssuer = {
   type: 'object',
   additionalProperties: false,
-  required: ['issuer', 'audience', 'algorithms'],
+  required: ['issuer', 'algorithms'],
   properties: {
     issuer: { type: 'string', minLength: 1, maxLength: 2048, examples: ['https://login.example.com'] },
     audience: {
@@ -443,8 +480,25 @@ const jwtIssuer = {
           'PS512',
           'EdDSA',
           'Ed25519',
+          'HS256',
+          'HS384',
+          'HS512',
         ],
         hint: jwtAlgorithmHint,
+      },
+    },
+    secret: {
+      ...secretField,
+      examples: ['env:NOTES_JWT_SECRET'],
+      hint: 'write env:NAME or file:PATH: the shared HMAC secret is never written inline',
+    },
+    allowMissingClaims: {
+      type: 'array',
+      uniqueItems: true,
+      default: [],
+      items: {
+        enum: ['iss', 'aud'],
+        hint: 'list iss and/or aud, the claims tokens of this issuer may leave out',
       },
     },
     jwksUrl: { type: 'string', minLength: 1, examples: ['https://login.example.com/.well-known/jwks.json'] },
@@ -684,13 +738,17 @@ export interface ListenerEntry {
 export interface ApiEntry {
   readonly name: string;
   readonly openapi: string;
+  readonly overlays?: readonly string[];
+  readonly defaultSecurity?: readonly SecurityRequirement[];
   readonly basePath: string;
-  readonly upstream: Omit<UpstreamConfig, 'tls'> & {
+  readonly upstream: Omit<UpstreamConfig, 'tls' | 'socketPath'> & {
+    readonly socket?: string;
     readonly tls:
       | 'dev'
       | { readonly ca?: string; readonly cert?: string; readonly key?: string; readonly serverName?: string };
   };
   readonly responseContract?: 'strip' | 'reject';
+  readonly forwardCredentials?: boolean;
 }
 
 export interface KeysEntry {
@@ -717,8 +775,10 @@ export interface AuthEntry {
   readonly verifiedTokenCacheSize: number;
   readonly issuers: readonly {
     readonly issuer: string;
-    readonly audience: string | readonly string[];
+    readonly audience?: string | readonly string[];
     readonly algorithms: readonly string[];
+    readonly secret?: string;
+    readonly allowMissingClaims: readonly ('iss' | 'aud')[];
     readonly jwksUrl?: string;
     readonly jwksCa?: string;
     readonly jwksTimeoutMs: number;

@@ -1,3 +1,5 @@
+import type { KeyObject } from 'node:crypto';
+
 /**
  * The validated, frozen shape of a Gatehouse configuration. The YAML file is checked against
  * `configSchema` (schema.ts); defaults are applied there, so every field here is present.
@@ -49,9 +51,12 @@ export type UpstreamTls =
     };
 
 export interface UpstreamConfig {
-  /** https:// only: plaintext upstreams are refused at start-up. */
+  /** https://, or http:// to a sidecar on a loopback address or a Unix socket (refused elsewhere). */
   readonly url: string;
-  readonly tls: UpstreamTls;
+  /** The Unix socket to connect to instead of the URL's host and port (absolute), else null. */
+  readonly socketPath: string | null;
+  /** null for a plain http:// sidecar upstream. */
+  readonly tls: UpstreamTls | null;
   readonly connectTimeoutMs: number;
   /** Time from the request being sent to the response headers arriving (504 beyond). */
   readonly responseTimeoutMs: number;
@@ -61,15 +66,26 @@ export interface UpstreamConfig {
   readonly connections: number;
 }
 
+/** An OpenAPI Security Requirement Object: scheme name → scopes (or roles) it needs. */
+export interface SecurityRequirement {
+  readonly [scheme: string]: readonly string[];
+}
+
 export interface ApiConfig {
   readonly name: string;
   /** Path of the OpenAPI 3.0/3.1 document, resolved against the config file's folder. */
   readonly openapi: string;
+  /** OpenAPI Overlay 1.0 files applied in order to the document before it is compiled; absolute. */
+  readonly overlays?: readonly string[];
+  /** The document's top-level `security` when it (after overlays) declares none (src/contract). */
+  readonly defaultSecurity?: readonly SecurityRequirement[];
   /** Prefix under which the API is served at the gateway ("/" for the root). */
   readonly basePath: string;
   readonly upstream: UpstreamConfig;
   /** Undeclared properties in an answer: removed (`strip`) or the answer replaced by a 502 (`reject`). */
   readonly responseContract?: 'strip' | 'reject';
+  /** The client's verified credential goes on to the upstream too (it checks it itself); default false. */
+  readonly forwardCredentials?: boolean;
 }
 
 export interface LogConfig {
@@ -328,10 +344,17 @@ export interface JwksConfig {
 export interface JwtIssuerConfig {
   /** Exact `iss` value (RFC 7519 §4.1.1). */
   readonly issuer: string;
-  /** Accepted `aud` values; a token must name one of them (RFC 7519 §4.1.3). */
+  /**
+   * Accepted `aud` values; a token must name one of them (RFC 7519 §4.1.3). Empty only when the
+   * issuer's tokens carry no `aud` (allowMissing.aud), and then a token naming one is refused.
+   */
   readonly audiences: readonly string[];
-  /** Asymmetric algorithms only: an HMAC shared with a public key is algorithm confusion. */
+  /** All asymmetric, or all HMAC with `hmacSecret`: an HMAC checked against a public key is algorithm confusion. */
   readonly algorithms: readonly string[];
+  /** The shared secret of an HMAC issuer (HS256/384/512), else null. */
+  readonly hmacSecret: KeyObject | null;
+  /** Claims this issuer's tokens may leave out, said explicitly in the configuration. */
+  readonly allowMissing: { readonly iss: boolean; readonly aud: boolean };
   /** Where the keys come from: a JWKS endpoint, or null when `keys` are given. */
   readonly jwks: JwksConfig | null;
   /** Contents of the key files named (PEM public keys or certificates, a JWK, a JWK Set). */

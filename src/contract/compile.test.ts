@@ -7,6 +7,7 @@ import type { JsonObject, OpenApiDocument } from './openapi-types.js';
 function apiConfig(name: string, basePath: string, upstreamUrl = 'https://127.0.0.1:8444'): ApiConfig {
   const upstream: UpstreamConfig = {
     url: upstreamUrl,
+    socketPath: null,
     tls: { dev: true },
     connectTimeoutMs: 1000,
     responseTimeoutMs: 1000,

@@ -42,6 +42,8 @@ export interface CompiledApi {
   readonly basePath: string;
   readonly document: OpenApiDocument;
   readonly operations: readonly Operation[];
+  /** Verified credentials go on to the upstream (`apis[].forwardCredentials`); operations may override. */
+  readonly forwardCredentials: boolean;
 }
 
 /** Compiles one loaded document into its operations; any inconsistency is a ContractError. */
@@ -68,6 +70,7 @@ export function compileApi(api: ApiConfig, doc: OpenApiDocument): CompiledApi {
     basePath,
     document: doc,
     operations: Object.freeze(operations),
+    forwardCredentials: api.forwardCredentials === true,
   });
 }
 

@@ -8,12 +8,15 @@ export class ContractError extends Error {
   readonly file: string;
   /** RFC 6901 JSON pointer of the offending part of the document, when one is known. */
   readonly pointer: string | null;
+  /** The message without its file and pointer prefix, so a caller can add context and rethrow. */
+  readonly problem: string;
 
   constructor(file: string, pointer: string | null, problem: string, options?: { cause?: unknown }) {
     super(`${file}${pointer === null ? '' : ` at ${pointer}`}: ${problem}`, options);
     this.name = 'ContractError';
     this.file = file;
     this.pointer = pointer;
+    this.problem = problem;
   }
 }
 

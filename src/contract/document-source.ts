@@ -1,10 +1,12 @@
+import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { ContractError, fromJsonPointer } from './contract-error.js';
+import { isJsonObject } from './openapi-types.js';
 
 /**
- * An OpenAPI document as read from disk: its plain value, plus a way to point an operator at the
- * line a JSON pointer refers to. YAML 1.2 is a superset of JSON (YAML 1.2 §1.3), so one parser
- * reads both formats.
+ * An OpenAPI document (or overlay) as read from disk: its plain value, plus a way to point an
+ * operator at the line a JSON pointer refers to. YAML 1.2 is a superset of JSON (YAML 1.2 §1.3),
+ * so one parser reads both formats.
  */
 export interface DocumentSource {
   readonly file: string;
@@ -15,6 +17,18 @@ export interface DocumentSource {
 
 /** A shared YAML anchor expanded more often than this is refused (the "billion laughs" attack). */
 const MAX_ALIAS_EXPANSIONS = 100;
+
+/** Reads and parses a YAML or JSON file; `what` names it in the message when it cannot be read. */
+export async function readDocumentSource(file: string, what: string): Promise<DocumentSource> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const reason = isJsonObject(err) && typeof err.code === 'string' ? err.code : 'unreadable';
+    throw new ContractError(file, null, `cannot read the ${what} (${reason})`, { cause: err });
+  }
+  return parseDocumentSource(file, text);
+}
 
 export function parseDocumentSource(file: string, text: string): DocumentSource {
   const lineCounter = new LineCounter();

@@ -1,4 +1,4 @@
-export { loadOpenApiDocument } from './load-document.js';
+export { loadApiDocument, loadOpenApiDocument } from './load-document.js';
 export { compileApi, type CompiledApi, type Operation } from './compile.js';
 export { buildRouteTable, type RouteMatch, type RouteTable, type RouteTableOptions } from './route-table.js';
 export { checkRequestTarget, DEFAULT_MAX_TARGET_BYTES } from './request-target.js';

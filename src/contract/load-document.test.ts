@@ -2,8 +2,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { UpstreamConfig } from '../config/types.js';
+import { compileApi } from './compile.js';
 import { ContractError } from './contract-error.js';
-import { loadOpenApiDocument } from './load-document.js';
+import { loadApiDocument, loadOpenApiDocument } from './load-document.js';
 import { isJsonObject, type JsonObject } from './openapi-types.js';
 
 let dir: string;
@@ -223,5 +225,160 @@ describe('loadOpenApiDocument: refused documents', () => {
   it('refuses a document that is not an object', async () => {
     const err = await loadError(await fixture('list.yaml', '- openapi: 3.0.3\n'));
     expect(err.message).toContain('expected an OpenAPI 3.0 or 3.1 document');
+  });
+});
+
+const NOTES_30 = `openapi: 3.0.3
+info: { title: notes, version: "1" }
+paths:
+  /notes:
+    get:
+      responses:
+        200: { $ref: './shared-notes.yaml#/Ok' }
+    post:
+      responses:
+        201: { description: created }
+`;
+
+const SECURITY_OVERLAY = `overlay: 1.0.0
+info: { title: notes security, version: "1" }
+actions:
+  - target: $
+    update:
+      components:
+        securitySchemes:
+          notesToken: { type: apiKey, in: header, name: X-Api-Key }
+  - target: $.paths['/notes'].post
+    update:
+      security: [{ notesToken: [] }]
+      x-gatehouse-rate-limit: writes
+`;
+
+async function notesFixture(name: string, text = NOTES_30): Promise<string> {
+  await fixture('shared-notes.yaml', 'Ok:\n  description: from another file\n');
+  return fixture(name, text);
+}
+
+/** The ContractError a load with overlays or default security fails with. */
+async function loadWithError(load: Promise<unknown>, file: string): Promise<ContractError> {
+  const err = await load.then(
+    () => null,
+    (thrown: unknown) => thrown,
+  );
+  expect(err).toBeInstanceOf(ContractError);
+  expect((err as ContractError).file).toBe(file);
+  return err as ContractError;
+}
+
+describe('loadOpenApiDocument with overlays', () => {
+  it('applies the overlays before validation, while relative $refs still resolve against the document', async () => {
+    const path = await notesFixture('notes.yaml');
+    const overlay = await fixture('notes-security.overlay.yaml', SECURITY_OVERLAY);
+    const doc = await loadOpenApiDocument(path, [overlay]);
+    const post = objectAt(doc.paths, '/notes', 'post');
+    expect(post.security).toEqual([{ notesToken: [] }]);
+    expect(post['x-gatehouse-rate-limit']).toBe('writes');
+    expect(objectAt(doc.components, 'securitySchemes', 'notesToken')).toMatchObject({ type: 'apiKey' });
+    expect(objectAt(doc.paths, '/notes', 'get', 'responses', '200')).toEqual({
+      description: 'from another file',
+    });
+    expect(Object.isFrozen(post)).toBe(true);
+  });
+
+  it('refuses an overlay that breaks the document, naming the overlays it applied', async () => {
+    const path = await notesFixture('notes-broken.yaml');
+    const overlay = await fixture(
+      'break.overlay.yaml',
+      "overlay: 1.0.0\ninfo: { title: t, version: '1' }\nactions:\n  - target: $.paths['/notes'].post\n    update: { security: yes }\n",
+    );
+    const err = await loadWithError(loadOpenApiDocument(path, [overlay]), path);
+    // The overlay wrote that part: the document's own file has no line for it.
+    expect(err.message).toContain(
+      'does not match the OpenAPI schema: /paths/~1notes/post/security must be array',
+    );
+    expect(err.message).toContain(`(in the document as changed by the overlays ${overlay})`);
+  });
+
+  it('refuses an overlay action whose target misses, naming the overlay file and line', async () => {
+    const path = await notesFixture('notes-typo.yaml');
+    const overlay = await fixture(
+      'typo.overlay.yaml',
+      SECURITY_OVERLAY.replace("['/notes'].post", "['/notez'].post"),
+    );
+    const err = await loadWithError(loadOpenApiDocument(path, [overlay]), overlay);
+    expect(err.message).toContain(
+      `${overlay}: actions[1].target (line 9): $.paths['/notez'].post matches nothing`,
+    );
+  });
+
+  it('still says a Swagger 2.0 document must be converted, before any overlay is read', async () => {
+    const path = await fixture('swagger-overlaid.yaml', 'swagger: "2.0"\ninfo: { title: t, version: "1" }\n');
+    const err = await loadWithError(loadOpenApiDocument(path, [join(dir, 'never-read.yaml')]), path);
+    expect(err.message).toContain('Swagger 2.0 is not supported');
+  });
+});
+
+describe('loadApiDocument: defaultSecurity', () => {
+  const api = (openapi: string, overlays: string[] = []) => ({
+    name: 'notes',
+    openapi,
+    overlays,
+    defaultSecurity: [{ notesToken: [] }],
+  });
+
+  it('becomes the top-level security of a document that declares none, after the overlays', async () => {
+    const path = await notesFixture('notes-default.yaml');
+    const overlaid = SECURITY_OVERLAY.replace(
+      'security: [{ notesToken: [] }]',
+      'security: [{ notesToken: [], other: [] }]',
+    );
+    const doc = await loadApiDocument(api(path, [await fixture('schemes.overlay.yaml', overlaid)]));
+    expect(doc.security).toEqual([{ notesToken: [] }]);
+    // Compiled, an operation without its own security takes the default; one with its own keeps it.
+    const upstream: UpstreamConfig = {
+      url: 'https://127.0.0.1:8444',
+      socketPath: null,
+      tls: { dev: true },
+      connectTimeoutMs: 1,
+      responseTimeoutMs: 1,
+      maxResponseBytes: 1,
+      connections: 1,
+    };
+    const compiled = compileApi({ name: 'notes', openapi: path, basePath: '/', upstream }, doc);
+    const security = Object.fromEntries(compiled.operations.map((op) => [op.method, op.security]));
+    expect(security).toEqual({ GET: [{ notesToken: [] }], POST: [{ notesToken: [], other: [] }] });
+  });
+
+  it('refuses a scheme the document does not declare, and says to declare it in an overlay', async () => {
+    const path = await notesFixture('notes-no-scheme.yaml');
+    const err = await loadWithError(loadApiDocument(api(path)), path);
+    expect(err.pointer).toBe('/components');
+    expect(err.message).toContain(
+      'defaultSecurity of API "notes" names the scheme "notesToken", which components.securitySchemes of the document does not declare: declare it in an overlay',
+    );
+  });
+
+  it('refuses a document that declares its own top-level security, rather than choosing one', async () => {
+    const path = await notesFixture('notes-secured.yaml', NOTES_30.replace('paths:', 'security: []\npaths:'));
+    const overlay = await fixture('schemes-only.overlay.yaml', SECURITY_OVERLAY);
+    const err = await loadWithError(loadApiDocument(api(path, [overlay])), path);
+    expect(err.pointer).toBe('/security');
+    expect(err.message).toContain(
+      'the document declares a top-level "security" (line 3) and API "notes" sets defaultSecurity',
+    );
+    expect(err.message).toContain('(target: $.security, remove: true)');
+  });
+
+  it('accepts the document once an overlay removes its own security', async () => {
+    const path = await notesFixture(
+      'notes-unsecured.yaml',
+      NOTES_30.replace('paths:', 'security: [{}]\npaths:'),
+    );
+    const overlay = await fixture(
+      'drop-security.overlay.yaml',
+      `${SECURITY_OVERLAY}  - target: $.security\n    remove: true\n`,
+    );
+    const doc = await loadApiDocument(api(path, [overlay]));
+    expect(doc.security).toEqual([{ notesToken: [] }]);
   });
 });

@@ -1,28 +1,72 @@
-import { readFile } from 'node:fs/promises';
 import SwaggerParser from '@apidevtools/swagger-parser';
+import type { ApiConfig, SecurityRequirement } from '../config/types.js';
 import { ContractError } from './contract-error.js';
-import { parseDocumentSource, type DocumentSource } from './document-source.js';
+import { withDefaultSecurity } from './default-security.js';
+import { readDocumentSource, type DocumentSource } from './document-source.js';
 import { toContractError } from './library-errors.js';
 import { isJsonObject, type OpenApiDocument } from './openapi-types.js';
+import { overlaidSource } from './overlay.js';
 
 /**
- * Reads an OpenAPI 3.0.x or 3.1.x document (YAML or JSON), validates it against the official
- * schema and replaces every `$ref` by its target, so later stages read plain objects. The result
- * is deep-frozen: the contract is read-only once loaded. Any failure is a ContractError.
+ * Reads an OpenAPI 3.0.x or 3.1.x document (YAML or JSON), applies the OpenAPI Overlay 1.0 files
+ * `overlays` to it in order, validates the result against the official schema and replaces every
+ * `$ref` by its target, so later stages read plain objects. Relative `$ref`s resolve against the
+ * document's own file. The result is deep-frozen: the contract is read-only once loaded. Any
+ * failure is a ContractError.
  */
-export async function loadOpenApiDocument(path: string): Promise<OpenApiDocument> {
-  const source = parseDocumentSource(path, await readDocumentText(path));
-  assertSupportedVersion(source);
-  const document = await validateAndDereference(source);
+export async function loadOpenApiDocument(
+  path: string,
+  overlays: readonly string[] = [],
+): Promise<OpenApiDocument> {
+  return loadDocument(path, overlays, null);
+}
+
+/** The document of one configured API, as its `overlays` and `defaultSecurity` make it. */
+export async function loadApiDocument(
+  api: Pick<ApiConfig, 'name' | 'openapi' | 'overlays' | 'defaultSecurity'>,
+): Promise<OpenApiDocument> {
+  const defaultSecurity =
+    api.defaultSecurity === undefined ? null : { apiName: api.name, requirements: api.defaultSecurity };
+  return loadDocument(api.openapi, api.overlays ?? [], defaultSecurity);
+}
+
+interface DefaultSecurity {
+  readonly apiName: string;
+  readonly requirements: readonly SecurityRequirement[];
+}
+
+async function loadDocument(
+  path: string,
+  overlays: readonly string[],
+  defaultSecurity: DefaultSecurity | null,
+): Promise<OpenApiDocument> {
+  const original = await readDocumentSource(path, 'OpenAPI document');
+  // Checked before the overlays too: a Swagger 2.0 file should say so, not "target matches nothing".
+  assertSupportedVersion(original);
+  const source = await overlaidSource(original, overlays);
+  const document = await namingOverlays(overlays, async () => {
+    if (source !== original) assertSupportedVersion(source);
+    const secured =
+      defaultSecurity === null
+        ? source
+        : withDefaultSecurity(source, defaultSecurity.apiName, defaultSecurity.requirements);
+    return validateAndDereference(secured);
+  });
   return deepFreeze(document);
 }
 
-async function readDocumentText(path: string): Promise<string> {
+/**
+ * Once overlays have changed the document, a fault may come from them rather than from the file
+ * the message names: say which overlays were applied, so the operator looks at both.
+ */
+async function namingOverlays<T>(overlays: readonly string[], step: () => Promise<T>): Promise<T> {
+  if (overlays.length === 0) return step();
   try {
-    return await readFile(path, 'utf8');
+    return await step();
   } catch (err) {
-    const reason = isJsonObject(err) && typeof err.code === 'string' ? err.code : 'unreadable';
-    throw new ContractError(path, null, `cannot read the OpenAPI document (${reason})`, { cause: err });
+    if (!(err instanceof ContractError)) throw err;
+    const problem = `${err.problem} (in the document as changed by the overlays ${overlays.join(', ')})`;
+    throw new ContractError(err.file, err.pointer, problem, { cause: err });
   }
 }
 

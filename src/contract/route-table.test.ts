@@ -14,6 +14,7 @@ import { buildRouteTable, type RouteTable } from './route-table.js';
 function apiConfig(name: string, basePath: string): ApiConfig {
   const upstream: UpstreamConfig = {
     url: 'https://127.0.0.1:8444/internal/',
+    socketPath: null,
     tls: { dev: true },
     connectTimeoutMs: 1000,
     responseTimeoutMs: 1000,

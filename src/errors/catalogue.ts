@@ -52,6 +52,11 @@ export const errorCatalogue = {
   // tells an attacker which check failed; the cause is in the detail (journey record, log).
   GH_AUTH_UNAUTHENTICATED: { status: 401, title: 'Unauthorized', threat: 'fake-callers' },
   GH_AUTH_FORBIDDEN: { status: 403, title: 'Forbidden', threat: 'privilege-abuse' },
+  // Another caller's object, known from the upstream's answer (`x-gatehouse-require` on `response.`),
+  // and an object the upstream says is missing, on such an operation: one body for both, so the
+  // answer never tells which objects exist. Only the first is a refusal.
+  GH_OBJECT_NOT_FOUND: { status: 404, title: 'Not found', threat: 'privilege-abuse' },
+  GH_OBJECT_ABSENT: { status: 404, title: 'Not found', threat: null, problemType: 'object-not-found' },
   // Request validation (src/contract/validation): the problem names the field and the rule in
   // `errors`, never the value sent.
   GH_VALIDATE_PARAMETER: { status: 400, title: 'Invalid request parameter', threat: 'injection' },
@@ -66,6 +71,9 @@ export const errorCatalogue = {
   GH_ACCESS_BANNED: { status: 403, title: 'Forbidden', threat: 'brute-force' },
   GH_OVERLOADED: { status: 503, title: 'Service unavailable', threat: 'brute-force' },
   GH_INTERNAL: { status: 500, title: 'Internal error', threat: null },
-} as const satisfies Record<string, { status: number; title: string; threat: Threat | null }>;
+} as const satisfies Record<
+  string,
+  { status: number; title: string; threat: Threat | null; problemType?: string }
+>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

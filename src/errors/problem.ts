@@ -12,7 +12,9 @@ export interface Problem {
 
 /** Problem `type` slug for a code: GH_ROUTE_NOT_FOUND → route-not-found. */
 export function problemTypeFor(code: ErrorCode): string {
-  return PROBLEM_TYPE_BASE + code.slice(3).toLowerCase().replaceAll('_', '-');
+  const entry = errorCatalogue[code];
+  const named = 'problemType' in entry ? entry.problemType : null;
+  return PROBLEM_TYPE_BASE + (named ?? code.slice(3).toLowerCase().replaceAll('_', '-'));
 }
 
 const precomputed = new Map<ErrorCode, { type: string; title: string; status: number }>();

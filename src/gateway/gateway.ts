@@ -150,7 +150,8 @@ export async function startGateway(config: GatehouseConfig, logger: Logger): Pro
 }
 
 async function prepareDevCertificates(config: GatehouseConfig): Promise<DevCertificates | null> {
-  const needed = config.listeners.some((l) => l.tls.dev) || config.apis.some((a) => a.upstream.tls.dev);
+  const needed =
+    config.listeners.some((l) => l.tls.dev) || config.apis.some((a) => a.upstream.tls?.dev === true);
   return needed ? ensureDevCertificates(config.stateDir) : null;
 }
 

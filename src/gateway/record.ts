@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { errorCatalogue } from '../errors/catalogue.js';
+import { upstreamLoginOutcome } from '../limits/note.js';
 import { newJourney } from '../observe/journey.js';
 import type { Monitor } from '../observe/monitor.js';
 import type { TransportRefusal } from './listener.js';
@@ -64,19 +65,19 @@ export function recordJourney(
 }
 
 /**
- * On a login-marked operation: a failure when the upstream answered one of the failure statuses
- * or the login limits refused the attempt; a success on 2xx; null otherwise (another refusal,
- * or not a login).
+ * On a login-marked operation: a failure when the upstream's answer says so (a failure status,
+ * or a 2xx that meets a `failedWhen` test) or the login limits refused the attempt; a success on
+ * another 2xx; null otherwise (another refusal, or not a login).
  */
 function loginOutcome(
   ctx: RequestContext,
   failureStatuses: ReadonlySet<number>,
 ): 'failure' | 'success' | null {
   if (ctx.limits === null || ctx.limits.loginAddressKey === null) return null;
-  const { code, status, decidedBy } = ctx.journey;
-  if (code === null)
-    return failureStatuses.has(status) ? 'failure' : status >= 200 && status < 300 ? 'success' : null;
-  return decidedBy === 'pre-auth-limit' && code.startsWith('GH_LIMIT_') ? 'failure' : null;
+  const answered = upstreamLoginOutcome(ctx.limits, failureStatuses, ctx.journey.code);
+  if (answered !== null) return answered;
+  const { code, decidedBy } = ctx.journey;
+  return decidedBy === 'pre-auth-limit' && code?.startsWith('GH_LIMIT_') === true ? 'failure' : null;
 }
 
 /** The reason the authorize stage gives a failed claim condition (`path.userId == principal.sub`). */

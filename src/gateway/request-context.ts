@@ -1,3 +1,4 @@
+import type { ResponseCondition } from '../auth/policy/conditions.js';
 import type { Principal } from '../auth/principal.js';
 import type { RouteMatch } from '../contract/index.js';
 import type { ResponseContract } from '../contract/validation/index.js';
@@ -49,6 +50,11 @@ export class RequestContext {
   upstreamHeaderExtras: readonly string[] | null = null;
   /** The operation's response contract, set by the validate stage; the upstream exchange applies it. */
   responseContract: ResponseContract | null = null;
+  /**
+   * Conditions the upstream's answer must meet for this principal (`response.owner: principal.sub`),
+   * set by the authorize stage; the upstream exchange checks them. null when the operation has none.
+   */
+  answerConditions: readonly ResponseCondition[] | null = null;
   /** performance.now() when the request was handed to the upstream client; 0 until forwarded. */
   forwardedAt = 0;
 

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { BUILTIN_API_NAME } from '../auth/oauth/builtin-api.js';
 import { buildAuth, type ApiKeyCheck, type AuthRuntime } from '../auth/setup.js';
 import type { GatehouseConfig } from '../config/types.js';
-import { buildRouteTable, compileApi, loadOpenApiDocument, type CompiledApi } from '../contract/index.js';
+import { buildRouteTable, compileApi, loadApiDocument, type CompiledApi } from '../contract/index.js';
 import { compileContracts, contractOptionsOf } from '../contract/validation/index.js';
 import { BanList } from '../limits/bans.js';
 import { createLimits, type Limits } from '../limits/limits.js';
@@ -47,7 +47,7 @@ export async function buildRuntime(
 ): Promise<Runtime> {
   const apis: CompiledApi[] = [];
   for (const api of config.apis) {
-    apis.push(compileApi(api, await loadOpenApiDocument(api.openapi)));
+    apis.push(compileApi(api, await loadApiDocument(api)));
   }
   const auth = await buildAuth(config, apis, apiKeys);
   // The token endpoint and JWKS are a built-in API: routed, limited and validated like the others.

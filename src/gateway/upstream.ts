@@ -1,5 +1,5 @@
 import { createSecureContext } from 'node:tls';
-import type { ApiConfig } from '../config/types.js';
+import type { ApiConfig, UpstreamTls } from '../config/types.js';
 import type { DevCertificates } from '../tls/dev-certs.js';
 import { UpstreamPool } from './upstream-client/pool.js';
 import type { UpstreamDispatcher } from './upstream-client/types.js';
@@ -23,7 +23,8 @@ export interface UpstreamTarget {
 /**
  * Builds the kept-alive TLS pool for an API's upstream. Certificates are verified against the
  * configured CA (or the development CA), and the gateway presents its client certificate when
- * one is configured: the hop to the upstream is mTLS, never plaintext.
+ * one is configured: the hop to the upstream is mTLS. The one plaintext hop is to a sidecar on
+ * the same host (a loopback address or a Unix socket), which configuration checks.
  */
 export function createUpstreamTarget(api: ApiConfig, devCerts: DevCertificates | null): UpstreamTarget {
   const upstream = api.upstream;
@@ -31,7 +32,11 @@ export function createUpstreamTarget(api: ApiConfig, devCerts: DevCertificates |
   const pool = new UpstreamPool({
     origin: url,
     // One context for every connection of the pool: parsing keys per connection is slow.
-    secureContext: createSecureContext(upstreamTlsOptions(api, devCerts)),
+    secureContext:
+      upstream.tls === null
+        ? null
+        : createSecureContext(upstreamTlsOptions(upstream.tls, api.name, devCerts)),
+    socketPath: upstream.socketPath,
     servername: serverNameOf(api),
     connections: upstream.connections,
     connectTimeoutMs: upstream.connectTimeoutMs,
@@ -48,10 +53,13 @@ export function createUpstreamTarget(api: ApiConfig, devCerts: DevCertificates |
   };
 }
 
-function upstreamTlsOptions(api: ApiConfig, devCerts: DevCertificates | null): Record<string, string> {
-  const tls = api.upstream.tls;
+function upstreamTlsOptions(
+  tls: UpstreamTls,
+  apiName: string,
+  devCerts: DevCertificates | null,
+): Record<string, string> {
   if (tls.dev) {
-    if (devCerts === null) throw new TypeError(`api ${api.name}: development certificates were not prepared`);
+    if (devCerts === null) throw new TypeError(`api ${apiName}: development certificates were not prepared`);
     return { ca: devCerts.caCert, cert: devCerts.clientCert, key: devCerts.clientKey };
   }
   const options: Record<string, string> = {};
@@ -65,5 +73,5 @@ function upstreamTlsOptions(api: ApiConfig, devCerts: DevCertificates | null): R
 
 function serverNameOf(api: ApiConfig): string | null {
   const tls = api.upstream.tls;
-  return !tls.dev && tls.serverName !== null ? tls.serverName : null;
+  return tls !== null && !tls.dev && tls.serverName !== null ? tls.serverName : null;
 }

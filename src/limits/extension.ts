@@ -13,6 +13,11 @@ import type { Operation } from '../contract/index.js';
  *   - per-user
  *   - { name: transfers, key: [principal], limit: 10, window: 1m }
  * x-gatehouse-login: { usernameField: username }    # brute-force protection (or: true)
+ * x-gatehouse-login:                                # an API that answers a failed login with 200
+ *   usernameField: username
+ *   failedWhen:                                     # a 2xx answer is a failure when one holds
+ *     - { pointer: /message, equals: wrong password }
+ *     - { pointer: /token, absent: true }
  * ```
  */
 export type PolicyReference =
@@ -22,6 +27,18 @@ export type PolicyReference =
 export interface LoginMarker {
   /** The body field holding the username; null = limit per address only. */
   readonly usernameField: string | null;
+  /** Tests on a 2xx answer's JSON body, any of which makes it a failed login; empty = by status only. */
+  readonly failedWhen: readonly AnswerTest[];
+}
+
+/** One test on a JSON answer at an RFC 6901 pointer. */
+export interface AnswerTest {
+  readonly tokens: readonly string[];
+  readonly test: 'present' | 'absent' | 'equals';
+  /** For `equals`: the scalar the value must be (compared as JSON values). */
+  readonly value: string | number | boolean | null;
+  /** As written, for the journey record. */
+  readonly text: string;
 }
 
 const POLICY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -64,18 +81,104 @@ function readReference(item: unknown, at: number[], operation: Operation, file: 
   return { kind: 'inline', name, policy };
 }
 
+const LOGIN_HINT =
+  'write x-gatehouse-login: true, or a mapping with usernameField: <top-level body field> and/or failedWhen: [{ pointer: /message, equals: wrong password }, { pointer: /token, absent: true }]';
+
 export function readLoginMarker(operation: Operation, file: string): LoginMarker | null {
   const raw = operation.operation['x-gatehouse-login'];
   if (raw === undefined || raw === false) return null;
-  if (raw === true) return { usernameField: null };
-  const field =
-    typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).usernameField : undefined;
-  if (typeof field === 'string' && FIELD_NAME.test(field)) return { usernameField: field };
-  throw new ContractError(
-    file,
-    pointerTo(operation, ['x-gatehouse-login']),
-    'write x-gatehouse-login: true, or { usernameField: <top-level body field> }',
+  if (raw === true) return { usernameField: null, failedWhen: [] };
+  const fail = (at: readonly (string | number)[], problem: string): never => {
+    throw new ContractError(file, pointerTo(operation, ['x-gatehouse-login', ...at]), problem);
+  };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail([], LOGIN_HINT);
+  const { usernameField, failedWhen, ...rest } = raw as Record<string, unknown>;
+  const [unknown] = Object.keys(rest);
+  if (unknown !== undefined) fail([unknown], `unknown field "${unknown}": ${LOGIN_HINT}`);
+  if (usernameField === undefined && failedWhen === undefined) fail([], LOGIN_HINT);
+  if (usernameField !== undefined && (typeof usernameField !== 'string' || !FIELD_NAME.test(usernameField))) {
+    fail(['usernameField'], `usernameField must name a top-level body field: ${LOGIN_HINT}`);
+  }
+  return {
+    usernameField: (usernameField as string | undefined) ?? null,
+    failedWhen: readAnswerTests(failedWhen, fail),
+  };
+}
+
+function readAnswerTests(
+  raw: unknown,
+  fail: (at: readonly (string | number)[], problem: string) => never,
+): AnswerTest[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw) || raw.length === 0)
+    fail(['failedWhen'], `failedWhen must be a non-empty list: ${LOGIN_HINT}`);
+  return (raw as unknown[]).map((item, i) =>
+    readAnswerTest(item, (problem) => fail(['failedWhen', i], problem)),
   );
+}
+
+function readAnswerTest(item: unknown, fail: (problem: string) => never): AnswerTest {
+  const hint =
+    'write { pointer: /field, present: true }, { pointer: /field, absent: true } or { pointer: /field, equals: <value> }';
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) fail(hint);
+  const { pointer, present, absent, equals, ...rest } = item as Record<string, unknown>;
+  if (Object.keys(rest).length > 0 || typeof pointer !== 'string') fail(hint);
+  const tokens = parseJsonPointer(pointer as string);
+  if (tokens === null)
+    fail(`"${String(pointer).slice(0, 64)}" is not a JSON pointer (RFC 6901) such as /message`);
+  const tests = [present === true, absent === true, equals !== undefined].filter(Boolean).length;
+  if (tests !== 1 || present === false || absent === false) fail(hint);
+  if (equals !== undefined && equals !== null && !['string', 'number', 'boolean'].includes(typeof equals)) {
+    fail('equals takes a string, number, boolean or null');
+  }
+  const test = present === true ? 'present' : absent === true ? 'absent' : 'equals';
+  const value = (equals ?? null) as AnswerTest['value'];
+  const text =
+    test === 'equals' ? `${String(pointer)} == ${JSON.stringify(value)}` : `${String(pointer)} ${test}`;
+  return { tokens: tokens!, test, value, text };
+}
+
+/** RFC 6901: "" is the whole document; otherwise "/"-separated tokens with ~1 for "/" and ~0 for "~". */
+function parseJsonPointer(pointer: string): string[] | null {
+  if (pointer === '') return [];
+  if (!pointer.startsWith('/') || /~[^01]|~$/.test(pointer)) return null;
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((token) => token.replaceAll('~1', '/').replaceAll('~0', '~'));
+}
+
+/** Whether one of the tests holds on a parsed answer (undefined when it was not JSON). */
+export function answerFailsLogin(tests: readonly AnswerTest[], answer: unknown): AnswerTest | null {
+  for (const test of tests) {
+    const found = valueAt(answer, test.tokens);
+    const holds =
+      test.test === 'present'
+        ? found.present
+        : test.test === 'absent'
+          ? !found.present
+          : found.present && found.value === test.value;
+    if (holds) return test;
+  }
+  return null;
+}
+
+function valueAt(answer: unknown, tokens: readonly string[]): { present: boolean; value: unknown } {
+  let value = answer;
+  if (value === undefined) return { present: false, value };
+  for (const token of tokens) {
+    if (Array.isArray(value) && /^(0|[1-9][0-9]*)$/.test(token) && Number(token) < value.length) {
+      value = value[Number(token)];
+    } else if (
+      typeof value === 'object' &&
+      value !== null &&
+      !Array.isArray(value) &&
+      Object.hasOwn(value, token)
+    ) {
+      value = (value as Record<string, unknown>)[token];
+    } else return { present: false, value: undefined };
+  }
+  return { present: true, value };
 }
 
 function pointerTo(operation: Operation, tokens: readonly (string | number)[]): string {

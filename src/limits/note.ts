@@ -1,3 +1,5 @@
+import type { AnswerTest } from './extension.js';
+
 /**
  * What the limit stages remember about one request until it completes (RequestContext.limits):
  * what to release and what to count once the outcome is known.
@@ -12,6 +14,38 @@ export class LimitsNote {
   loginUsernameKey: string | null = null;
   /** The login limits or backoff refused this attempt: a failed login, as the detectors count them. */
   loginRefused = false;
+  /** Tests that make a 2xx login answer a failure (`x-gatehouse-login.failedWhen`); null = by status only. */
+  loginFailedWhen: readonly AnswerTest[] | null = null;
+  /** The status the upstream answered the login with; null when it was not reached (or not a login). */
+  loginAnswerStatus: number | null = null;
+  /** The failedWhen test the answer met, as written; null when none did (or none was checked). */
+  loginAnswerFailed: string | null = null;
+  /** The failedWhen tests were run on the whole answer. */
+  loginAnswerRead = false;
   /** The request body as parsed for a `body:` key; undefined until parsed, null when not JSON or a form. */
   parsedBody: unknown = undefined;
+}
+
+/**
+ * What the upstream's answer to a login-marked request says: a failure when its status is one of
+ * the failure statuses or a 2xx answer meets a `failedWhen` test (or could not be read for them),
+ * a success on any other 2xx that reached the client, null otherwise (not a login, not answered
+ * by the upstream, another status). `code` is the refusal the client got instead, if any.
+ */
+export function upstreamLoginOutcome(
+  note: LimitsNote | null,
+  failureStatuses: ReadonlySet<number>,
+  code: string | null,
+): 'failure' | 'success' | null {
+  if (note === null || note.loginAddressKey === null) return null;
+  const status = note.loginAnswerStatus;
+  if (status === null) return null;
+  if (failureStatuses.has(status)) return 'failure';
+  if (status < 200 || status >= 300) return null;
+  if (note.loginFailedWhen !== null) {
+    // Its tests decide; an answer they never read (replaced, cut short) counts as a failure.
+    return note.loginAnswerFailed === null && note.loginAnswerRead && code === null ? 'success' : 'failure';
+  }
+  // A 2xx the gateway replaced (a contract violation, too large) never reached the client.
+  return code === null ? 'success' : null;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RateLimitsConfig } from '../config/types.js';
 import { ContractError } from '../contract/contract-error.js';
+import { answerFailsLogin } from './extension.js';
 import { compileOperationPlans, compilePreAuthPlans } from './plan.js';
 import { compileTestApi, preAuthRules, ratePolicy } from './testing.js';
 
@@ -78,7 +79,7 @@ describe('x-gatehouse-login and the pre-auth plans', () => {
     );
     const plans = compilePreAuthPlans(preAuthRules(), [api]);
     const plan = (path: string) => plans.get(api.operations.find((o) => o.template === path)!)!;
-    expect(plan('/login').login).toEqual({ usernameField: 'user' });
+    expect(plan('/login').login).toEqual({ usernameField: 'user', failedWhen: [] });
     expect(plan('/login').addressRules.map((r) => r.kind)).toEqual(['rate', 'backoff']);
     expect(plan('/me')).toMatchObject({ countsFailedAuth: true, login: null });
     expect(plan('/open')).toMatchObject({ countsFailedAuth: false, addressRules: [] });
@@ -89,5 +90,58 @@ describe('x-gatehouse-login and the pre-auth plans', () => {
       '/login': { post: { ...ok, 'x-gatehouse-login': { usernameField: 'a.b' } } },
     });
     expect(() => compilePreAuthPlans(preAuthRules(), [api])).toThrow(ContractError);
+  });
+
+  it('reads failedWhen tests on the answer, and refuses those it cannot', () => {
+    const marked = (login: unknown) =>
+      compileTestApi({ '/login': { post: { ...ok, 'x-gatehouse-login': login } } });
+    const api = marked({
+      failedWhen: [
+        { pointer: '/message', equals: 'wrong password' },
+        { pointer: '/a~1b', absent: true },
+      ],
+    });
+    const login = compilePreAuthPlans(preAuthRules(), [api]).get(api.operations[0]!)!.login!;
+    expect(login.usernameField).toBeNull();
+    expect(login.failedWhen).toEqual([
+      { tokens: ['message'], test: 'equals', value: 'wrong password', text: '/message == "wrong password"' },
+      { tokens: ['a/b'], test: 'absent', value: null, text: '/a~1b absent' },
+    ]);
+    for (const bad of [
+      { failedWhen: [] },
+      { failedWhen: [{ pointer: 'message', present: true }] },
+      { failedWhen: [{ pointer: '/m', present: true, absent: true }] },
+      { failedWhen: [{ pointer: '/m', equals: { an: 'object' } }] },
+      { failedWhen: [{ pointer: '/m', present: false }] },
+      { usernameField: 'user', failedWhen: [{ pointer: '/m', present: true }], extra: 1 },
+      {},
+    ]) {
+      expect(() => compilePreAuthPlans(preAuthRules(), [marked(bad)]), JSON.stringify(bad)).toThrow(
+        ContractError,
+      );
+    }
+  });
+});
+
+describe('answerFailsLogin', () => {
+  const tests = (...list: unknown[]) => {
+    const api = compileTestApi({ '/login': { post: { ...ok, 'x-gatehouse-login': { failedWhen: list } } } });
+    return compilePreAuthPlans(preAuthRules(), [api]).get(api.operations[0]!)!.login!.failedWhen;
+  };
+
+  it('finds the first test that holds on the answer, or none', () => {
+    const wrong = tests({ pointer: '/message', equals: 'wrong password' });
+    expect(answerFailsLogin(wrong, { message: 'wrong password' })?.text).toBe('/message == "wrong password"');
+    expect(answerFailsLogin(wrong, { message: 'welcome' })).toBeNull();
+    expect(answerFailsLogin(wrong, undefined)).toBeNull();
+    const noToken = tests({ pointer: '/token', absent: true });
+    expect(answerFailsLogin(noToken, { token: 'abc' })).toBeNull();
+    expect(answerFailsLogin(noToken, { message: 'wrong password' })).not.toBeNull();
+    expect(answerFailsLogin(noToken, undefined)).not.toBeNull(); // not JSON: no token either
+    const error = tests({ pointer: '/errors/0/code', present: true });
+    expect(answerFailsLogin(error, { errors: [{ code: 'E1' }] })).not.toBeNull();
+    expect(answerFailsLogin(error, { errors: [] })).toBeNull();
+    // Inherited properties are not the answer's: a prototype key never matches.
+    expect(answerFailsLogin(tests({ pointer: '/constructor', present: true }), {})).toBeNull();
   });
 });

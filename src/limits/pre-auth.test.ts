@@ -50,8 +50,15 @@ function outcome(limiter: PreAuthLimiter, ctx: RequestContext): string {
   }
 }
 
-/** Completes a request as the record stage would: status and code, then the hooks. */
+/**
+ * Completes a request as the upstream exchange and the record stage would: an answer of the
+ * upstream (code null) notes its status on a login, then status and code, then the hooks.
+ */
 function complete(limiter: PreAuthLimiter, ctx: RequestContext, status: number, code: string | null): void {
+  if (code === null && ctx.limits?.loginAddressKey != null) {
+    ctx.limits.loginAnswerStatus = status;
+    ctx.limits.loginAnswerRead = true;
+  }
   ctx.journey.status = status;
   ctx.journey.code = code;
   limiter.onComplete(ctx);

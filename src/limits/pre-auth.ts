@@ -9,7 +9,7 @@ import type { ConcurrencyGuard } from './concurrency.js';
 import type { Decision, Limiter } from './limiter.js';
 import { noteDecision } from './journey-note.js';
 import { boundedValue } from './key.js';
-import { LimitsNote } from './note.js';
+import { LimitsNote, upstreamLoginOutcome } from './note.js';
 import type { PreAuthPlan } from './plan.js';
 import type { PreAuthRules, Rule } from './rule.js';
 import { arrivedOnClosingConnection, holdRefusal, refuseOnConnection } from './tarpit.js';
@@ -70,7 +70,10 @@ export class PreAuthLimiter {
     const plan = this.#plans.get(ctx.route!.operation);
     if (plan === undefined) return;
     if (plan.countsFailedAuth) note.failedAuthKey = address;
-    if (plan.login !== null) note.loginAddressKey = address;
+    if (plan.login !== null) {
+      note.loginAddressKey = address;
+      if (plan.login.failedWhen.length > 0) note.loginFailedWhen = plan.login.failedWhen;
+    }
     if (plan.addressRules.length === 0) return;
     const keys = new Array<string>(plan.addressRules.length).fill(address);
     const decision = this.#limiter.decide(plan.addressRules, keys);
@@ -133,15 +136,10 @@ export class PreAuthLimiter {
     ) {
       this.#limiter.record(this.#rules.failedAuth, note.failedAuthKey, 'failure');
     }
-    // A login outcome is the upstream's own answer (code null); a refusal by the gateway is neither.
-    if (note.loginAddressKey === null || journey.code !== null) return;
-    const event = this.#failureStatuses.has(journey.status)
-      ? 'failure'
-      : journey.status >= 200 && journey.status < 300
-        ? 'success'
-        : null;
+    // A login outcome is the upstream's own answer; a refusal by the gateway is neither.
+    const event = upstreamLoginOutcome(note, this.#failureStatuses, journey.code);
     if (event === null) return;
-    this.#limiter.record(this.#rules.backoffAddress, note.loginAddressKey, event);
+    this.#limiter.record(this.#rules.backoffAddress, note.loginAddressKey!, event);
     if (note.loginUsernameKey !== null)
       this.#limiter.record(this.#rules.backoffUsername, note.loginUsernameKey, event);
   }

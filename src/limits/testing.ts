@@ -94,6 +94,7 @@ export function compileTestApi(paths: Record<string, JsonObject>, extra: JsonObj
     basePath: '/',
     upstream: {
       url: 'https://127.0.0.1:8444',
+      socketPath: null,
       tls: { dev: true },
       connectTimeoutMs: 1000,
       responseTimeoutMs: 1000,

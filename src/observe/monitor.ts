@@ -30,7 +30,7 @@ export interface MonitorOptions {
 /** The event a refusal with this code writes; null for outcomes that are no security decision (an upstream down). */
 function refusalEventOf(code: ErrorCode): SecurityEventType | null {
   if (code === 'GH_AUTH_UNAUTHENTICATED') return 'auth.refused';
-  if (code === 'GH_AUTH_FORBIDDEN') return 'access.forbidden';
+  if (code === 'GH_AUTH_FORBIDDEN' || code === 'GH_OBJECT_NOT_FOUND') return 'access.forbidden';
   if (code === 'GH_ACCESS_BANNED') return 'access.banned';
   if (code === 'GH_ROUTE_NOT_FOUND' || code === 'GH_ROUTE_METHOD_NOT_ALLOWED') return 'route.refused';
   if (code.startsWith('GH_LIMIT_') || code === 'GH_OVERLOADED') return 'limit.refused';

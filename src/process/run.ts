@@ -1,4 +1,5 @@
 import { loadConfig } from '../config/index.js';
+import { configWarnings } from '../config/warnings.js';
 import { createLogger, reopenLogFile } from '../observe/logger.js';
 import { startGatehouse, type Gatehouse } from './gatehouse.js';
 
@@ -10,6 +11,7 @@ import { startGatehouse, type Gatehouse } from './gatehouse.js';
 export async function runGateway(configFile: string): Promise<Gatehouse> {
   const config = await loadConfig(configFile);
   const logger = createLogger(config.log);
+  for (const warning of configWarnings(config)) logger.warn({ msg: 'configuration warning', warning });
   const gateway = await startGatehouse(config, logger);
   for (const [name, address] of gateway.addresses) {
     logger.info({ msg: 'listening', listener: name, url: `https://${address.address}:${address.port}` });

@@ -9,6 +9,7 @@ import {
   b64url,
   expectProblem,
   issuerKey,
+  journeyReason,
   now,
   signToken,
   sleep,
@@ -105,15 +106,7 @@ describe('bearer JWTs on real listeners', () => {
     body: '{}',
     headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' },
   });
-  /** The operator-facing cause, from the journey record (written as the response closes). */
-  const reasonOf = async (answer: Answer): Promise<string> => {
-    for (let i = 0; i < 50; i += 1) {
-      const journey = h.gateway.journeys.find(String(answer.headers['x-request-id']));
-      if (journey !== undefined) return journey.reason ?? '';
-      await sleep(10);
-    }
-    return '(no journey record)';
-  };
+  const reasonOf = (answer: Answer): Promise<string> => journeyReason(h, answer);
 
   /** 401, the generic problem, a Bearer challenge, the cause in the journey, upstream never reached. */
   async function expectRefused(t: string, cause: RegExp, route = '/items/1'): Promise<void> {

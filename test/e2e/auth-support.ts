@@ -12,7 +12,7 @@ import type { ServerResponse } from 'node:http';
 import { SignJWT, type JWK, type JWTPayload } from 'jose';
 import { expect } from 'vitest';
 import { ensureDevCertificates } from '../../src/tls/dev-certs.js';
-import type { Answer } from '../support/gateway-harness.js';
+import type { Answer, Harness } from '../support/gateway-harness.js';
 import { expectProblem as expectGenericProblem, PROBLEM_BASE } from '../support/problems.js';
 
 export { PROBLEM_BASE };
@@ -102,3 +102,13 @@ export async function startJwksServer(keys: readonly JWK[]): Promise<JwksServer>
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The operator-facing cause of an answer, from its journey record (written as the response closes). */
+export async function journeyReason(h: Harness, answer: Answer): Promise<string> {
+  for (let i = 0; i < 50; i += 1) {
+    const journey = h.gateway.journeys.find(String(answer.headers['x-request-id']));
+    if (journey !== undefined) return journey.reason ?? '';
+    await sleep(10);
+  }
+  return '(no journey record)';
+}

@@ -44,7 +44,7 @@ limits:
 apis:
   - name: test
     openapi: ./missing.yaml
-    upstream: { url: "http://127.0.0.1:9000" }
+    upstream: { url: "http://10.0.0.9:9000" }
 `,
     );
     const failure = await run('node', [cli, 'check-config', '--config', file]).catch(
@@ -57,7 +57,7 @@ apis:
     expect(out).toMatch(/limits\.maxBodyBytes \(line 4\): .+ — /);
     expect(out).toMatch(/apis\[0\]\.openapi \(line 7\): .+ — /);
     expect(out).toMatch(
-      /apis\[0\]\.upstream\.url \(line 8\): .+ — Gatehouse talks to upstreams over TLS only/,
+      /apis\[0\]\.upstream\.url \(line 8\): uses plain http:\/\/ to a host that is not this one — Gatehouse talks to upstreams over TLS/,
     );
   });
 

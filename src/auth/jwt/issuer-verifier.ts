@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import type { JwtIssuerConfig } from '../../config/types.js';
 import type { ClaimMapping } from './claims.js';
@@ -10,8 +11,13 @@ export interface IssuerVerifier {
   readonly issuer: string;
   readonly algorithms: ReadonlySet<string>;
   readonly mapping: ClaimMapping;
-  /** Verifies signature and claims with jose; throws jose's errors (or KeySetUnavailable). */
-  verify(token: string): Promise<JWTPayload>;
+  /** True for the one issuer (at most) whose tokens may carry no `iss`. */
+  readonly takesTokensWithoutIss: boolean;
+  /**
+   * Verifies signature and claims with jose; throws jose's errors (or KeySetUnavailable).
+   * `claims` is the unverified payload, read only to tell which optional claims are absent.
+   */
+  verify(token: string, claims: JWTPayload): Promise<JWTPayload>;
   close(): Promise<void>;
 }
 
@@ -30,8 +36,54 @@ export function createIssuerVerifier(config: JwtIssuerConfig): IssuerVerifier {
           maxAgeMs: config.jwks.maxAgeSec * 1000,
         });
   remote?.prefetch();
-  const resolveKey = remote?.resolveKey ?? staticKeyResolver(config.keys.flatMap(jwksFromKeyFile));
-  return issuerVerifier(config.issuer, resolveKey, verifyOptions(config), config, () => remote?.close());
+  const resolveKey = keyOf(config, remote);
+  const options = verifyOptions(config);
+  return {
+    ...issuerVerifier(config.issuer, resolveKey, options, config, () => remote?.close()),
+    takesTokensWithoutIss: config.allowMissing.iss,
+    verify: verifyAllowingMissing(resolveKey, options, config.allowMissing),
+  };
+}
+
+function keyOf(config: JwtIssuerConfig, remote: RemoteJwks | null): JWTVerifyGetKey | KeyObject {
+  if (config.hmacSecret !== null) return config.hmacSecret;
+  return remote?.resolveKey ?? staticKeyResolver(config.keys.flatMap(jwksFromKeyFile));
+}
+
+/**
+ * jose requires `iss` and `aud` whenever it is told their values. For an issuer that said its tokens
+ * may leave one out, a token that does is checked without it; a token that carries one is still
+ * held to the configured value, and one carrying an `aud` where none is configured is refused.
+ */
+function verifyAllowingMissing(
+  key: JWTVerifyGetKey | KeyObject,
+  options: JWTVerifyOptions,
+  allowMissing: JwtIssuerConfig['allowMissing'],
+): IssuerVerifier['verify'] {
+  const withoutIss = withoutClaim(options, 'issuer', 'iss');
+  const withoutAud = withoutClaim(options, 'audience', 'aud');
+  const withoutBoth = withoutClaim(withoutIss, 'audience', 'aud');
+  return async function verify(token, claims) {
+    const noIss = allowMissing.iss && claims.iss === undefined;
+    const noAud = allowMissing.aud && claims.aud === undefined;
+    const chosen = noIss ? (noAud ? withoutBoth : withoutIss) : noAud ? withoutAud : options;
+    const { payload } = await verifyWith(token, key, chosen);
+    return payload;
+  };
+}
+
+function withoutClaim(
+  options: JWTVerifyOptions,
+  option: 'issuer' | 'audience',
+  claim: string,
+): JWTVerifyOptions {
+  const rest: JWTVerifyOptions = { ...options };
+  delete rest[option];
+  return { ...rest, requiredClaims: (options.requiredClaims ?? []).filter((name) => name !== claim) };
+}
+
+function verifyWith(token: string, key: JWTVerifyGetKey | KeyObject, options: JWTVerifyOptions) {
+  return typeof key === 'function' ? jwtVerify(token, key, options) : jwtVerify(token, key, options);
 }
 
 /** For an issuer whose keys are in hand (the gateway's own): no fetching, an exact `typ`. */
@@ -56,7 +108,8 @@ export function createLocalIssuerVerifier(
 function verifyOptions(config: JwtIssuerConfig): JWTVerifyOptions {
   return {
     issuer: config.issuer,
-    audience: [...config.audiences],
+    // No audience configured (allowMissing.aud): a token naming any audience is meant for another.
+    audience: config.audiences.length > 0 ? [...config.audiences] : [],
     algorithms: [...config.algorithms],
     clockTolerance: config.clockSkewSec,
     requiredClaims: [...new Set([...ALWAYS_REQUIRED, ...config.requiredClaims])],
@@ -65,7 +118,7 @@ function verifyOptions(config: JwtIssuerConfig): JWTVerifyOptions {
 
 function issuerVerifier(
   issuer: string,
-  resolveKey: JWTVerifyGetKey,
+  resolveKey: JWTVerifyGetKey | KeyObject,
   options: JWTVerifyOptions,
   settings: ClaimMapping & { readonly algorithms: readonly string[] },
   close: () => Promise<void> | undefined,
@@ -78,8 +131,9 @@ function issuerVerifier(
       rolesClaim: settings.rolesClaim,
       consumerClaim: settings.consumerClaim,
     },
+    takesTokensWithoutIss: false,
     async verify(token: string): Promise<JWTPayload> {
-      const { payload } = await jwtVerify(token, resolveKey, options);
+      const { payload } = await verifyWith(token, resolveKey, options);
       return payload;
     },
     async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { decodeJwt, decodeProtectedHeader, type ProtectedHeaderParameters } from 'jose';
+import { decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import type { Principal } from '../principal.js';
 import { principalFromClaims } from './claims.js';
 import { compactJwsProblem } from './compact-jws.js';
@@ -38,12 +38,14 @@ export interface JwtVerifierOptions {
  */
 export class JwtVerifier {
   readonly #issuers: ReadonlyMap<string, IssuerVerifier>;
+  readonly #withoutIss: IssuerVerifier | undefined;
   readonly #cache: VerifiedTokenCache;
   readonly #inflight = new Map<string, Promise<Principal>>();
   readonly #maxTokenBytes: number;
 
   constructor(issuers: readonly IssuerVerifier[], options: JwtVerifierOptions) {
     this.#issuers = new Map(issuers.map((issuer) => [issuer.issuer, issuer]));
+    this.#withoutIss = issuers.find((issuer) => issuer.takesTokensWithoutIss);
     this.#cache = new VerifiedTokenCache(options.cacheSize);
     this.#maxTokenBytes = options.maxTokenBytes;
   }
@@ -74,10 +76,11 @@ export class JwtVerifier {
   async #verify(token: string): Promise<Principal> {
     const shape = compactJwsProblem(token, this.#maxTokenBytes);
     if (shape !== null) throw new JwtRefused(`jwt.malformed: ${shape}`);
-    const issuer = this.#issuerOf(token, headerOf(token));
+    const claims = claimsOf(token);
+    const issuer = this.#issuerOf(claims.iss, headerOf(token));
     let payload;
     try {
-      payload = await issuer.verify(token);
+      payload = await issuer.verify(token, claims);
     } catch (err) {
       throw new JwtRefused(describeJoseFailure(err, issuer.issuer));
     }
@@ -89,20 +92,27 @@ export class JwtVerifier {
   }
 
   /** The configured issuer the token claims, once its header passed; nothing here is trusted yet. */
-  #issuerOf(token: string, header: ProtectedHeaderParameters): IssuerVerifier {
-    let claimed: unknown;
-    try {
-      claimed = decodeJwt(token).iss;
-    } catch {
-      throw new JwtRefused('jwt.malformed: the payload is not a JSON object');
-    }
-    const issuer = typeof claimed === 'string' ? this.#issuers.get(claimed) : undefined;
+  #issuerOf(claimed: unknown, header: ProtectedHeaderParameters): IssuerVerifier {
+    const issuer =
+      typeof claimed === 'string'
+        ? this.#issuers.get(claimed)
+        : claimed === undefined
+          ? this.#withoutIss
+          : undefined;
     if (issuer === undefined)
       throw new JwtRefused(`jwt.issuer: ${quote(claimed)} is not a configured issuer`);
     if (!issuer.algorithms.has(header.alg!)) {
       throw new JwtRefused(`jwt.algorithm: ${quote(header.alg)} is not allowed for ${issuer.issuer}`);
     }
     return issuer;
+  }
+}
+
+function claimsOf(token: string): JWTPayload {
+  try {
+    return decodeJwt(token);
+  } catch {
+    throw new JwtRefused('jwt.malformed: the payload is not a JSON object');
   }
 }
 

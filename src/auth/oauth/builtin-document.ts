@@ -12,6 +12,7 @@ export function builtinApiConfig(config: TokenEndpointConfig): ApiConfig {
     basePath: config.basePath,
     upstream: {
       url: 'https://gatehouse.builtin.invalid',
+      socketPath: null,
       tls: { dev: true },
       connectTimeoutMs: 1,
       responseTimeoutMs: 1000,

@@ -9,6 +9,7 @@ const api: ApiConfig = {
   basePath: '/',
   upstream: {
     url: 'https://127.0.0.1:1',
+    socketPath: null,
     tls: { dev: true },
     connectTimeoutMs: 1,
     responseTimeoutMs: 1,
@@ -29,6 +30,7 @@ const schemes = {
 function policyOf(
   operation: Record<string, unknown>,
   security?: unknown[],
+  apiConfig: ApiConfig = api,
 ): { policy: AuthPolicy; warnings: readonly string[] } {
   const doc = {
     openapi: '3.1.0',
@@ -42,7 +44,7 @@ function policyOf(
       },
     },
   } as unknown as OpenApiDocument;
-  const compiled = compileApi(api, doc);
+  const compiled = compileApi(apiConfig, doc);
   const result = compileAuthPolicies(compiled, {
     realm: 'gatehouse',
     identityHeader: 'gatehouse-identity',
@@ -156,5 +158,49 @@ describe('compileAuthPolicies', () => {
     expect(() => policyOf({ 'x-gatehouse-public': true, 'x-gatehouse-require': { roles: ['a'] } })).toThrow(
       /needs a caller/,
     );
+  });
+
+  it('forwards no credential by default; with passthrough, only the one verified', () => {
+    const security = [{ bearer: [] }, { key: [] }];
+    expect(policyOf({ security }).policy.forwardDrops).toBeNull();
+    const forwarding = { ...api, forwardCredentials: true };
+    const { forwardDrops, dropHeaders } = policyOf({ security }, undefined, forwarding).policy;
+    expect(dropHeaders).toEqual(new Set(['authorization', 'gatehouse-identity', 'x-api-key']));
+    expect(forwardDrops?.get('authorization')).toEqual(new Set(['gatehouse-identity', 'x-api-key']));
+    expect(forwardDrops?.get('x-api-key')).toEqual(new Set(['authorization', 'gatehouse-identity']));
+  });
+
+  it('lets an operation say otherwise than its API, and refuses a flag that is not a boolean', () => {
+    const security = [{ bearer: [] }];
+    const off = policyOf({ security, 'x-gatehouse-forward-credentials': false }, undefined, {
+      ...api,
+      forwardCredentials: true,
+    });
+    expect(off.policy.forwardDrops).toBeNull();
+    const on = policyOf({ security, 'x-gatehouse-forward-credentials': true });
+    expect(on.policy.forwardDrops?.has('authorization')).toBe(true);
+    expect(() => policyOf({ security, 'x-gatehouse-forward-credentials': 'yes' })).toThrow(
+      /x-gatehouse-forward-credentials must be true or false/,
+    );
+  });
+
+  it('refuses conditions on the answer for a method that acts before it answers', () => {
+    const security = [{ bearer: [] }];
+    const require = { 'response.owner': 'principal.sub' };
+    expect(
+      policyOf({ security, 'x-gatehouse-require': require }).policy.access?.responseConditions,
+    ).toHaveLength(1);
+    for (const method of ['put', 'post', 'patch', 'delete']) {
+      const doc = {
+        openapi: '3.1.0',
+        info: { title: 't', version: '1' },
+        components: { securitySchemes: schemes },
+        paths: { '/things': { [method]: { responses: {}, security, 'x-gatehouse-require': require } } },
+      } as unknown as OpenApiDocument;
+      const options = { realm: 'gatehouse', identityHeader: 'gatehouse-identity', clientSecrets: false };
+      expect(() => compileAuthPolicies(compileApi(api, doc), options), method).toThrow(
+        /response conditions are checked on the answer, after the upstream has acted/,
+      );
+    }
   });
 });

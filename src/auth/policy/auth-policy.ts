@@ -37,6 +37,12 @@ export interface AuthPolicy {
   readonly access: AccessRequirements | null;
   /** Request headers never forwarded: credentials, and any identity header a client sent. */
   readonly dropHeaders: ReadonlySet<string>;
+  /**
+   * With credential passthrough (`apis[].forwardCredentials`, `x-gatehouse-forward-credentials`):
+   * for each credential header the gateway can verify here, the headers to drop once it has, so
+   * the verified credential (and only it) reaches an upstream that checks it again. null: never.
+   */
+  readonly forwardDrops: ReadonlyMap<string, ReadonlySet<string>> | null;
   /** Query parameter names that carry credentials: a request using one is refused (401). */
   readonly queryCredentialNames: ReadonlySet<string>;
   /** The upstream the identity assertion is for (`aud`): the API's name. */
@@ -50,6 +56,9 @@ export interface PolicyOptions {
   /** http basic schemes authenticate token-endpoint clients (the built-in API only). */
   readonly clientSecrets: boolean;
 }
+
+/** Methods whose answer can be withheld before anything happened: owner conditions on the answer. */
+const READS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
 
 /** Query names that carry credentials by convention: RFC 6750 §2.3, and common API-key names. */
 const CONVENTIONAL_QUERY_CREDENTIALS = ['access_token', 'api_key', 'apikey', 'api-key'];
@@ -116,6 +125,12 @@ function compileOperation(
   );
   if (isPublic && access !== null)
     context.fail('x-gatehouse-require needs a caller: a public operation cannot have it');
+  if (access !== null && access.responseConditions.length > 0 && !READS.has(operation.method)) {
+    context.fail(
+      `x-gatehouse-require: response conditions are checked on the answer, after the upstream has acted: a ${operation.method} would already have changed another caller's object; use path.<name> conditions or roles for it`,
+      ['x-gatehouse-require'],
+    );
+  }
   const mode = isPublic ? 'public' : requirements.length > 0 ? 'credential' : 'deny';
   const denyReason =
     declared.length === 0
@@ -123,6 +138,7 @@ function compileOperation(
       : 'no security scheme of the operation is one Gatehouse accepts';
   if (mode === 'deny') context.warn(`every request is refused (403): ${denyReason}`);
   const apiKeyHeaders = [...new Set(requirements.filter((r) => r.kind === 'api-key').map((r) => r.header!))];
+  const forward = forwardsCredentials(context) && requirements.length > 0;
   return Object.freeze({
     mode,
     denyReason,
@@ -137,6 +153,7 @@ function compileOperation(
     }),
     access,
     dropHeaders,
+    forwardDrops: forward ? forwardDropsOf(dropHeaders, requirements) : null,
     queryCredentialNames,
     audience: context.api.name,
   });
@@ -163,6 +180,27 @@ function declaredRequirements(context: OperationContext, isPublic: boolean): rea
     );
   }
   return declared;
+}
+
+/** The operation's own `x-gatehouse-forward-credentials`, else the API's setting. */
+function forwardsCredentials(context: OperationContext): boolean {
+  const flag = context.operation.operation['x-gatehouse-forward-credentials'];
+  if (flag === undefined) return context.api.forwardCredentials;
+  if (typeof flag !== 'boolean') context.fail('x-gatehouse-forward-credentials must be true or false');
+  return flag;
+}
+
+function forwardDropsOf(
+  dropHeaders: ReadonlySet<string>,
+  requirements: readonly Requirement[],
+): ReadonlyMap<string, ReadonlySet<string>> {
+  const verifiable = requirements.map((r) => (r.kind === 'api-key' ? r.header! : 'authorization'));
+  return new Map(
+    verifiable.map((header) => [
+      header,
+      Object.freeze(new Set([...dropHeaders].filter((h) => h !== header))),
+    ]),
+  );
 }
 
 function publicFlag(context: OperationContext): boolean {

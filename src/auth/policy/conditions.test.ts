@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RouteMatch } from '../../contract/index.js';
 import type { Principal } from '../principal.js';
-import { compileRequirements, unmetRequirement } from './conditions.js';
+import { compileRequirements, unmetRequirement, unmetResponseCondition } from './conditions.js';
 
 const principal: Principal = {
   subject: 'alice',
@@ -50,5 +50,47 @@ describe('x-gatehouse-require', () => {
 
   it('is absent when the operation has none', () => {
     expect(compileRequirements(undefined, [], '/doc.yaml', '/p')).toBeNull();
+  });
+
+  it('keeps conditions on the answer apart, checked only on the answer', () => {
+    const requirements = compile({
+      'response.owner': 'principal.sub',
+      'response.meta.tenant': 'principal.claims.tenant',
+    });
+    expect(requirements.conditions).toEqual([]);
+    expect(unmetRequirement(requirements, principal, route({}), {})).toBeNull();
+    const conditions = requirements.responseConditions;
+    expect(
+      unmetResponseCondition(conditions, principal, { owner: 'alice', meta: { tenant: 't-1' } }),
+    ).toBeNull();
+    expect(unmetResponseCondition(conditions, principal, { owner: 'bob', meta: { tenant: 't-1' } })).toBe(
+      'authorize.response: response.owner == principal.sub does not hold',
+    );
+  });
+
+  it.each([
+    ['another owner', { owner: 'bob' }],
+    ['no owner', { title: 'x' }],
+    ['an owner that is no string', { owner: { name: 'alice' } }],
+    ['a list', [{ owner: 'alice' }]],
+    ['no JSON', undefined],
+    ['an inherited property', Object.create({ owner: 'alice' }) as object],
+    ['a number past 2^53, rounded on parsing', JSON.parse('{"owner": 1234567890123456789}') as object],
+  ])('fails closed on an answer with %s', (_what, answer) => {
+    const { responseConditions } = compile({ 'response.owner': 'principal.sub' });
+    const rounded = { ...principal, subject: '1234567890123456800' };
+    expect(unmetResponseCondition(responseConditions, principal, answer)).toMatch(/^authorize\.response/);
+    expect(unmetResponseCondition(responseConditions, rounded, answer)).toMatch(/^authorize\.response/);
+  });
+
+  it('takes a safe integer owner as its decimal text', () => {
+    const { responseConditions } = compile({ 'response.owner': 'principal.sub' });
+    const numbered = { ...principal, subject: '42' };
+    expect(unmetResponseCondition(responseConditions, numbered, { owner: 42 })).toBeNull();
+  });
+
+  it('refuses a response condition it cannot read', () => {
+    expect(() => compile({ 'response.': 'principal.sub' })).toThrow(/is not roles, path/);
+    expect(() => compile({ 'response.owner': 'owner' })).toThrow(/must equal principal\.sub/);
   });
 });

@@ -12,9 +12,15 @@ import type { Principal } from '../principal.js';
  *       header.x-tenant: principal.claims.tenant
  *       query.account: principal.consumer
  *
+ *       response.owner: principal.sub    # the upstream's answer is the caller's own object
+ *
  * Left of each condition: `path.<parameter>` (declared in the operation), `query.<name>` or
- * `header.<name>`; right: `principal.sub`, `principal.consumer` or `principal.claims.<claim>`.
- * Every condition must hold (values compared as exact strings). Compiled once, at load.
+ * `header.<name>`, checked before the request is forwarded; or `response.<property>[.<property>…]`,
+ * checked on the upstream's 2xx answer (a JSON object) before it is sent on: where it does not
+ * hold, the caller gets the same 404 as for a missing object (broken object-level authorization,
+ * OWASP API1, stopped for upstreams that never check ownership). Right: `principal.sub`,
+ * `principal.consumer` or `principal.claims.<claim>`. Every condition must hold (values compared
+ * as exact strings). Compiled once, at load.
  */
 export interface AccessRequirements {
   /** Any one of these roles; null when the operation names none. */
@@ -22,17 +28,32 @@ export interface AccessRequirements {
   readonly conditions: readonly Condition[];
   /** Whether a condition reads the query (parsed only then). */
   readonly readsQuery: boolean;
+  /** Conditions on the upstream's answer; empty when the operation has none. */
+  readonly responseConditions: readonly ResponseCondition[];
+}
+
+interface PrincipalReference {
+  readonly kind: 'subject' | 'consumer' | 'claim';
+  readonly claim: string;
 }
 
 interface Condition {
   readonly source: 'path' | 'query' | 'header';
   readonly name: string;
-  readonly principal: { readonly kind: 'subject' | 'consumer' | 'claim'; readonly claim: string };
+  readonly principal: PrincipalReference;
   /** As written, for the journey record: `path.userId == principal.sub`. */
   readonly text: string;
 }
 
+export interface ResponseCondition {
+  /** Property names from the answer's top level: `response.data.owner` → ['data', 'owner']. */
+  readonly property: readonly string[];
+  readonly principal: PrincipalReference;
+  readonly text: string;
+}
+
 const LEFT = /^(path|query|header)\.([A-Za-z0-9_.~-]{1,128})$/;
+const RESPONSE = /^response\.([A-Za-z0-9_$-]{1,64}(?:\.[A-Za-z0-9_$-]{1,64}){0,7})$/;
 const RIGHT = /^principal\.(?:(sub|subject|consumer)|claims\.([A-Za-z0-9_:.-]{1,128}))$/;
 
 /** Compiles the extension; throws ContractError (file, pointer) for anything it does not understand. */
@@ -49,7 +70,15 @@ export function compileRequirements(
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('must be a mapping');
   let roles: string[] | null = null;
   const conditions: Condition[] = [];
+  const responseConditions: ResponseCondition[] = [];
   for (const [key, right] of Object.entries(value as Record<string, unknown>)) {
+    const answer = RESPONSE.exec(key);
+    if (answer !== null) {
+      const principal = principalReference(key, right, fail);
+      const property = Object.freeze(answer[1]!.split('.'));
+      responseConditions.push(Object.freeze({ property, principal, text: `${key} == ${String(right)}` }));
+      continue;
+    }
     if (key === 'roles') {
       if (
         !Array.isArray(right) ||
@@ -67,6 +96,7 @@ export function compileRequirements(
     roles,
     conditions: Object.freeze(conditions),
     readsQuery: conditions.some((c) => c.source === 'query'),
+    responseConditions: Object.freeze(responseConditions),
   });
 }
 
@@ -77,11 +107,25 @@ function compileCondition(
   fail: (problem: string) => never,
 ): Condition {
   const left = LEFT.exec(key);
-  if (left === null) fail(`"${key}" is not roles, path.<name>, query.<name> or header.<name>`);
+  if (left === null)
+    fail(`"${key}" is not roles, path.<name>, query.<name>, header.<name> or response.<property>`);
   const source = left![1] as Condition['source'];
   const name = source === 'header' ? left![2]!.toLowerCase() : left![2]!;
   if (source === 'path' && !pathParams.includes(name))
     fail(`"${key}": the operation has no path parameter ${name}`);
+  return Object.freeze({
+    source,
+    name,
+    principal: principalReference(key, right, fail),
+    text: `${key} == ${String(right)}`,
+  });
+}
+
+function principalReference(
+  key: string,
+  right: unknown,
+  fail: (problem: string) => never,
+): PrincipalReference {
   const match = typeof right === 'string' ? RIGHT.exec(right) : null;
   if (match === null) {
     fail(
@@ -89,12 +133,39 @@ function compileCondition(
     );
   }
   const kind = match![2] !== undefined ? 'claim' : match![1] === 'consumer' ? 'consumer' : 'subject';
-  return Object.freeze({
-    source,
-    name,
-    principal: Object.freeze({ kind, claim: match![2] ?? '' }),
-    text: `${key} == ${String(right)}`,
-  });
+  return Object.freeze({ kind, claim: match![2] ?? '' });
+}
+
+/**
+ * The first condition on the answer that does not hold, in words for the journey; null when all
+ * hold. `answer` is the parsed JSON body; anything but an object holding a string or number at
+ * each property fails (the owner cannot be told, so the object is not shown).
+ */
+export function unmetResponseCondition(
+  conditions: readonly ResponseCondition[],
+  principal: Principal,
+  answer: unknown,
+): string | null {
+  for (const condition of conditions) {
+    const expected = principalValue(principal, condition.principal);
+    const actual = propertyValue(answer, condition.property);
+    if (expected === null || actual === null || actual !== expected) {
+      return `authorize.response: ${condition.text} does not hold`;
+    }
+  }
+  return null;
+}
+
+function propertyValue(answer: unknown, property: readonly string[]): string | null {
+  let value = answer;
+  for (const name of property) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+    if (!Object.hasOwn(value, name)) return null;
+    value = (value as Record<string, unknown>)[name];
+  }
+  // A number beyond 2^53 was rounded on parsing: it names some other owner.
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? String(value) : null;
+  return typeof value === 'string' ? value : null;
 }
 
 /** The first requirement the request does not meet, in words for the journey; null when all hold. */
@@ -110,7 +181,7 @@ export function unmetRequirement(
   }
   const query = requirements.readsQuery ? new URLSearchParams(route.query) : null;
   for (const condition of requirements.conditions) {
-    const expected = principalValue(principal, condition);
+    const expected = principalValue(principal, condition.principal);
     const actual = requestValue(condition, route, headers, query);
     if (expected === null || actual === null || actual !== expected) {
       return `authorize.condition: ${condition.text} does not hold`;
@@ -119,14 +190,14 @@ export function unmetRequirement(
   return null;
 }
 
-function principalValue(principal: Principal, condition: Condition): string | null {
-  switch (condition.principal.kind) {
+function principalValue(principal: Principal, reference: PrincipalReference): string | null {
+  switch (reference.kind) {
     case 'subject':
       return principal.subject;
     case 'consumer':
       return principal.consumer;
     case 'claim': {
-      const value = principal.claims[condition.principal.claim];
+      const value = principal.claims[reference.claim];
       return typeof value === 'string' || typeof value === 'number' ? String(value) : null;
     }
   }

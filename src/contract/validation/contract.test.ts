@@ -14,6 +14,7 @@ const api: ApiConfig = {
   basePath: '/',
   upstream: {
     url: 'https://127.0.0.1:8444',
+    socketPath: null,
     tls: { dev: true },
     connectTimeoutMs: 1,
     responseTimeoutMs: 1,

@@ -43,6 +43,7 @@ const api: ApiConfig = {
   basePath: '/',
   upstream: {
     url: 'https://127.0.0.1:1',
+    socketPath: null,
     tls: { dev: true },
     connectTimeoutMs: 1,
     responseTimeoutMs: 1,

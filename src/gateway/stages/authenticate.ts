@@ -57,12 +57,25 @@ function authenticateCredential(
       );
     }
     ctx.principal = verifyApiKey(headers[keyHeader] as string, auth.apiKeys, policy);
+    forwardVerified(ctx, policy, keyHeader);
     return;
   }
-  if (authorization !== undefined) return authenticateAuthorization(ctx, authorization, policy, auth);
+  if (authorization !== undefined) {
+    const verified = authenticateAuthorization(ctx, authorization, policy, auth);
+    if (verified === undefined) return forwardVerified(ctx, policy, 'authorization');
+    return policy.forwardDrops === null
+      ? verified
+      : verified.then(() => forwardVerified(ctx, policy, 'authorization'));
+  }
   if (policy.mode !== 'public') {
     throw unauthenticated('credential.missing: no credential presented', policy.challenges.missing);
   }
+}
+
+/** Credential passthrough: the header just verified goes on to the upstream, the others do not. */
+function forwardVerified(ctx: RequestContext, policy: AuthPolicy, header: string): void {
+  const drops = policy.forwardDrops?.get(header);
+  if (drops !== undefined) ctx.upstreamHeaderDrops = drops;
 }
 
 function authenticateAuthorization(

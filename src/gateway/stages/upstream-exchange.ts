@@ -1,4 +1,7 @@
+import { unmetResponseCondition } from '../../auth/policy/conditions.js';
 import { checkResponseBody, type ResponseDecision } from '../../contract/validation/index.js';
+import { parseBoundedJson, type JsonBounds } from '../../contract/validation/safe-json.js';
+import { answerFailsLogin } from '../../limits/extension.js';
 import { GatehouseError } from '../../errors/gatehouse-error.js';
 import type { RequestContext } from '../request-context.js';
 import { securityPreamble, sendProblem } from '../respond.js';
@@ -63,6 +66,9 @@ export class UpstreamExchange implements UpstreamHandler {
   #lengthIndex = -1;
   /** Set when the answer's body must be checked against the contract: held whole, never streamed. */
   #checked: Exclude<ResponseDecision, string | null> | null = null;
+  /** Set when the answer's JSON must be read (owner conditions, a login's failedWhen): held whole. */
+  #inspected = false;
+  #encoded = false;
   #held: Buffer[] | null = null;
 
   constructor(ctx: RequestContext, target: UpstreamTarget) {
@@ -83,14 +89,26 @@ export class UpstreamExchange implements UpstreamHandler {
 
   onHeaders(status: number, rawHeaders: readonly string[], resume: () => void): boolean {
     if (status < 200) return true;
-    this.#ctx.journey.upstreamMs = Math.round((performance.now() - this.#ctx.forwardedAt) * 1000) / 1000;
+    const ctx = this.#ctx;
+    ctx.journey.upstreamMs = Math.round((performance.now() - ctx.forwardedAt) * 1000) / 1000;
+    const note = ctx.limits;
+    if (note !== null && note.loginAddressKey !== null) note.loginAnswerStatus = status;
     if (status >= 500) {
       // The upstream's own error page may carry a stack trace or an internal host name: read
       // and drop it (the connection stays reusable), then answer a generic problem.
       this.#replace(new GatehouseError('GH_UPSTREAM_BAD_RESPONSE', `upstream answered ${status}`));
       return true;
     }
-    const ctx = this.#ctx;
+    if (ctx.answerConditions !== null) {
+      // Where ownership is checked on the answer, "not yours", "missing", "forbidden" and any
+      // other status that could tell them apart (a redirect, a 409, a 410) read the same.
+      if (status >= 300) {
+        this.#replace(new GatehouseError('GH_OBJECT_ABSENT', `upstream answered ${status}`));
+        return true;
+      }
+      if (status < 300) this.#inspected = true;
+    }
+    if (note !== null && note.loginFailedWhen !== null && status < 300) this.#inspected = true;
     const contract = ctx.responseContract;
     // RFC 9111 §5.2.2.5: an answer given for credentials is never stored by any cache.
     const noStore = ctx.principal !== null || (contract !== null && contract.noStore);
@@ -127,6 +145,8 @@ export class UpstreamExchange implements UpstreamHandler {
       }
       this.#checked = decision;
     }
+    // A compressed answer cannot be read here: owner conditions then fail closed.
+    this.#encoded = contentEncoding !== undefined && contentEncoding.toLowerCase() !== 'identity';
     if (noStore) headers.push('cache-control', 'no-store');
     const extra = ctx.responseHeaders;
     if (extra !== null) for (let i = 0; i < extra.length; i += 1) headers.push(extra[i]!);
@@ -148,7 +168,7 @@ export class UpstreamExchange implements UpstreamHandler {
         new GatehouseError('GH_UPSTREAM_RESPONSE_TOO_LARGE', `upstream sent over ${this.#maxBytes} bytes`),
       );
     }
-    if (this.#checked !== null) {
+    if (this.#checked !== null || this.#inspected) {
       (this.#held ??= []).push(chunk);
       return true;
     }
@@ -176,6 +196,14 @@ export class UpstreamExchange implements UpstreamHandler {
     if (this.#replacedBy !== null) {
       sendProblem(ctx, this.#replacedBy);
       return;
+    }
+    if (this.#inspected) {
+      const raw = this.#heldBody();
+      if (!this.#inspect(raw)) {
+        sendProblem(ctx, this.#replacedBy!);
+        return;
+      }
+      if (this.#checked === null) this.#pending = raw.length === 0 ? null : raw;
     }
     if (this.#checked !== null) {
       this.#completeChecked();
@@ -214,9 +242,7 @@ export class UpstreamExchange implements UpstreamHandler {
   #completeChecked(): void {
     const ctx = this.#ctx;
     if (ctx.answered) return;
-    const held = this.#held;
-    const raw =
-      held === null ? Buffer.alloc(0) : held.length === 1 ? held[0]! : Buffer.concat(held, this.#received);
+    const raw = this.#heldBody();
     const removed: string[] = [];
     const checked = checkResponseBody(this.#checked!, ctx.responseContract!.mode, raw, removed);
     if (checked.violation !== null) {
@@ -235,6 +261,40 @@ export class UpstreamExchange implements UpstreamHandler {
     ctx.res.writeHead(this.#status, headers, securityPreamble(ctx.id));
     if (body.length <= SINGLE_WRITE_MAX_BYTES) ctx.res.end(body.toString('latin1'), 'latin1');
     else ctx.res.end(body);
+  }
+
+  #heldBody(): Buffer {
+    const held = this.#held;
+    if (held === null) return Buffer.alloc(0);
+    if (held.length === 1) return held[0]!;
+    const whole = Buffer.concat(held, this.#received);
+    this.#held = [whole];
+    return whole;
+  }
+
+  /**
+   * Reads the held answer for what the operation checks on it: a login's failedWhen tests (for
+   * the backoff and the detectors) and the owner conditions, which replace another principal's
+   * object with the 404 a missing one gets. False when the answer was replaced.
+   */
+  #inspect(raw: Buffer): boolean {
+    const ctx = this.#ctx;
+    const answer = this.#encoded ? undefined : parseAnswer(raw);
+    const note = ctx.limits;
+    if (note !== null && note.loginFailedWhen !== null) {
+      // An answer its tests cannot read is a failure: it must never reset the backoff.
+      note.loginAnswerRead = true;
+      note.loginAnswerFailed =
+        answer === undefined
+          ? 'the answer is not readable JSON'
+          : (answerFailsLogin(note.loginFailedWhen, answer)?.text ?? null);
+    }
+    const conditions = ctx.answerConditions;
+    if (conditions === null || ctx.principal === null) return true;
+    const unmet = unmetResponseCondition(conditions, ctx.principal, answer);
+    if (unmet === null) return true;
+    this.#replace(new GatehouseError('GH_OBJECT_NOT_FOUND', unmet));
+    return false;
   }
 
   /** The answer will be replaced by a problem: recorded for operators, body read and dropped. */
@@ -257,6 +317,22 @@ export class UpstreamExchange implements UpstreamHandler {
   #abortWith(err: GatehouseError): false {
     this.#abort?.(err);
     return false;
+  }
+}
+
+/** Bounds on an answer read for its owner or a login's outcome, as on request bodies. */
+const ANSWER_BOUNDS: JsonBounds = { maxDepth: 64, maxKeys: 100_000 };
+
+/**
+ * The answer as JSON, or undefined when it is not, or is JSON that parsers read differently
+ * (duplicate keys: the client's parser might take another owner than the one checked here).
+ */
+function parseAnswer(raw: Buffer): unknown {
+  if (raw.length === 0) return undefined;
+  try {
+    return parseBoundedJson(raw, ANSWER_BOUNDS);
+  } catch {
+    return undefined;
   }
 }
 

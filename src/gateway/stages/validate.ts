@@ -19,23 +19,42 @@ export function createValidateStage(contracts: ReadonlyMap<Operation, OperationC
         throw new GatehouseError('GH_INTERNAL', `no compiled contract for ${route.operation.template}`);
       contract.request.check(route, ctx.req, ctx.body);
       ctx.responseContract = contract.response;
-      // A compressed answer cannot be checked: the upstream is asked for identity encoding.
-      if (contract.response.filters)
-        ctx.upstreamHeaderDrops = withAcceptEncodingDropped(ctx.upstreamHeaderDrops);
+      if (ctx.answerConditions !== null) {
+        // The owner is read from the answer: it must be the whole object, in identity encoding,
+        // and never a 304 or a range that would tell an existing object from a missing one.
+        ctx.upstreamHeaderDrops = extendedDrops(ctx.upstreamHeaderDrops, OWNER_CHECKED, ownerChecked);
+      } else if (contract.response.filters || ctx.limits?.loginFailedWhen != null) {
+        // A compressed answer cannot be checked: the upstream is asked for identity encoding.
+        ctx.upstreamHeaderDrops = extendedDrops(ctx.upstreamHeaderDrops, ACCEPT_ENCODING, readable);
+      }
     },
   };
 }
 
-const ACCEPT_ENCODING_ONLY: ReadonlySet<string> = new Set(['accept-encoding']);
+const ACCEPT_ENCODING: ReadonlySet<string> = new Set(['accept-encoding']);
+const OWNER_CHECKED: ReadonlySet<string> = new Set([
+  'accept-encoding',
+  'if-match',
+  'if-none-match',
+  'if-modified-since',
+  'if-unmodified-since',
+  'if-range',
+  'range',
+]);
 /** The authenticate stage's per-operation sets, each extended once (not per request). */
-const extendedDrops = new WeakMap<ReadonlySet<string>, ReadonlySet<string>>();
+const readable = new WeakMap<ReadonlySet<string>, ReadonlySet<string>>();
+const ownerChecked = new WeakMap<ReadonlySet<string>, ReadonlySet<string>>();
 
-function withAcceptEncodingDropped(drops: ReadonlySet<string> | null): ReadonlySet<string> {
-  if (drops === null) return ACCEPT_ENCODING_ONLY;
-  let extended = extendedDrops.get(drops);
+function extendedDrops(
+  drops: ReadonlySet<string> | null,
+  extra: ReadonlySet<string>,
+  cache: WeakMap<ReadonlySet<string>, ReadonlySet<string>>,
+): ReadonlySet<string> {
+  if (drops === null) return extra;
+  let extended = cache.get(drops);
   if (extended === undefined) {
-    extended = new Set([...drops, 'accept-encoding']);
-    extendedDrops.set(drops, extended);
+    extended = new Set([...drops, ...extra]);
+    cache.set(drops, extended);
   }
   return extended;
 }

@@ -1,4 +1,5 @@
-import { connect, type SecureContext, type TLSSocket } from 'node:tls';
+import { connect as connectPlain, type Socket } from 'node:net';
+import { connect, type SecureContext } from 'node:tls';
 import type { Exchange, ExchangeHost } from './exchange.js';
 import { HTTPParser, type ParseError, type LlhttpParser } from './llhttp.js';
 import { describeError, UpstreamError } from './upstream-error.js';
@@ -6,26 +7,34 @@ import { describeError, UpstreamError } from './upstream-error.js';
 export interface ConnectionOptions {
   readonly host: string;
   readonly port: number;
+  /** A Unix socket to connect to instead of host:port (a service on the same host), else null. */
+  readonly socketPath: string | null;
   /** Host header value: the upstream URL's host[:port]. */
   readonly authority: string;
-  readonly secureContext: SecureContext;
+  /** null for a plain http:// upstream, which configuration allows on loopback or a Unix socket only. */
+  readonly secureContext: SecureContext | null;
   /** SNI and the name the certificate must carry; null: the host itself (an IP is checked as such). */
   readonly servername: string | null;
   readonly connectTimeoutMs: number;
   readonly maxHeaderBytes: number;
 }
 
-/** What a connection tells the pool that owns it. */
-/** A TLS connection to the upstream: its trust, the gateway's client certificate, HTTP/1.1 by ALPN. */
-export function connectUpstream(options: ConnectionOptions): TLSSocket {
-  return connect({
-    host: options.host,
-    port: options.port,
+/**
+ * A connection to the upstream and the event that says it can carry a request. TLS: its trust,
+ * the gateway's client certificate, HTTP/1.1 by ALPN. Plain: only to a sidecar on the same host.
+ */
+export function connectUpstream(options: ConnectionOptions): { socket: Socket; ready: string } {
+  const where =
+    options.socketPath === null ? { host: options.host, port: options.port } : { path: options.socketPath };
+  if (options.secureContext === null) return { socket: connectPlain(where), ready: 'connect' };
+  const socket = connect({
+    ...where,
     secureContext: options.secureContext,
     rejectUnauthorized: true,
     ALPNProtocols: ['http/1.1'],
     ...(options.servername === null ? {} : { servername: options.servername }),
   });
+  return { socket, ready: 'secureConnect' };
 }
 
 export interface ConnectionOwner {
@@ -52,7 +61,7 @@ const SINGLE_WRITE_MAX_BYTES = 16_384;
  * not the answer to the current request closes the connection.
  */
 export class UpstreamConnection implements ExchangeHost {
-  readonly #socket: TLSSocket;
+  readonly #socket: Socket;
   readonly #parser: LlhttpParser;
   readonly #owner: ConnectionOwner;
   readonly #authority: string;
@@ -73,18 +82,18 @@ export class UpstreamConnection implements ExchangeHost {
     this.#owner = owner;
     this.#authority = options.authority;
     this.#parser = createParser(options.maxHeaderBytes, this);
-    const socket = connectUpstream(options);
+    const { socket, ready } = connectUpstream(options);
     socket.setNoDelay(true);
     this.#socket = socket;
     this.#connectTimer = setTimeout(() => {
       this.destroy(
         new UpstreamError(
           'UPSTREAM_CONNECT_TIMEOUT',
-          `no TLS connection within ${options.connectTimeoutMs} ms`,
+          `no ${options.secureContext === null ? '' : 'TLS '}connection within ${options.connectTimeoutMs} ms`,
         ),
       );
     }, options.connectTimeoutMs);
-    socket.once('secureConnect', () => this.#clearConnectTimer());
+    socket.once(ready, () => this.#clearConnectTimer());
     socket.on('data', (data: Buffer) => this.#onData(data));
     socket.on('end', () => this.#onEnd());
     socket.on('error', (err: Error) => this.#noteCloseReason(err));

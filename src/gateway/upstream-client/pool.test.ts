@@ -1209,3 +1209,46 @@ describe('UpstreamPool: close', () => {
     expect((await settled(handler)).events).toEqual(COMPLETE);
   });
 });
+
+describe('UpstreamPool: plain sidecar upstreams', () => {
+  /** A plain HTTP/1.1 server that answers every request with what it received. */
+  async function startPlainUpstream(where: { path: string } | { port: 0; host: string }) {
+    const heads: string[] = [];
+    const server = createNetServer((socket) => {
+      let text = '';
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+        if (!text.includes('\r\n\r\n')) return;
+        heads.push(text);
+        text = '';
+        socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nplain');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(where, resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    return { heads, port: 'path' in where ? 0 : (server.address() as AddressInfo).port };
+  }
+
+  it('talks plain HTTP/1.1 to a Unix socket, naming the URL’s host', async () => {
+    const socketPath = join(await newStateDir(), 'notes.sock');
+    const upstream = await startPlainUpstream({ path: socketPath });
+    const pool = createPool(0, { origin: new URL('http://notes.internal'), secureContext: null, socketPath });
+    const handler = await settled(send(pool, { path: '/health' }));
+    expect(handler.events).toEqual(COMPLETE);
+    expect(handler.body.toString()).toBe('plain');
+    expect(upstream.heads).toEqual(['GET /health HTTP/1.1\r\nhost: notes.internal\r\n\r\n']);
+    expect(await pool.probe()).toBe(true);
+  });
+
+  it('talks plain HTTP/1.1 to a loopback port', async () => {
+    const upstream = await startPlainUpstream({ port: 0, host: '127.0.0.1' });
+    const origin = new URL(`http://127.0.0.1:${upstream.port}`);
+    const pool = createPool(0, { origin, secureContext: null });
+    expect((await settled(send(pool))).body.toString()).toBe('plain');
+  });
+
+  it('refuses an https origin without a TLS context, and an http one with one', () => {
+    expect(() => createPool(1, { secureContext: null })).toThrow(TypeError);
+    expect(() => createPool(1, { origin: new URL('http://127.0.0.1:1') })).toThrow(TypeError);
+  });
+});

@@ -6,9 +6,12 @@ import { probeConnection } from './probe.js';
 import type { PoolStats, UpstreamDispatcher, UpstreamHandler, UpstreamRequest } from './types.js';
 
 export interface UpstreamPoolOptions {
-  /** https: origin of the upstream. */
+  /** https: origin of the upstream, or http: for a sidecar on loopback or a Unix socket. */
   readonly origin: URL;
-  readonly secureContext: SecureContext;
+  /** Required for https:, null for http:. */
+  readonly secureContext: SecureContext | null;
+  /** Connect to this Unix socket instead of the origin's host and port; the origin names the Host. */
+  readonly socketPath?: string | null;
   /** Name the upstream certificate must carry (and SNI); null: the URL's host. */
   readonly servername: string | null;
   /** Most connections open at once; requests beyond them wait in order. */
@@ -38,12 +41,16 @@ export class UpstreamPool implements UpstreamDispatcher, ConnectionOwner {
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(options: UpstreamPoolOptions) {
-    if (options.origin.protocol !== 'https:') throw new TypeError('upstream origin must be https:');
+    const tls = options.origin.protocol === 'https:';
+    if (tls !== (options.secureContext !== null)) {
+      throw new TypeError('an https: upstream needs a TLS context, an http: one none');
+    }
     this.#options = options;
     const host = options.origin.hostname.replace(/^\[(.*)\]$/, '$1');
     this.#connection = {
       host,
-      port: Number(options.origin.port || 443),
+      port: Number(options.origin.port || (tls ? 443 : 80)),
+      socketPath: options.socketPath ?? null,
       authority: options.origin.host,
       secureContext: options.secureContext,
       servername: options.servername ?? (isIP(host) === 0 ? host : null),
