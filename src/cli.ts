@@ -12,6 +12,7 @@ import { compilePreAuthRules } from './limits/rule.js';
 import { rotateSigningKeyCommand } from './auth/signing/rotate-command.js';
 import { runDemo } from './demo/run-demo.js';
 import { runGateway } from './process/run.js';
+import { INIT_HELP, ROUTES_HELP } from './cli/help-text.js';
 
 const program = new Command();
 program
@@ -32,6 +33,33 @@ program
   .requiredOption('-c, --config <file>', 'the YAML configuration')
   .action(async (options: { config: string }) => {
     process.exitCode = await checkConfigCommand(options.config);
+  });
+
+program
+  .command('routes')
+  .description(
+    'list every operation of every API with the policy the gateway enforces on it (security, limits, validation)',
+  )
+  .requiredOption('-c, --config <file>', 'the YAML configuration')
+  .option('--json', 'print a JSON array instead of the table (warnings go to stderr)')
+  .addHelpText('after', ROUTES_HELP)
+  .action(async (options: { config: string; json?: boolean }) => {
+    const { routesCommand } = await import('./cli/routes-command.js');
+    process.exitCode = await routesCommand(options);
+  });
+
+program
+  .command('init')
+  .description('write a starting gatehouse.yaml and a policy overlay for an existing OpenAPI document')
+  .requiredOption('--openapi <file>', "the service's OpenAPI 3.0/3.1 document (left untouched)")
+  .requiredOption('--upstream <url>', 'where the service listens: https://, or http:// on a loopback address')
+  .option('--name <name>', "the API's name (default: from the document's title)")
+  .option('--out <dir>', 'the folder to write the two files to', '.')
+  .option('--force', 'overwrite files that exist')
+  .addHelpText('after', INIT_HELP)
+  .action(async (options: { openapi: string; upstream: string; name?: string; out: string; force?: boolean }) => {
+    const { initCommand } = await import('./cli/init-command.js');
+    process.exitCode = await initCommand(options);
   });
 
 program
