@@ -1,7 +1,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { LimitsConfig } from '../../config/types.js';
 import type { ErrorCode } from '../../errors/catalogue.js';
-import { HTTPParser, PARSER_METHODS, type LlhttpParser, type ParseError } from '../upstream-client/llhttp.js';
+import { HTTPParser, PARSER_METHODS, type LlhttpParser } from '../upstream-client/llhttp.js';
 import { FrontRequest, type BodySource } from './request.js';
 import { FrontResponse, type AnswerSink } from './response.js';
 
@@ -20,8 +20,27 @@ export interface FrontHost {
 
 /** Header fields per request beyond which it is refused (Node's own server allows 2000). */
 const MAX_HEADER_PAIRS = 2000;
-/** Pipelined requests held behind the one being answered; a client sending more is cut off. */
+/**
+ * Pipelined requests held behind the one being answered. At this many the rest of what the
+ * client sent is held unparsed, and reading pauses until answers have gone out.
+ */
 const MAX_QUEUED = 32;
+/**
+ * Received bytes are parsed this many at a time while requests are queued, so that a read full
+ * of pipelined requests stops near MAX_QUEUED instead of being parsed whole.
+ */
+const PARSE_SLICE_BYTES = 1024;
+/**
+ * Where a slice cannot stop in time (a body streaming into the request being answered, followed
+ * by a burst of requests in the same read): requests beyond this many are not read, and the
+ * connection closes once the ones it holds are answered. None of them was forwarded.
+ */
+const MAX_HELD_REQUESTS = 128;
+/**
+ * Answer bytes the client has not taken yet beyond which no further request is started or read
+ * (a client that pipelines and never reads must not make the gateway buffer without bound).
+ */
+const MAX_UNSENT_BYTES = 65_536;
 
 /**
  * One client connection: its bytes go through llhttp (strict, as Node's server uses it), each
@@ -59,6 +78,16 @@ export class FrontConnection implements AnswerSink, BodySource {
   #partialHeaders: string[] | null = null;
   #partialUrl = '';
   #closed = false;
+  /** Bytes received and not parsed yet, held while the queue is full or answers wait to be sent. */
+  #unparsed: Buffer | null = null;
+  /** Reading paused because received bytes are held unparsed. */
+  #inputHeld = false;
+  /** Waiting for the client to take the answer bytes already written (MAX_UNSENT_BYTES). */
+  #sendBlocked = false;
+  /** Write-buffer drains seen, and when the client last took any (the send deadline). */
+  #drains = 0;
+  #drainsSeen = 0;
+  #stalledSince = -1;
 
   constructor(socket: TLSSocket, host: FrontHost) {
     this.socket = socket;
@@ -66,6 +95,7 @@ export class FrontConnection implements AnswerSink, BodySource {
     this.#messageStart = performance.now();
     this.#parser = createParser(host.limits.maxHeaderBytes, this);
     socket.on('data', (data: Buffer) => this.#onData(data));
+    socket.on('drain', () => this.#onDrain());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.#onClose());
   }
@@ -74,6 +104,11 @@ export class FrontConnection implements AnswerSink, BodySource {
   checkDeadlines(now: number): void {
     if (this.#closed) return;
     const limits = this.#host.limits;
+    if (this.#stalled(now) > limits.requestTimeoutMs) {
+      // Answers wait to be sent and the client has taken none of them for that long.
+      this.socket.destroy();
+      return;
+    }
     if (this.#closingSince >= 0) {
       if (now - this.#closingSince > limits.idleTimeoutMs) this.socket.destroy();
       return;
@@ -112,7 +147,9 @@ export class FrontConnection implements AnswerSink, BodySource {
     const req = this.#inFlightRequest;
     // A body not read to its end would be taken for the next request: such an answer closes.
     const bodyDone = req === null || req.complete || !req.hasBody;
-    return bodyDone && !this.#closing && !this.#draining && this.#pendingRefusal === null;
+    if (!bodyDone || this.#draining || this.#pendingRefusal !== null) return false;
+    // Reading has stopped, but requests read before that are still to be answered on it.
+    return !this.#closing || this.#queue.length > 0;
   }
 
   answered(res: FrontResponse, keepAlive: boolean): void {
@@ -125,16 +162,57 @@ export class FrontConnection implements AnswerSink, BodySource {
       // Unread body bytes could be taken for the next request: nothing more is read.
       this.#stopReading();
       req.stopReading();
-      this.#pump();
+      if (!keepAlive) this.#queue.length = 0;
+    }
+    if (!this.#parsing) this.#idleSince = performance.now();
+    if (this.#waitForClient()) return;
+    this.#proceed();
+  }
+
+  /** Next steps once an answer is out and the client takes what was sent: the next request, or more input. */
+  #proceed(): void {
+    this.#pump();
+    if (this.#closing) {
       if (this.#inFlight === null) this.#endConnection();
       return;
     }
-    if (!this.#parsing) this.#idleSince = performance.now();
-    this.#pump();
     if (this.#queue.length === 0 && this.#queuePaused) {
       this.#queuePaused = false;
       this.resumeReading();
     }
+    // Parsed outside the answer's call stack, as data arriving from the socket would be.
+    if (this.#unparsed !== null) setImmediate(() => this.#releaseInput());
+  }
+
+  /**
+   * True (and reading paused until the client catches up) when the answers written and not yet
+   * taken by the client exceed MAX_UNSENT_BYTES.
+   */
+  #waitForClient(): boolean {
+    if (this.#sendBlocked) return true;
+    if (this.socket.writableLength <= MAX_UNSENT_BYTES) return false;
+    this.#sendBlocked = true;
+    this.pauseReading();
+    return true;
+  }
+
+  #onDrain(): void {
+    this.#drains += 1;
+    if (!this.#sendBlocked || this.#closed) return;
+    this.#sendBlocked = false;
+    this.resumeReading();
+    if (this.#inFlight === null) this.#proceed();
+  }
+
+  /** How long answer bytes have waited with the client taking none (0 when it keeps up). */
+  #stalled(now: number): number {
+    if (!this.socket.writableNeedDrain || this.#drains !== this.#drainsSeen) {
+      this.#drainsSeen = this.#drains;
+      this.#stalledSince = -1;
+      return 0;
+    }
+    if (this.#stalledSince < 0) this.#stalledSince = now;
+    return now - this.#stalledSince;
   }
 
   // BodySource
@@ -198,8 +276,10 @@ export class FrontConnection implements AnswerSink, BodySource {
     // RFC 9110 §10.1.1: an expectation the server cannot meet may be answered 417.
     if ((framing & UNMET_EXPECTATION) !== 0)
       return this.#refuse('GH_TRANSPORT_EXPECTATION_FAILED', 'Expect other than 100-continue');
-    if (this.#queue.length >= MAX_QUEUED) {
-      this.socket.destroy();
+    if (this.#closing) return; // parsed after reading stopped, in the same read: not taken
+    if (this.#queue.length >= MAX_HELD_REQUESTS) {
+      // Never forwarded: the client learns from the close that it must send them again.
+      this.#stopReading();
       return;
     }
     const name = PARSER_METHODS[method] ?? '';
@@ -242,21 +322,73 @@ export class FrontConnection implements AnswerSink, BodySource {
 
   #onData(data: Buffer): void {
     if (this.#closing) return;
-    const result = this.#parser.execute(data);
-    if (typeof result !== 'number') {
-      const err = result as ParseError;
-      // Bytes after a request that asked to close: not read, not answered.
-      if (err.code === 'HPE_CLOSED_CONNECTION') this.#stopReading();
-      else if (err.code === 'HPE_HEADER_OVERFLOW')
-        this.#refuse('GH_TRANSPORT_HEADERS_TOO_LARGE', 'request headers over maxHeaderBytes');
-      else this.#refuse('GH_TRANSPORT_BAD_REQUEST', `HTTP parse error ${err.code ?? ''}`.trim());
+    if (this.#unparsed !== null) {
+      // Bytes already in the socket when reading paused: behind the ones held.
+      this.#unparsed = Buffer.concat([this.#unparsed, data]);
+      return;
     }
+    this.#parse(data);
+  }
+
+  /**
+   * Parses what the client sent in slices (a small request is one), stopping where the queue is
+   * full or the client is not taking its answers: the rest is held, reading pauses, and parsing
+   * resumes as answers go out. The body of the request being answered is not sliced.
+   */
+  #parse(data: Buffer): void {
+    let offset = 0;
+    while (offset < data.length && !this.#closing) {
+      if (this.#queue.length >= MAX_QUEUED || this.#sendBlocked) {
+        this.#unparsed = offset === 0 ? data : data.subarray(offset);
+        if (!this.#inputHeld) {
+          this.#inputHeld = true;
+          this.pauseReading();
+        }
+        return;
+      }
+      // The body of the request being answered streams on in one go; anything else is sliced.
+      const body = this.#current !== null && this.#current === this.#inFlightRequest;
+      const end = body ? data.length : Math.min(data.length, offset + PARSE_SLICE_BYTES);
+      if (!this.#execute(offset === 0 && end === data.length ? data : data.subarray(offset, end))) return;
+      offset = end;
+    }
+  }
+
+  /** Parses the held bytes once the queue has room and the client takes its answers. */
+  #releaseInput(): void {
+    const held = this.#unparsed;
+    if (held === null || this.#closed || this.#closing) return;
+    if (this.#queue.length >= MAX_QUEUED || this.#sendBlocked) return;
+    this.#unparsed = null;
+    this.#parse(held);
+    if (this.#unparsed === null && this.#inputHeld) {
+      this.#inputHeld = false;
+      this.resumeReading();
+    }
+  }
+
+  /** One call into llhttp; false when it refused the bytes (the refusal is under way). */
+  #execute(chunk: Buffer): boolean {
+    const result = this.#parser.execute(chunk);
+    if (typeof result === 'number') return true;
+    const err = result;
+    // Bytes after a request that asked to close: not read, not answered.
+    if (err.code === 'HPE_CLOSED_CONNECTION') this.#stopReading();
+    else if (err.code === 'HPE_HEADER_OVERFLOW')
+      this.#refuse('GH_TRANSPORT_HEADERS_TOO_LARGE', 'request headers over maxHeaderBytes');
+    else this.#refuse('GH_TRANSPORT_BAD_REQUEST', `HTTP parse error ${err.code ?? ''}`.trim());
+    return false;
   }
 
   #pump(): void {
     if (this.#pumping) return;
     this.#pumping = true;
-    while (this.#inFlight === null && this.#queue.length > 0 && !this.socket.destroyed) {
+    while (
+      this.#inFlight === null &&
+      this.#queue.length > 0 &&
+      !this.#sendBlocked &&
+      !this.socket.destroyed
+    ) {
       const [req, res] = this.#queue.shift()!;
       this.#dispatch(req, res);
     }

@@ -433,6 +433,63 @@ describe('front connection over real TLS', () => {
   });
 });
 
+describe('front connection under pipelining and clients that do not read', () => {
+  const burst = (count: number, prefix = '/r'): string =>
+    Array.from({ length: count }, (_, i) => `GET ${prefix}${i} HTTP/1.1\r\nhost: x\r\n\r\n`).join('');
+
+  it.each([34, 200, 1000])(
+    'answers %i requests sent in one write, in order, none dropped, the connection kept',
+    async (count) => {
+      const front = await startFront((req, res) => setImmediate(() => answerOk(req, res)));
+      const client = await open(front.port);
+      client.socket.write(burst(count));
+      const got = answers(await client.until((t) => answers(t).length === count, 10_000));
+      expect(got.map((a) => a.body)).toEqual(Array.from({ length: count }, (_, i) => `ok GET /r${i}`));
+      expect(got.every((a) => header(a, 'connection') === undefined)).toBe(true);
+      expect(client.socket.destroyed).toBe(false);
+      expect(front.closed.every((c) => c.finished)).toBe(true);
+    },
+  );
+
+  it('never holds more than a bounded queue of parsed requests, whatever the burst', async () => {
+    let most = 0;
+    const front = await startFront((req, res) => {
+      // Requests handed over but not answered yet, plus this one: the handler sees one at a time.
+      most = Math.max(most, front.seen.length - front.closed.length);
+      setTimeout(() => answerOk(req, res), 1);
+    });
+    const client = await open(front.port);
+    client.socket.write(burst(300));
+    await client.until((t) => answers(t).length === 300, 10_000);
+    expect(most).toBe(1);
+  });
+
+  it('stops starting requests for a client that reads no answers, then cuts it off', async () => {
+    const big = 'x'.repeat(32_768);
+    const front = await startFront((_req, res) => {
+      res.writeHead(200, ['content-length', String(big.length)]);
+      res.end(big);
+    });
+    const client = await open(front.port);
+    client.socket.pause(); // reads nothing: answers pile up in the kernel, then in the gateway
+    const sent = 4000;
+    client.socket.write(burst(sent));
+    let handled = -1;
+    for (let i = 0; i < 40 && front.seen.length !== handled; i += 1) {
+      handled = front.seen.length;
+      await delay(100);
+    }
+    // What the kernel buffers take, plus MAX_UNSENT_BYTES and one answer: far from all of them.
+    expect(handled).toBeLessThan(sent / 4);
+    // requestTimeoutMs (600) with nothing taken, found by the sweep: the connection is cut.
+    await delay(1_500);
+    client.socket.resume();
+    await client.ended;
+    expect(front.seen.length).toBe(handled);
+    expect(answers(client.text()).length).toBeLessThan(handled + 1);
+  });
+});
+
 describe('front connection deadlines and shutdown', () => {
   it('answers 408 to a client whose headers are too slow, and never calls the handler', async () => {
     const front = await startFront(answerOk);
