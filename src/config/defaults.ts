@@ -17,6 +17,10 @@ export const configDefaults = {
     requestTimeoutMs: 30_000,
     idleTimeoutMs: 60_000,
     maxConnections: 10_000,
+    // A browser opens six; an office behind one NAT address, or a load balancer in front, many
+    // more: one address may hold a tenth of maxConnections, and open 256 a second (burst 512).
+    maxConnectionsPerAddress: 1000,
+    maxHandshakesPerAddressPerSecond: 256,
   },
   api: {
     basePath: '/',

@@ -26,6 +26,8 @@ describe('loadConfig on valid files', () => {
         requestTimeoutMs: 30000,
         idleTimeoutMs: 60000,
         maxConnections: 10000,
+        maxConnectionsPerAddress: 1000,
+        maxHandshakesPerAddressPerSecond: 256,
       },
       apis: [
         {
@@ -92,6 +94,8 @@ journeyBufferSize: 0
       requestTimeoutMs: 900,
       idleTimeoutMs: 700,
       maxConnections: 3,
+      maxConnectionsPerAddress: 1000,
+      maxHandshakesPerAddressPerSecond: 256,
     });
     expect(config.apis[0]).toEqual({
       name: 'bank',

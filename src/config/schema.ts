@@ -109,6 +109,8 @@ const limits = {
     requestTimeoutMs: timeoutMs(d.limits.requestTimeoutMs),
     idleTimeoutMs: timeoutMs(d.limits.idleTimeoutMs),
     maxConnections: positiveInt(d.limits.maxConnections),
+    maxConnectionsPerAddress: positiveInt(d.limits.maxConnectionsPerAddress),
+    maxHandshakesPerAddressPerSecond: positiveInt(d.limits.maxHandshakesPerAddressPerSecond),
   },
 } as const;
 

@@ -34,6 +34,10 @@ export interface LimitsConfig {
   readonly idleTimeoutMs: number;
   /** Open client connections per listener; more are refused at accept. */
   readonly maxConnections: number;
+  /** Open connections from one client address (an IPv6 /64); more are closed at accept. */
+  readonly maxConnectionsPerAddress: number;
+  /** New connections (TLS handshakes) a second from one address, with a burst of twice that. */
+  readonly maxHandshakesPerAddressPerSecond: number;
 }
 
 /** How Gatehouse trusts the upstream and proves itself to it (mTLS). */

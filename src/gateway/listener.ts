@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LimitsConfig } from '../config/types.js';
 import { errorCatalogue, type ErrorCode } from '../errors/catalogue.js';
 import { problemBody } from '../errors/problem.js';
+import { AddressGate } from './address-gate.js';
 import { HSTS_VALUE } from './respond.js';
 import { FrontConnection, type FrontHost } from './front/connection.js';
 import type { FrontRequest } from './front/request.js';
@@ -65,6 +66,7 @@ export class Listener {
   readonly https: https.Server;
   readonly #tcp: net.Server;
   readonly #options: ListenerOptions;
+  readonly #gate: AcceptGate;
 
   constructor(options: ListenerOptions) {
     this.#options = options;
@@ -91,8 +93,12 @@ export class Listener {
     this.https.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) =>
       this.#onClientError(err, socket),
     );
-    this.#tcp = net.createServer({ noDelay: true }, (socket) => this.#sniff(socket));
+    const gate = gateFor(limits, options);
+    this.#tcp = net.createServer({ noDelay: true }, (socket) => {
+      if (gate.admits(socket)) this.#sniff(socket);
+    });
     this.#tcp.maxConnections = limits.maxConnections;
+    this.#gate = gate;
   }
 
   listen(): Promise<net.AddressInfo> {
@@ -134,6 +140,7 @@ export class Listener {
       this.#tcp.close(() => {
         clearInterval(sweep);
         clearTimeout(force);
+        this.#gate.stop();
         this.https.close(() => resolve());
       });
       this.https.closeIdleConnections();
@@ -196,6 +203,38 @@ function sniffTls(
   socket.on('error', () => socket.destroy());
 }
 
+/** The per-address gate of one listener, as its TCP server's accept sees it. */
+interface AcceptGate {
+  /** False (and the socket destroyed, before any TLS work) when its address is over a limit. */
+  admits(socket: net.Socket): boolean;
+  stop(): void;
+}
+
+function gateFor(limits: LimitsConfig, options: FrontDoorOptions): AcceptGate {
+  const gate = new AddressGate(limits.maxConnectionsPerAddress, limits.maxHandshakesPerAddressPerSecond);
+  const sweep = setInterval(() => gate.sweep(performance.now()), 10_000);
+  sweep.unref();
+  return {
+    admits(socket) {
+      const address = socket.remoteAddress ?? '';
+      const now = performance.now();
+      const refused = gate.admit(address, now);
+      if (refused === null) {
+        socket.once('close', () => gate.release(address));
+        return true;
+      }
+      socket.destroy();
+      // Told once a second per address: a flood must not become a flood of events.
+      if (gate.report(address, now)) {
+        const refusal = { requestId: randomUUID(), code: 'GH_LIMIT_CONCURRENCY' as const, reason: refused };
+        options.onTransportRefusal({ ...refusal, clientAddress: address, exposed: null });
+      }
+      return false;
+    },
+    stop: () => clearInterval(sweep),
+  };
+}
+
 function identifyNoKey(): null {
   return null;
 }
@@ -256,6 +295,7 @@ export class GatewayListener implements FrontHost {
   readonly #tls: tls.Server;
   readonly #tcp: net.Server;
   readonly #connections = new Set<FrontConnection>();
+  readonly #gate: AcceptGate;
   readonly #sweep: NodeJS.Timeout;
   #closing = false;
   #onDrained: (() => void) | null = null;
@@ -272,11 +312,14 @@ export class GatewayListener implements FrontHost {
     });
     this.#tls.on('secureConnection', (socket: tls.TLSSocket) => this.#accept(socket));
     this.#tls.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => socket.destroy());
-    this.#tcp = net.createServer({ noDelay: true }, (socket) =>
+    const gate = gateFor(limits, options);
+    this.#gate = gate;
+    this.#tcp = net.createServer({ noDelay: true }, (socket) => {
+      if (!gate.admits(socket)) return;
       sniffTls(socket, limits, this.#tls, (code, reason, plaintext) =>
         this.refuse(socket, code, reason, plaintext),
-      ),
-    );
+      );
+    });
     this.#tcp.maxConnections = limits.maxConnections;
     this.#sweep = setInterval(() => this.#checkDeadlines(), sweepInterval(limits));
     this.#sweep.unref();
@@ -317,6 +360,7 @@ export class GatewayListener implements FrontHost {
         if (pending > 0) return;
         clearTimeout(force);
         clearInterval(this.#sweep);
+        this.#gate.stop();
         resolve();
       };
       this.#onDrained = done;

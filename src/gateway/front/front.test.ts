@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { connect as netConnect } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LimitsConfig } from '../../config/types.js';
@@ -39,6 +40,8 @@ const LIMITS: LimitsConfig = {
   requestTimeoutMs: 600,
   idleTimeoutMs: 500,
   maxConnections: 100,
+  maxConnectionsPerAddress: 100,
+  maxHandshakesPerAddressPerSecond: 1000,
 };
 
 type Handler = (req: FrontRequest, res: FrontResponse) => void;
@@ -53,12 +56,16 @@ interface Front {
   refusals: TransportRefusal[];
 }
 
-async function startFront(handler: Handler, limits: Partial<LimitsConfig> = {}): Promise<Front> {
+async function startFront(
+  handler: Handler,
+  limits: Partial<LimitsConfig> = {},
+  host = '127.0.0.1',
+): Promise<Front> {
   const seen: FrontRequest[] = [];
   const closed: Front['closed'] = [];
   const refusals: TransportRefusal[] = [];
   const listener = new GatewayListener({
-    host: '127.0.0.1',
+    host,
     port: 0,
     tls: { cert: certs.serverCert, key: certs.serverKey },
     limits: { ...LIMITS, ...limits },
@@ -108,8 +115,8 @@ interface Client {
   ended: Promise<void>;
 }
 
-async function open(port: number): Promise<Client> {
-  const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+async function open(port: number, host = '127.0.0.1'): Promise<Client> {
+  const socket = connect({ host, port, rejectUnauthorized: false });
   await new Promise<void>((resolve, reject) => {
     socket.once('secureConnect', resolve);
     socket.once('error', reject);
@@ -487,6 +494,48 @@ describe('front connection under pipelining and clients that do not read', () =>
     await client.ended;
     expect(front.seen.length).toBe(handled);
     expect(answers(client.text()).length).toBeLessThan(handled + 1);
+  });
+});
+
+describe('front door: one address cannot take every slot', () => {
+  /** A TCP connection that has sent nothing yet: it holds a slot until the header timeout. */
+  const idle = (port: number, host: string): Promise<{ closed: Promise<number> }> =>
+    new Promise((resolve, reject) => {
+      const socket = netConnect({ host, port }, () => {
+        const started = Date.now();
+        const closed = new Promise<number>((done) => socket.once('close', () => done(Date.now() - started)));
+        resolve({ closed });
+      });
+      socket.on('error', () => undefined);
+      socket.once('error', reject);
+      cleanups.push(async () => {
+        socket.destroy();
+      });
+    });
+
+  it('closes connections over the per-address cap at once, while another address still gets in', async () => {
+    const front = await startFront(answerOk, { maxConnectionsPerAddress: 3 }, '::');
+    const held = [];
+    for (let i = 0; i < 3; i += 1) held.push(await idle(front.port, '127.0.0.1'));
+    const over = await idle(front.port, '127.0.0.1');
+    // Closed by the gateway right away, not after the 400 ms header timeout.
+    expect(await over.closed).toBeLessThan(300);
+    // Another address (here ::1) is served while the first holds its three.
+    const honest = await open(front.port, '::1');
+    honest.socket.write('GET /a HTTP/1.1\r\nhost: x\r\n\r\n');
+    expect(answers(await honest.until((t) => answers(t).length === 1))[0]!.body).toBe('ok GET /a');
+    expect(front.refusals.map((r) => [r.code, r.clientAddress])).toEqual([
+      ['GH_LIMIT_CONCURRENCY', '::ffff:127.0.0.1'],
+    ]);
+    expect(front.refusals[0]!.reason).toMatch(/^over 3 open connections from 127\.0\.0\.1/);
+  });
+
+  it('bounds the new connections a second one address may open', async () => {
+    const front = await startFront(answerOk, { maxHandshakesPerAddressPerSecond: 2 });
+    const attempts = await Promise.all(Array.from({ length: 8 }, () => idle(front.port, '127.0.0.1')));
+    const lifetimes = await Promise.all(attempts.map((a) => a.closed));
+    // A burst of two seconds' worth (4) waits for the header timeout; the rest are closed at once.
+    expect(lifetimes.filter((ms) => ms < 300)).toHaveLength(4);
   });
 });
 
