@@ -46,6 +46,12 @@ export function securityPreamble(requestId: string): string {
  * The one place a refusal becomes an answer: RFC 9457 problem+json with the generic title of
  * its code and the request id; the detail stays in the journey record.
  */
+const CLOSES_CONNECTION: ReadonlySet<string> = new Set([
+  'GH_TRANSPORT_BAD_REQUEST',
+  'GH_TRANSPORT_NOT_IMPLEMENTED',
+  'GH_ROUTE_BAD_PATH',
+]);
+
 export function sendProblem(ctx: RequestContext, err: GatehouseError): void {
   ctx.journey.decidedBy ??= ctx.currentStage;
   ctx.journey.code = err.code;
@@ -58,7 +64,9 @@ export function sendProblem(ctx: RequestContext, err: GatehouseError): void {
   }
   ctx.answered = true;
   // A body we did not read could be large, or crafted to be taken as the next request: close.
-  if (hasUnreadBody(ctx)) res.shouldKeepAlive = false;
+  // So does a request whose framing or target another server could read otherwise (a repeated
+  // Host, an unknown coding, a traversal): what follows it on the connection is not trusted.
+  if (hasUnreadBody(ctx) || CLOSES_CONNECTION.has(err.code)) res.shouldKeepAlive = false;
   const oauth = ctx.route?.operation.operationId === TOKEN_OPERATION ? oauthErrorFor(err.code) : null;
   if (oauth !== null && ctx.route!.operation.apiName === BUILTIN_API_NAME) {
     writeOAuthError(res, oauth, err, ctx.id, ctx.responseHeaders);

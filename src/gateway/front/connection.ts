@@ -273,6 +273,9 @@ export class FrontConnection implements AnswerSink, BodySource {
     const framing = scanFraming(raw);
     if (minor === 1 && (framing & HAS_HOST) === 0)
       return this.#refuse('GH_TRANSPORT_BAD_REQUEST', 'no Host header');
+    // RFC 9112 §6.1: HTTP/1.0 has no chunked coding; such a message's framing is faulty.
+    if (minor === 0 && (framing & HAS_TRANSFER_ENCODING) !== 0)
+      return this.#refuse('GH_TRANSPORT_BAD_REQUEST', 'Transfer-Encoding in an HTTP/1.0 request');
     // RFC 9110 §10.1.1: an expectation the server cannot meet may be answered 417.
     if ((framing & UNMET_EXPECTATION) !== 0)
       return this.#refuse('GH_TRANSPORT_EXPECTATION_FAILED', 'Expect other than 100-continue');
@@ -462,6 +465,7 @@ const HAS_HOST = 1;
 const HAS_BODY = 2;
 /** An Expect field asks for something other than 100-continue, which is all the gateway offers. */
 const UNMET_EXPECTATION = 4;
+const HAS_TRANSFER_ENCODING = 8;
 
 /**
  * Whether the request names its Host, whether a body follows its headers (RFC 9112 §6.3), and
@@ -475,7 +479,8 @@ function scanFraming(raw: readonly string[]): number {
       if (name.toLowerCase() === 'host') found |= HAS_HOST;
     } else if (name.length === 14) {
       if (name.toLowerCase() === 'content-length' && raw[i + 1] !== '0') found |= HAS_BODY;
-    } else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') found |= HAS_BODY;
+    } else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding')
+      found |= HAS_BODY | HAS_TRANSFER_ENCODING;
     else if (name.length === 6 && name.toLowerCase() === 'expect') {
       if (raw[i + 1]!.trim().toLowerCase() !== '100-continue') found |= UNMET_EXPECTATION;
     }
