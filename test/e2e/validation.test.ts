@@ -453,6 +453,23 @@ describe('the response contract (strip mode)', () => {
     expect(journey.contract).toEqual([expect.stringMatching(/^replaced: /)]);
   });
 
+  it('replaces a hollow answer and a mistyped one by a 502 and records why; the upstream did answer', async () => {
+    for (const [target, reason] of [
+      ['/v/hollow', /lacks the required id/],
+      ['/v/mistyped', /has an object at the top, where its schema declares an array/],
+    ] as const) {
+      const before = h.upstream.hits();
+      const answer = await h.get(target);
+      expect(h.upstream.hits()).toBe(before + 1);
+      expectRefusal(answer, 502, 'upstream-contract-violation');
+      expect(answer.text).not.toMatch(/db\.js|TypeError|ledger|alex/);
+      const journey = h.gateway.journeys.find(String(answer.headers['x-request-id']))!;
+      expect(journey.reason).toMatch(reason);
+      expect(journey.decidedBy).toBe('respond');
+      expect(journey.contract).toEqual([expect.stringMatching(/^replaced: /)]);
+    }
+  });
+
   it('lets an answer with no schema through as it is', async () => {
     const answer = await h.get('/v/reports/q1');
     expect(answer.status).toBe(200);

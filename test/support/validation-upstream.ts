@@ -26,7 +26,8 @@ function account(id: string): Record<string, unknown> {
 
 /**
  * The answers behind test/fixtures/validation-api.yaml (paths under /v/): some keep to the
- * contract, some break it on purpose (extra fields, undeclared status, wrong type, broken JSON).
+ * contract, some break it on purpose (extra fields, undeclared status, wrong type, broken JSON, an
+ * error object where an account is declared, an object where a list is).
  */
 export function answerValidationApi(record: ReceivedRequest, res: ServerResponse): void {
   const path = record.url.split('?')[0]!;
@@ -50,6 +51,13 @@ export function answerValidationApi(record: ReceivedRequest, res: ServerResponse
   } else if (path === '/v/broken') {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{"id": "x", "owner": ');
+  } else if (path === '/v/hollow') {
+    json(res, 200, {
+      error: 'TypeError: balance of undefined',
+      stack: 'at Ledger.read (/srv/app/db.js:12:5)',
+    });
+  } else if (path === '/v/mistyped') {
+    json(res, 200, { data: [account(ACCOUNT_ID)], internalNote: LEAKED.internalNote });
   } else if (path === '/v/secure' || path === '/v/public') {
     json(
       res,

@@ -189,6 +189,81 @@ describe('response filtering', () => {
   });
 });
 
+describe('the shape of an answer', () => {
+  /** The plan of a GET answering 200 with `schema`, compiled for `mode`. */
+  function planOf(version: string, schema: JsonObject, mode: 'strip' | 'reject' = 'strip') {
+    const doc: OpenApiDocument = {
+      openapi: version,
+      info: { title: 't', version: '1' },
+      paths: {
+        '/x': {
+          get: {
+            'x-gatehouse-public': true,
+            responses: { '200': { description: 'ok', content: { 'application/json': { schema } } } },
+          },
+        },
+      },
+    };
+    const compiled = compileApi(api, doc);
+    const options = { ...limits, responseModes: new Map([['unit', mode]]) };
+    const plan = compileContracts([compiled], options)
+      .get(compiled.operations[0]!)!
+      .response.decide(200, 'GET', 'application/json', undefined);
+    if (plan === null || typeof plan === 'string') throw new Error('expected a plan');
+    return plan;
+  }
+  const account = {
+    type: 'object',
+    required: ['id', 'owner', 'pin'],
+    properties: {
+      id: { type: 'string' },
+      owner: { type: 'string' },
+      pin: { type: 'string', writeOnly: true },
+      nickname: { type: 'string', nullable: true },
+      parent: { nullable: true, allOf: [{ type: 'object', properties: { id: { type: 'string' } } }] },
+    },
+  };
+  const stackTrace = { error: 'TypeError: x is undefined', stack: 'at handler (/srv/app/routes.js:42:7)' };
+
+  it('refuses in strip mode a stack trace that filtering would leave hollow, naming what it lacks', () => {
+    const removed: string[] = [];
+    expect(checkResponseBody(planOf('3.0.3', account), 'strip', body(stackTrace), removed)).toEqual({
+      body: null,
+      violation: 'upstream answer lacks the required id',
+    });
+    expect(removed).toEqual([]);
+  });
+
+  it('refuses in strip mode an object where the schema declares an array', () => {
+    const list = planOf('3.1.0', { type: 'array', items: account });
+    expect(checkResponseBody(list, 'strip', body(stackTrace), [])).toEqual({
+      body: null,
+      violation: 'upstream answer has an object at the top, where its schema declares an array',
+    });
+    const fine = body([{ id: '1', owner: 'a' }]);
+    expect(checkResponseBody(list, 'strip', fine, []).body).toBe(fine);
+  });
+
+  it('refuses both in reject mode too, where the whole schema is checked', () => {
+    expect(checkResponseBody(planOf('3.0.3', account, 'reject'), 'reject', body({}), []).violation).toBe(
+      'upstream answer breaks its schema at / (required)',
+    );
+    const list = planOf('3.1.0', { type: 'array', items: account }, 'reject');
+    expect(checkResponseBody(list, 'reject', body({ id: '1', owner: 'a' }), []).violation).toBe(
+      'upstream answer breaks its schema at / (type)',
+    );
+  });
+
+  it('expects no required writeOnly property in an answer, and admits null where OpenAPI 3.0 says nullable', () => {
+    const plan = planOf('3.0.3', account);
+    const answer = body({ id: '1', owner: 'a', nickname: null, parent: null });
+    expect(checkResponseBody(plan, 'strip', answer, [])).toEqual({ body: answer, violation: null });
+    expect(checkResponseBody(plan, 'strip', body({ id: '1', owner: 'a', parent: 'p' }), []).violation).toBe(
+      'upstream answer has a string at parent, where its schema declares an object or null',
+    );
+  });
+});
+
 describe('lintContract', () => {
   it('warns about the doors a contract leaves open', () => {
     const { compiled } = compile('3.1.0', {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compileResponseFilter, type ResponseFilter } from './response-filter.js';
-import { filterResponseBytesInScript } from './response-filter-bytes.js';
+import { compileResponseFilter, ShapeBreach, type ResponseFilter } from './response-filter.js';
+import { filterResponseBytes, filterResponseBytesInScript } from './response-filter-bytes.js';
 import { filterInModule, NEEDS_SCRIPT, WASM_MAX_ANSWER } from './json-wasm.js';
 
 function filterOf(schema: unknown): ResponseFilter {
@@ -27,7 +27,9 @@ describe('the WebAssembly scanner (filterInModule)', () => {
     expect(raw.length).toBeLessThanOrEqual(WASM_MAX_ANSWER);
     const removed: string[] = [];
     const out = filterInModule(list, raw, removed);
-    if (out === NEEDS_SCRIPT || out === 'invalid') throw new Error(`module answered ${String(out)}`);
+    if (out === NEEDS_SCRIPT || out === 'invalid' || out instanceof ShapeBreach) {
+      throw new Error(`module answered ${String(out)}`);
+    }
     const inScript: string[] = [];
     expect(out.equals(filterResponseBytesInScript(list, raw, inScript) as Buffer)).toBe(true);
     expect(JSON.parse(out.toString('utf8')).items[7]).toEqual({ id: 7, name: 'item 7' });
@@ -45,11 +47,26 @@ describe('the WebAssembly scanner (filterInModule)', () => {
 
   it('keeps working as new filters keep coming (each configuration reload compiles new ones)', () => {
     const raw = Buffer.from('{"items":[{"id":1,"name":"a","secret":"s"}],"extra":true}');
-    let last: Buffer | 'invalid' | typeof NEEDS_SCRIPT = 'invalid';
-    // About 20,000 nodes: past the point where the module starts a new instance.
-    for (let n = 0; n < 7000; n += 1) last = filterInModule(filterOf(schemaOfList()), raw, []);
-    expect(last === 'invalid' || last === NEEDS_SCRIPT ? last : last.toString('utf8')).toBe(
-      '{"items":[{"id":1,"name":"a"}]}',
+    let last: ReturnType<typeof filterInModule> = 'invalid';
+    // About 30,000 nodes (11 MB): past the point where the module starts a new instance.
+    for (let n = 0; n < 10_000; n += 1) last = filterInModule(filterOf(schemaOfList()), raw, []);
+    expect(Buffer.isBuffer(last) ? last.toString('utf8') : last).toBe('{"items":[{"id":1,"name":"a"}]}');
+  });
+
+  it('leaves an object with over 32 required properties to the script, which finds the one missing', () => {
+    const names = Array.from({ length: 40 }, (_, i) => `p${i}`);
+    const wide = filterOf({
+      type: 'object',
+      required: names,
+      properties: Object.fromEntries(names.map((name) => [name, { type: 'integer' }])),
+    });
+    const whole = Object.fromEntries(names.map((name, i) => [name, i]));
+    const raw = Buffer.from(JSON.stringify(whole));
+    expect(filterInModule(wide, raw, [])).toBe(NEEDS_SCRIPT);
+    expect(filterResponseBytes(wide, raw, [])).toBe(raw);
+    const lacking = Buffer.from(JSON.stringify({ ...whole, p35: undefined }));
+    expect(filterResponseBytes(wide, lacking, [])).toEqual(
+      new ShapeBreach('upstream answer lacks the required p35'),
     );
   });
 });

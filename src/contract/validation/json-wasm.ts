@@ -1,13 +1,27 @@
 import loadWabt from 'wabt';
 import { ESCAPES, HEX_DIGITS } from './json-bytes.js';
-import { extraFilterFor, MAX_RECORDED, removalLabel, type ResponseFilter } from './response-filter.js';
+import {
+  extraFilterFor,
+  kindBreach,
+  KIND_OF_BYTE,
+  MAX_RECORDED,
+  removalLabel,
+  requiredBreach,
+  ShapeBreach,
+  type ResponseFilter,
+} from './response-filter.js';
 import {
   ANSWER_PADDING,
   JSON_WAT,
   FILTERS_OBJECTS,
   KEEP_WHOLE,
   KEY_DEPENDENT,
+  KIND_BREACH,
+  KINDS_AT,
+  MANY_REQUIRED,
+  NAME_HEADER_BYTES,
   NODE_BYTES,
+  NODE_HEADER_BYTES,
   NODES_AT,
   REMOVE,
   RESULT_AT,
@@ -51,7 +65,7 @@ export const WASM_MAX_ANSWER = 1 << 20;
 /** Filter nodes past this many bytes start a new module instance (old configurations' nodes go with the old one). */
 const NODES_LIMIT = 8 << 20;
 
-/** The answer needs the JavaScript scanner: a key spelt with escapes or beyond ASCII, or patterns. */
+/** The answer needs the JavaScript scanner: a key spelt with escapes or beyond ASCII, patterns, or over 32 required properties. */
 export const NEEDS_SCRIPT = Symbol('needs the JavaScript scanner');
 
 type Run = (
@@ -101,6 +115,7 @@ class ScanEngine {
     this.#capacity = this.#bytes.length;
     this.#bytes.set(ESCAPES, 0);
     this.#bytes.set(HEX_DIGITS, 256);
+    this.#bytes.set(KIND_OF_BYTE, KINDS_AT);
   }
 
   get full(): boolean {
@@ -112,7 +127,7 @@ class ScanEngine {
     filter: ResponseFilter | null,
     raw: Buffer,
     removed: string[] | null,
-  ): Buffer | 'invalid' | typeof NEEDS_SCRIPT {
+  ): Buffer | 'invalid' | ShapeBreach | typeof NEEDS_SCRIPT {
     let node = 0;
     if (filter === this.#lastFilter) node = this.#lastNode;
     else if (filter !== null) {
@@ -134,6 +149,7 @@ class ScanEngine {
     const words = this.#words;
     if (words[RESULT_AT / 4 + 2] === 1) return NEEDS_SCRIPT;
     if (whole !== 1) return 'invalid';
+    if (words[RESULT_AT / 4 + 3] !== 0) return this.#breach(words[RESULT_AT / 4 + 3]!);
     const recordedEnd = words[RESULT_AT / 4 + 1]!;
     for (let r = records; r < recordedEnd; r += 12) {
       const at = r / 4;
@@ -158,35 +174,52 @@ class ScanEngine {
     return this.#scanRequest(start, end, maxDepth, maxKeys, frames, keys);
   }
 
+  /** The first breach of the shape `run` left (its kind given), as the script scanner words it. */
+  #breach(kind: number): ShapeBreach {
+    const words = this.#words;
+    const filter = this.#filters.get(words[RESULT_AT / 4 + 4]!)!;
+    const detail = words[RESULT_AT / 4 + 5]!;
+    if (kind === KIND_BREACH) return new ShapeBreach(kindBreach(filter, detail)!);
+    return new ShapeBreach(requiredBreach(filter, filter.required[31 - Math.clz32(detail & -detail)]!));
+  }
+
   /** The node of `filter` in memory, written (with every node it leads to) on first use. */
   #nodeAt(filter: ResponseFilter): number {
     const known = this.#nodes.get(filter);
     if (known !== undefined) return known;
-    const at = this.#allocate(NODE_BYTES);
+    const filtersObjects = filter.properties !== null;
+    const at = this.#allocate(filtersObjects ? NODE_BYTES : NODE_HEADER_BYTES);
     // Registered before its children are written, so a filter that refers to itself ends.
     this.#nodes.set(filter, at);
     this.#filters.set(at, filter);
     const keyDependent = filter.patterns.length > 0;
+    const required = filter.required;
     this.#words[at / 4] =
-      (filter.properties !== null ? FILTERS_OBJECTS : 0) | (keyDependent ? KEY_DEPENDENT : 0);
+      (filtersObjects ? FILTERS_OBJECTS : 0) |
+      (keyDependent ? KEY_DEPENDENT : 0) |
+      (required.length > 32 ? MANY_REQUIRED : 0);
     const items = filter.items === null ? 0 : this.#nodeAt(filter.items);
     this.#words[at / 4 + 1] = items;
     const undeclared = keyDependent ? undefined : extraFilterFor(filter, '');
     const extra =
       undeclared === undefined ? REMOVE : undeclared === null ? KEEP_WHOLE : this.#nodeAt(undeclared);
     this.#words[at / 4 + 2] = extra;
+    this.#words[at / 4 + 3] = filter.kinds;
+    this.#words[at / 4 + 4] = required.length >= 32 ? -1 : (1 << required.length) - 1;
     for (const [name, child] of filter.properties ?? []) {
       const spelt = Buffer.from(name, 'utf8');
       if (!spelt.every(isUnescapedAscii)) continue; // found by decoding the key, in JavaScript
       const childAt = child === null ? KEEP_WHOLE : this.#nodeAt(child);
-      const entry = this.#allocate(12 + spelt.length);
+      const entry = this.#allocate(NAME_HEADER_BYTES + spelt.length);
       // No name starts with a quote: the empty one is filed under its closing quote.
-      const slot = at / 4 + 3 + (spelt.length === 0 ? 0x22 /* " */ : spelt[0]!);
+      const slot = (at + NODE_HEADER_BYTES) / 4 + (spelt.length === 0 ? 0x22 /* " */ : spelt[0]!);
+      const requiredAt = required.indexOf(name);
       const words = this.#words;
       words[entry / 4] = spelt.length;
       words[entry / 4 + 1] = childAt;
       words[entry / 4 + 2] = words[slot]!;
-      this.#bytes.set(spelt, entry + 12);
+      words[entry / 4 + 3] = requiredAt >= 0 && requiredAt < 32 ? 1 << requiredAt : 0;
+      this.#bytes.set(spelt, entry + NAME_HEADER_BYTES);
       words[slot] = entry;
     }
     return at;
@@ -230,7 +263,7 @@ export function filterInModule(
   filter: ResponseFilter | null,
   raw: Buffer,
   removed: string[] | null,
-): Buffer | 'invalid' | typeof NEEDS_SCRIPT {
+): Buffer | 'invalid' | ShapeBreach | typeof NEEDS_SCRIPT {
   if (engine.full) engine = new ScanEngine();
   return engine.filter(filter, raw, removed);
 }

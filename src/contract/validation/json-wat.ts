@@ -12,17 +12,23 @@
  * Memory, as the engine lays it out (every address a byte offset, every word little-endian):
  *   0-255      escape kinds: 1 for `"` `\` `/` `b` `f` `n` `r` `t`, 2 for `u`, 0 for the rest (ESCAPES)
  *   256-511    1 for a hex digit, 0 for the rest (HEX_DIGITS)
- *   512-523    what `run` leaves for the engine: the end of its cuts, of its records, and 1 when
+ *   512-535    what `run` leaves for the engine: the end of its cuts, of its records, 1 when
  *              the answer needs the JavaScript scanner (a key spelt with escapes or beyond ASCII
- *              where it matters, or a node whose patterns depend on the key)
+ *              where it matters, a node whose patterns depend on the key, or one with over 32
+ *              required properties), and the first breach of the shape: its kind (0 = none, 1 = a
+ *              value of a kind its node does not admit, 2 = a required property missing), its
+ *              node, and the value's first byte or the required bits missing
+ *   768-1023   the kind of value each byte starts, as bits, 0 for none (KIND_OF_BYTE)
  *   1024-...   the stack: a frame of FRAME_BYTES per open object or array, MAX_ANSWER_DEPTH + 1
  *   then       filter nodes, then the answer followed by 64 zero bytes, then cuts and records
  *
- * A node (NODE_BYTES): flags (1 = filters objects, 2 = undeclared keys are matched against
- * patterns), the node of array items (0 = none), what an undeclared key gets (-1 = removed,
- * 0 = kept whole, else a node), then 128 words: by a key's first byte, the first declared name
- * that starts with it (the empty name is filed under `"`). A declared name: its length, its child
- * (0 = kept whole, else a node), the next name with the same first byte (0 = none), its bytes.
+ * A node: flags (1 = filters objects, 2 = undeclared keys are matched against patterns, 4 = over
+ * 32 required properties), the node of array items (0 = none), what an undeclared key gets
+ * (-1 = removed, 0 = kept whole, else a node), the kinds of value it admits, a bit for each of
+ * its required properties; then, for a node that filters objects (NODE_BYTES in all), 128 words:
+ * by a key's first byte, the first declared name that starts with it (the empty name is filed
+ * under `"`). A declared name: its length, its child (0 = kept whole, else a node), the next name
+ * with the same first byte (0 = none), its required bit (0 = not required), its bytes.
  *
  * The zero bytes after the answer end every scanning loop as no valid token can: a zero byte
  * is never whitespace, a digit, a separator or string content. So the scanner reads one byte
@@ -35,13 +41,21 @@
 
 import { MAX_ANSWER_DEPTH } from './json-bytes.js';
 
-/** Bytes per node: three words, then 128 name slots. */
-export const NODE_BYTES = 12 + 128 * 4;
-/** Where `run` leaves its results, as words: cuts end, records end, fallback. */
+/** Bytes per node: five words, then, for a node that filters objects, 128 name slots. */
+export const NODE_HEADER_BYTES = 20;
+export const NODE_BYTES = NODE_HEADER_BYTES + 128 * 4;
+/** Bytes of a declared name before its own. */
+export const NAME_HEADER_BYTES = 16;
+/** Where `run` leaves its results, as words: cuts end, records end, fallback, breach kind, node, detail. */
 export const RESULT_AT = 512;
+/** The breaches of the shape, at RESULT_AT + 12. */
+export const KIND_BREACH = 1;
+export const REQUIRED_BREACH = 2;
+/** The table of kinds by first byte. */
+export const KINDS_AT = 768;
 /** The stack of open objects and arrays, one frame each: kind, node, then a filtered object's member. */
 const STACK_AT = 1024;
-const FRAME_BYTES = 32;
+const FRAME_BYTES = 40;
 /** Where the first node goes. */
 export const NODES_AT = STACK_AT + FRAME_BYTES * (MAX_ANSWER_DEPTH + 2);
 /** The zero bytes after the answer: more than a sixteen-byte read from its last byte reaches. */
@@ -49,6 +63,7 @@ export const ANSWER_PADDING = 64;
 /** Flags of a node. */
 export const FILTERS_OBJECTS = 1;
 export const KEY_DEPENDENT = 2;
+export const MANY_REQUIRED = 4;
 /** What an undeclared key gets in a node's third word, when it is not a node. */
 export const REMOVE = -1;
 export const KEEP_WHOLE = 0;
@@ -63,8 +78,8 @@ const VALUE = 0;
 const KEY = 1;
 const AFTER_VALUE = 2;
 
-/** The frame's locals, in the order a frame holds them. */
-const FRAME = ['$kind', '$fnode', '$kept', '$open', '$previousEnd', '$keyStart', '$keyEnd', '$child'];
+/** The frame's locals, in the order a frame holds them ($met: the required bits of the keys met so far). */
+const FRAME = ['$kind', '$fnode', '$kept', '$open', '$previousEnd', '$keyStart', '$keyEnd', '$child', '$met'];
 
 const get = (v: string): string => `(local.get ${v})`;
 const set = (v: string, value: string): string => `(local.set ${v} ${value})`;
@@ -198,6 +213,7 @@ const open = (kind: string, fnode: string): string =>
   ${set('$kind', kind)}
   ${set('$kept', '(i32.const 0)')}
   ${set('$open', '(i32.const 0)')}
+  ${set('$met', '(i32.const 0)')}
   ${add('$i', 1)}
   ${space()}`;
 
@@ -207,6 +223,30 @@ const close = (): string =>
   ${add('$depth', -1)}
   ${add('$sp', -FRAME_BYTES)}
   ${FRAME.map((v, k) => set(v, `(i32.load offset=${4 * k} ${get('$sp')})`)).join(' ')}`;
+
+/** Records the first breach of the shape: its kind, node and detail (see the memory layout). */
+const breach = (kind: number, node: string, detail: string): string =>
+  `(if (i32.eqz ${get('$breach')})
+    (then
+      ${set('$breach', `(i32.const ${kind})`)}
+      ${set('$breachNode', node)}
+      ${set('$breachDetail', detail)}))`;
+
+/** The value starting with $s is of a kind $vnode admits, or a breach (nothing to check without a node). */
+const checkKind = (): string =>
+  `(if ${get('$vnode')}
+    (then
+      (if (i32.eqz (i32.and
+          (i32.load8_u offset=${KINDS_AT} ${get('$s')})
+          (i32.load offset=12 ${get('$vnode')})))
+        (then ${breach(KIND_BREACH, get('$vnode'), get('$s'))}))))`;
+
+/** A filtered object that closes has met every required key of its node, or a breach. */
+const checkRequired = (): string =>
+  `(if ${is(get('$kind'), FILTERED_OBJECT)}
+    (then
+      ${set('$j', `(i32.and (i32.load offset=16 ${get('$fnode')}) (i32.xor ${get('$met')} (i32.const -1)))`)}
+      (if ${get('$j')} (then ${breach(REQUIRED_BREACH, get('$fnode'), get('$j'))}))))`;
 
 /** Jumps to a state at the top of the loop. */
 const goTo = (state: number): string => `${set('$state', `(i32.const ${state})`)} (br $machine)`;
@@ -388,8 +428,9 @@ export const JSON_WAT = `
 
   ;; The answer from start to end (zero bytes after it): filtered by node (0 = only checked),
   ;; cuts written from cuts, at most (recordsEnd - records) / 12 removals recorded from records.
-  ;; Returns 1 when it is exactly one JSON text, else 0; leaves the ends of the cuts and records
-  ;; and the fallback flag (1: the answer needs the JavaScript scanner) at RESULT_AT.
+  ;; Returns 1 when it is exactly one JSON text, else 0; leaves the ends of the cuts and records,
+  ;; the fallback flag (1: the answer needs the JavaScript scanner) and the first breach of the
+  ;; shape at RESULT_AT.
   (func (export "run")
     (param $node i32) (param $start i32) (param $end i32)
     (param $cuts i32) (param $records i32) (param $recordsEnd i32) (result i32)
@@ -397,7 +438,8 @@ export const JSON_WAT = `
     (local $depth i32) (local $sp i32) (local $fallback i32) (local $whole i32)
     (local $kind i32) (local $fnode i32) (local $kept i32) (local $open i32) (local $previousEnd i32)
     (local $keyStart i32) (local $keyEnd i32) (local $child i32)
-    (local $name i32) (local $length i32) (local $j i32)
+    (local $name i32) (local $length i32) (local $j i32) (local $met i32)
+    (local $breach i32) (local $breachNode i32) (local $breachDetail i32)
     ${zeroPadding()}
     ${set('$i', get('$start'))}
     ${set('$vnode', get('$node'))}
@@ -408,17 +450,21 @@ export const JSON_WAT = `
             ;; A value, for the node in $vnode (0: only checked).
             ${space()}
             ${set('$s', byte())}
+            ${checkKind()}
             (if ${is(get('$s'), 0x22)} (then ${string()} (br $afterValue)))
             (if (i32.or ${is(get('$s'), 0x2d)} ${isDigit(get('$s'))}) (then ${number()} (br $afterValue)))
             (if ${is(get('$s'), 0x7b)}
               (then
+                (if ${get('$vnode')}
+                  (then (if (i32.and (i32.load ${get('$vnode')}) (i32.const ${MANY_REQUIRED}))
+                    (then ${set('$fallback', '(i32.const 1)')} (br $fail)))))
                 ${open(
                   `(select (i32.const ${FILTERED_OBJECT}) (i32.const ${OBJECT})
                     (i32.and (i32.ne ${get('$vnode')} (i32.const 0))
                       (i32.and (i32.load ${get('$vnode')}) (i32.const ${FILTERS_OBJECTS}))))`,
                   get('$vnode'),
                 )}
-                (if ${is(byte(), 0x7d)} (then ${close()} (br $afterValue)))
+                (if ${is(byte(), 0x7d)} (then ${checkRequired()} ${close()} (br $afterValue)))
                 (br $key)))
             (if ${is(get('$s'), 0x5b)}
               (then
@@ -443,7 +489,7 @@ export const JSON_WAT = `
               ${set('$s', byte(get('$i'), 1))}
               (if (i32.lt_u ${get('$s')} (i32.const 0x80))
                 (then
-                  ${set('$name', `(i32.load offset=12 (i32.add ${get('$fnode')} (i32.shl ${get('$s')} (i32.const 2))))`)}
+                  ${set('$name', `(i32.load offset=${NODE_HEADER_BYTES} (i32.add ${get('$fnode')} (i32.shl ${get('$s')} (i32.const 2))))`)}
                   (block $matched (loop $names
                     (br_if $matched (i32.eqz ${get('$name')}))
                     ${set('$length', `(i32.load ${get('$name')})`)}
@@ -455,10 +501,11 @@ export const JSON_WAT = `
                         (br_if $same (i32.ge_u ${get('$j')} ${get('$length')}))
                         (br_if $differs (i32.ne
                           ${byte(`(i32.add ${get('$i')} ${get('$j')})`, 1)}
-                          ${byte(`(i32.add ${get('$name')} ${get('$j')})`, 12)}))
+                          ${byte(`(i32.add ${get('$name')} ${get('$j')})`, NAME_HEADER_BYTES)}))
                         ${add('$j', 1)}
                         (br $bytes)))
                       ${set('$child', `(i32.load offset=4 ${get('$name')})`)}
+                      ${set('$met', `(i32.or ${get('$met')} (i32.load offset=12 ${get('$name')}))`)}
                       ${set('$keyEnd', `(i32.add ${get('$i')} (i32.add ${get('$length')} (i32.const 2)))`)}
                       (br $matched))
                     ${set('$name', `(i32.load offset=8 ${get('$name')})`)}
@@ -518,13 +565,16 @@ export const JSON_WAT = `
                     ${add('$records', 12)}))))
             ${set('$previousEnd', get('$i'))}))`,
         element: set('$vnode', get('$fnode')),
-        pop: close(),
+        pop: `${checkRequired()} ${close()}`,
       })})
     ;; Here when the top value ended ($whole), or on anything else.
     (if ${get('$whole')} (then ${space()}))
     (i32.store (i32.const ${RESULT_AT}) ${get('$cuts')})
     (i32.store offset=4 (i32.const ${RESULT_AT}) ${get('$records')})
     (i32.store offset=8 (i32.const ${RESULT_AT}) ${get('$fallback')})
+    (i32.store offset=12 (i32.const ${RESULT_AT}) ${get('$breach')})
+    (i32.store offset=16 (i32.const ${RESULT_AT}) ${get('$breachNode')})
+    (i32.store offset=20 (i32.const ${RESULT_AT}) ${get('$breachDetail')})
     (i32.and ${get('$whole')} (i32.eq ${get('$i')} ${get('$end')})))
 ${SCAN_REQUEST}
 )`;

@@ -12,6 +12,13 @@ export type SchemaDirection = 'request' | 'response';
 /** Marks the stand-in for a readOnly property in a request schema, so its refusal reads "is read-only". */
 export const READ_ONLY_MARK = 'x-gatehouse-read-only';
 
+/**
+ * Marks an OpenAPI 3.0 schema that says `nullable: true` with no `type` of its own (the
+ * `nullable` + `allOf: [$ref]` idiom): OpenAPI 3.0.3 gives it no effect, and the validators
+ * follow that, but the response filter, which only refuses what is plainly wrong, admits null.
+ */
+export const NULLABLE_MARK = 'x-gatehouse-nullable';
+
 export function dialectOf(openapiVersion: string): SchemaDialect {
   return openapiVersion.startsWith('3.0.') ? '3.0' : '3.1';
 }
@@ -146,6 +153,7 @@ function convertDraft4Bounds(schema: JsonObject, out: Record<string, unknown>): 
 
 function allowNull(out: Record<string, unknown>): void {
   if (typeof out.type === 'string') out.type = [out.type, 'null'];
+  else if (out.type === undefined) out[NULLABLE_MARK] = true;
   if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...(out.enum as unknown[]), null];
 }
 

@@ -5,7 +5,12 @@ import { isJsonObject, type JsonObject } from '../openapi-types.js';
 import { isJsonMediaType, matchMediaType, mediaTypeEssence } from './media-type.js';
 import { compileOrExplain } from './parameters.js';
 import { prepareSchema, type SchemaDialect } from './prepare-schema.js';
-import { applyResponseFilter, compileResponseFilter, type ResponseFilter } from './response-filter.js';
+import {
+  applyResponseFilter,
+  compileResponseFilter,
+  ShapeBreach,
+  type ResponseFilter,
+} from './response-filter.js';
 import { filterResponseBytes } from './response-filter-bytes.js';
 import type { SchemaCompiler } from './schema-compiler.js';
 
@@ -14,7 +19,7 @@ export type ResponseContractMode = 'strip' | 'reject';
 
 /** One declared media type of one declared response. */
 interface MediaPlan {
-  /** null: nothing declared to filter (no schema, free-form, or not JSON): the answer streams. */
+  /** null: nothing declared to filter or check (no schema, free-form, or not JSON): the answer streams. */
   readonly filter: ResponseFilter | null;
   /** `reject` mode only: the whole schema is checked too. */
   readonly validate: ValidateFunction | null;
@@ -121,8 +126,10 @@ export interface CheckedBody {
 
 /**
  * Checks a held JSON answer. In strip mode undeclared properties are cut out of the bytes (and
- * listed in `removed`) without parsing them into a value; in reject mode the answer is parsed, and
- * any undeclared property, or any schema violation, refuses it.
+ * listed in `removed`) without parsing them into a value, and an answer whose shape is not the
+ * declared one (a value of another JSON kind, an object without a required property) is refused;
+ * in reject mode the answer is parsed, and any undeclared property, or any schema violation,
+ * refuses it.
  */
 export function checkResponseBody(
   plan: MediaPlan,
@@ -132,7 +139,8 @@ export function checkResponseBody(
 ): CheckedBody {
   if (mode === 'strip') {
     const body = filterResponseBytes(plan.filter, raw, removed);
-    return body === 'invalid' ? { body: null, violation: NOT_JSON } : { body, violation: null };
+    if (body === 'invalid') return { body: null, violation: NOT_JSON };
+    return body instanceof ShapeBreach ? { body: null, violation: body.reason } : { body, violation: null };
   }
   let value: unknown;
   try {

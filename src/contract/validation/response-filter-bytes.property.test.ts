@@ -1,13 +1,28 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { applyResponseFilter, compileResponseFilter, type ResponseFilter } from './response-filter.js';
+import {
+  ANY_KIND,
+  applyResponseFilter,
+  compileResponseFilter,
+  extraFilterFor,
+  KIND_ARRAY,
+  KIND_BOOLEAN,
+  KIND_NULL,
+  KIND_NUMBER,
+  KIND_OBJECT,
+  KIND_STRING,
+  ShapeBreach,
+  type ResponseFilter,
+} from './response-filter.js';
 import { filterResponseBytes, filterResponseBytesInScript } from './response-filter-bytes.js';
 import { filterInModule, NEEDS_SCRIPT } from './json-wasm.js';
 
 /*
  * Differential: the byte scanner against what it replaces, JSON.parse of the decoded text and
- * applyResponseFilter on the value. Answers are generated as trees and written out with random
- * whitespace and escapes; filters from random schemas over the same names.
+ * applyResponseFilter on the value, then the shape the filter keeps checked on what is left (the
+ * kinds and required properties, walked on the value). Answers are generated as trees and written
+ * out with random whitespace and escapes; filters from random schemas over the same names, typed
+ * or not, with required properties and compositions.
  */
 
 /** Names the schemas declare and the answers use, with the awkward ones among them. */
@@ -102,27 +117,65 @@ function treeOf(unique: boolean): fc.Arbitrary<Tree> {
 }
 const tree = treeOf(true);
 
+/** Schemas, typed often enough (and nullable) that answers break them at every level, or untyped. */
 const schemas = fc.letrec<{ schema: unknown; object: unknown }>((tie) => ({
   schema: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
-    fc.constantFrom({}, { type: 'string' }, { type: 'object' }),
+    fc.constantFrom(
+      {},
+      { type: 'string' },
+      { type: 'object' },
+      { type: ['number', 'null'] },
+      { type: 'boolean' },
+      { type: 'array' },
+      { anyOf: [{ type: 'string' }, { type: 'integer' }] },
+    ),
     tie('object'),
   ),
-  object: fc.record(
-    {
-      type: fc.constantFrom('object', undefined),
-      properties: fc.dictionary(fc.constantFrom(...NAMES), tie('schema'), { maxKeys: 5 }),
-      additionalProperties: fc.oneof(fc.constant(false), fc.constant(true), tie('schema')),
-      patternProperties: fc.dictionary(fc.constantFrom(...PATTERNS), tie('schema'), { maxKeys: 2 }),
-      items: tie('schema'),
-      allOf: fc.array(tie('schema'), { maxLength: 2 }),
-    },
-    { requiredKeys: [] },
-  ),
+  object: fc
+    .record(
+      {
+        type: fc.constantFrom('object', undefined, ['object', 'null'], 'array', ['array', 'object']),
+        properties: fc.dictionary(fc.constantFrom(...NAMES), tie('schema'), { maxKeys: 5 }),
+        required: fc.uniqueArray(fc.nat({ max: 7 }), { maxLength: 2 }),
+        additionalProperties: fc.oneof(fc.constant(false), fc.constant(true), tie('schema')),
+        patternProperties: fc.dictionary(fc.constantFrom(...PATTERNS), tie('schema'), { maxKeys: 2 }),
+        items: tie('schema'),
+        allOf: fc.array(tie('schema'), { maxLength: 2 }),
+        anyOf: fc.array(tie('schema'), { minLength: 1, maxLength: 2 }),
+      },
+      { requiredKeys: [] },
+    )
+    .map(({ required, ...schema }) => {
+      // Required names mostly among the declared ones: a name no schema declares is not checked.
+      const declared = Object.keys(schema.properties ?? {});
+      if (required === undefined) return schema;
+      return { ...schema, required: [...new Set(required.map((k) => declared[k] ?? NAMES[k]!))] };
+    }),
 }));
 const filter = fc
   .oneof({ weight: 4, arbitrary: schemas.object }, { weight: 1, arbitrary: schemas.schema })
   .map((s) => compileResponseFilter(s));
+
+/** The same filter with no shape to keep: no kinds, nothing required (what cuts alone do). */
+function shapeless(
+  f: ResponseFilter | null,
+  done = new Map<ResponseFilter, ResponseFilter>(),
+): ResponseFilter | null {
+  if (f === null) return null;
+  const known = done.get(f);
+  if (known !== undefined) return known;
+  const out = { ...f, kinds: ANY_KIND, required: [] as string[] };
+  done.set(f, out);
+  out.properties =
+    f.properties === null ? null : new Map([...f.properties].map(([k, c]) => [k, shapeless(c, done)]));
+  out.extra = typeof f.extra === 'string' ? f.extra : shapeless(f.extra, done)!;
+  out.patterns = f.patterns.map((p) => ({ pattern: p.pattern, filter: shapeless(p.filter, done) }));
+  out.items = shapeless(f.items, done);
+  return out;
+}
+/** Filters with their shape half the time, so that what is cut is tested on answers that keep it. */
+const filterBothWays = fc.tuple(filter, fc.boolean()).map(([f, shaped]) => (shaped ? f : shapeless(f)));
 
 /** A small deterministic generator, so one seed gives one way of writing a tree. */
 function random(seed: number): () => number {
@@ -181,11 +234,14 @@ function write(value: Tree, next: () => number): string {
   return space() + inner(value) + space();
 }
 
-/** JSON.parse and applyResponseFilter, as checkResponseBody ran them before the scanner. */
+/**
+ * JSON.parse and applyResponseFilter, as checkResponseBody ran them before the scanner, then
+ * whether what is left breaks the filter's shape.
+ */
 function reference(
   f: ResponseFilter | null,
   raw: Buffer,
-): { valid: false } | { valid: true; changed: boolean; removed: string[]; value: unknown } {
+): { valid: false } | { valid: true; changed: boolean; removed: string[]; value: unknown; breach: boolean } {
   let value: unknown;
   try {
     value = JSON.parse(raw.toString('utf8'));
@@ -194,7 +250,30 @@ function reference(
   }
   const removed: string[] = [];
   const changed = f !== null && applyResponseFilter(f, value, removed);
-  return { valid: true, changed, removed, value };
+  return { valid: true, changed, removed, value, breach: breaksShape(f, value) };
+}
+
+function kindOf(value: unknown): number {
+  if (value === null) return KIND_NULL;
+  if (Array.isArray(value)) return KIND_ARRAY;
+  if (typeof value === 'object') return KIND_OBJECT;
+  if (typeof value === 'string') return KIND_STRING;
+  return typeof value === 'number' ? KIND_NUMBER : KIND_BOOLEAN;
+}
+
+/** The shape walked on a filtered value (removed members are undefined): kinds, then required members. */
+function breaksShape(f: ResponseFilter | null, value: unknown): boolean {
+  if (f === null) return false;
+  if ((kindOf(value) & f.kinds) === 0) return true;
+  if (Array.isArray(value)) return f.items !== null && value.some((item) => breaksShape(f.items, item));
+  if (typeof value !== 'object' || value === null || f.properties === null) return false;
+  const object = value as Record<string, unknown>;
+  if (f.required.some((name) => !Object.hasOwn(object, name) || object[name] === undefined)) return true;
+  return Object.keys(object).some((key) => {
+    if (object[key] === undefined) return false;
+    const child = f.properties!.has(key) ? f.properties!.get(key) : extraFilterFor(f, key);
+    return child !== undefined && breaksShape(child, object[key]);
+  });
 }
 
 /** Same value once parsed (JSON.stringify, so -0 and 0 compare as the answer's bytes would). */
@@ -210,15 +289,20 @@ describe.each([
   ['filterResponseBytes (WebAssembly, script where keys need it)', filterResponseBytes],
   ['filterResponseBytesInScript', filterResponseBytesInScript],
 ])('%s against JSON.parse + applyResponseFilter', (_, filterResponseBytes) => {
-  it('decides, records and cuts as the reference does', () => {
+  it('decides, records and cuts as the reference does, and refuses the answers whose shape it finds broken', () => {
     fc.assert(
-      fc.property(tree, filter, fc.integer(), (t, f, seed) => {
+      fc.property(tree, filterBothWays, fc.integer(), (t, f, seed) => {
         const raw = Buffer.from(write(t, random(seed)));
         const expected = reference(f, raw);
         const removed: string[] = [];
         const out = filterResponseBytes(f, raw, removed);
         expect(expected.valid).toBe(true);
         if (!expected.valid || out === 'invalid') throw new Error(`refused ${raw.toString('utf8')}`);
+        expect(out instanceof ShapeBreach).toBe(expected.breach);
+        if (out instanceof ShapeBreach) {
+          expect(removed).toEqual([]);
+          return;
+        }
         expect(out !== raw).toBe(expected.changed);
         expect(removed).toEqual(expected.removed);
         expect(sameValue(out, expected.value)).toBe(true);
@@ -236,7 +320,7 @@ describe.each([
     fc.assert(
       fc.property(
         tree,
-        filter,
+        filterBothWays,
         fc.integer(),
         fc.array(mutation, { minLength: 1, maxLength: 3 }),
         (t, f, seed, edits) => {
@@ -252,8 +336,11 @@ describe.each([
           const expected = reference(f, raw);
           const out = filterResponseBytes(f, raw, []);
           expect(out === 'invalid').toBe(!expected.valid);
-          // Keys may now repeat: the record may differ (see filterResponseBytes), the value may not.
-          if (out !== 'invalid' && expected.valid) expect(sameValue(out, expected.value)).toBe(true);
+          if (out === 'invalid' || !expected.valid) return;
+          // Keys may now repeat: the record may differ (see filterResponseBytes), the value may not,
+          // and every occurrence keeps the shape: a breach in the last is one, others count too.
+          if (expected.breach) expect(out).toBeInstanceOf(ShapeBreach);
+          if (!(out instanceof ShapeBreach)) expect(sameValue(out, expected.value)).toBe(true);
         },
       ),
       { numRuns: 400 },
@@ -262,11 +349,13 @@ describe.each([
 
   it('leaves the same value as the reference when keys repeat or come in any order', () => {
     fc.assert(
-      fc.property(treeOf(false), filter, fc.integer(), (t, f, seed) => {
+      fc.property(treeOf(false), filterBothWays, fc.integer(), (t, f, seed) => {
         const raw = Buffer.from(write(t, random(seed)));
         const expected = reference(f, raw);
         const out = filterResponseBytes(f, raw, []);
         if (!expected.valid || out === 'invalid') throw new Error(`refused ${raw.toString('utf8')}`);
+        if (expected.breach) expect(out).toBeInstanceOf(ShapeBreach);
+        if (out instanceof ShapeBreach) return;
         expect(sameValue(out, expected.value)).toBe(true);
         if (out === raw) expect(expected.changed).toBe(false); // what the value loses, the bytes lose
       }),
@@ -300,12 +389,18 @@ function patternFree(f: ResponseFilter | null, seen = new Set<ResponseFilter>())
   return patternFree(f.items, seen);
 }
 
+/** What a scanner answered, comparable: the bytes, 'invalid', or the breach and its reason. */
+function answered(out: Buffer | 'invalid' | ShapeBreach): string {
+  if (out === 'invalid') return out;
+  return out instanceof ShapeBreach ? `breach: ${out.reason}` : out.toString('latin1');
+}
+
 describe('the WebAssembly scanner and the script one', () => {
-  it('give the same bytes and the same record whenever the module decides', () => {
+  it('give the same bytes, the same breach and the same record whenever the module decides', () => {
     fc.assert(
       fc.property(
         tree,
-        filter,
+        filterBothWays,
         fc.integer(),
         fc.nat(),
         fc.constantFrom(...INTERESTING),
@@ -324,10 +419,8 @@ describe('the WebAssembly scanner and the script one', () => {
           const out = filterInModule(f, raw, inModule);
           if (out === NEEDS_SCRIPT) return;
           const expected = filterResponseBytesInScript(f, raw, inScript);
-          expect(out === 'invalid' ? out : out.toString('latin1')).toEqual(
-            expected === 'invalid' ? expected : expected.toString('latin1'),
-          );
-          if (out !== 'invalid') expect(out === raw).toBe(expected === raw);
+          expect(answered(out)).toEqual(answered(expected));
+          expect(out === raw).toBe(expected === raw);
           expect(inModule).toEqual(inScript);
         },
       ),

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { applyResponseFilter, compileResponseFilter, type ResponseFilter } from './response-filter.js';
+import {
+  ANY_KIND,
+  applyResponseFilter,
+  compileResponseFilter,
+  ShapeBreach,
+  type ResponseFilter,
+} from './response-filter.js';
 import { filterResponseBytes, MAX_ANSWER_DEPTH } from './response-filter-bytes.js';
 
 function filterOf(schema: unknown): ResponseFilter {
@@ -8,12 +14,13 @@ function filterOf(schema: unknown): ResponseFilter {
   return filter;
 }
 
-/** What the scanner answers, as text, with what it recorded. */
+/** What the scanner answers, as text (or why the shape is broken), with what it recorded. */
 function scan(filter: ResponseFilter | null, text: string | Buffer): { out: string; removed: string[] } {
   const raw = typeof text === 'string' ? Buffer.from(text) : text;
   const removed: string[] = [];
   const out = filterResponseBytes(filter, raw, removed);
-  return { out: out === 'invalid' ? out : out.toString('utf8'), removed };
+  if (out === 'invalid') return { out, removed };
+  return { out: out instanceof ShapeBreach ? `breach: ${out.reason}` : out.toString('utf8'), removed };
 }
 
 /** What JSON.parse and applyResponseFilter (the reference) record for the same text. */
@@ -95,13 +102,16 @@ describe('filterResponseBytes: what it cuts', () => {
     expect(filterResponseBytes(account, Buffer.from('{"x":1}'), null).toString()).toBe('{}');
   });
 
-  it('walks only as deep as the schema: values of other types, and kept values, are left whole', () => {
-    expect(scan(account, '{"owner":"a string","items":{"not":"an array"},"id":{"x":1}}').out).toBe(
+  it('walks only as deep as the schema: values a schema without a type leaves open, and kept values, stay whole', () => {
+    const untyped = filterOf({
+      properties: { owner: { properties: { name: {} } }, items: { items: {} }, id: {} },
+    });
+    expect(scan(untyped, '{"owner":"a string","items":{"not":"an array"},"id":{"x":1}}').out).toBe(
       '{"owner":"a string","items":{"not":"an array"},"id":{"x":1}}',
     );
-    const list = filterOf({ type: 'array', items: { type: 'object', properties: { a: {} } } });
+    const list = filterOf({ type: 'array', items: { properties: { a: {} } } });
     expect(scan(list, '[{"a":1,"b":2},[{"b":3}],"s",null]').out).toBe('[{"a":1},[{"b":3}],"s",null]');
-    expect(scan(list, '{"b":1}').out).toBe('{"b":1}');
+    expect(scan(untyped, '[{"b":1}]').out).toBe('[{"b":1}]');
   });
 });
 
@@ -292,23 +302,172 @@ describe('filterResponseBytes: what is JSON (RFC 8259)', () => {
     const nested = (depth: number, inner = '1'): Buffer =>
       Buffer.from('[{"items":'.repeat(depth / 2) + inner + '}]'.repeat(depth / 2));
     const deepest = nested(MAX_ANSWER_DEPTH);
+    const untyped = filterOf({ properties: { id: {} } });
     expect(filterResponseBytes(null, deepest, null)).toBe(deepest);
-    expect(filterResponseBytes(account, deepest, [])).toBe(deepest);
+    expect(filterResponseBytes(untyped, deepest, [])).toBe(deepest);
     const tooDeep = nested(MAX_ANSWER_DEPTH, '[]');
     expect(() => JSON.parse(tooDeep.toString())).not.toThrow();
     expect(filterResponseBytes(null, tooDeep, null)).toBe('invalid');
-    expect(filterResponseBytes(account, tooDeep, [])).toBe('invalid');
+    expect(filterResponseBytes(untyped, tooDeep, [])).toBe('invalid');
     const recursive: ResponseFilter = {
       label: '',
       properties: new Map(),
       extra: 'drop',
       patterns: [],
       items: null,
+      kinds: ANY_KIND,
+      required: [],
     };
     (recursive.properties as Map<string, ResponseFilter | null>).set('a', recursive);
     const chain = (depth: number): Buffer =>
       Buffer.from('{"a":'.repeat(depth - 1) + '{}' + '}'.repeat(depth - 1));
     expect(filterResponseBytes(recursive, chain(MAX_ANSWER_DEPTH), [])).not.toBe('invalid');
     expect(filterResponseBytes(recursive, chain(MAX_ANSWER_DEPTH + 1), [])).toBe('invalid');
+  });
+});
+
+describe('filterResponseBytes: the shape it keeps', () => {
+  const trace = '{"error":"TypeError: x is undefined","stack":"at handler (/srv/app/routes.js:42:7)"}';
+
+  it('refuses a stack trace cut down to {} where the schema requires properties (issue #16)', () => {
+    const owned = filterOf({
+      type: 'object',
+      required: ['id', 'owner'],
+      properties: { id: { type: 'string' }, owner: { type: 'string' } },
+    });
+    expect(scan(owned, trace)).toEqual({ out: 'breach: upstream answer lacks the required id', removed: [] });
+    expect(scan(owned, '{}').out).toBe('breach: upstream answer lacks the required id');
+    expect(scan(owned, '{"id":"1","stack":"s"}').out).toBe(
+      'breach: upstream answer lacks the required owner',
+    );
+    expect(scan(owned, '{"owner":"a","stack":"s","id":"1"}')).toEqual({
+      out: '{"owner":"a","id":"1"}',
+      removed: ['stack'],
+    });
+  });
+
+  it('refuses an object where the schema declares an array, and the other way round (issue #16)', () => {
+    const list = filterOf({ type: 'array', items: { type: 'string' } });
+    expect(scan(list, trace).out).toBe(
+      'breach: upstream answer has an object at the top, where its schema declares an array',
+    );
+    expect(scan(list, '["a","b"]').out).toBe('["a","b"]');
+    expect(scan(account, '[{"id":"1"}]').out).toBe(
+      'breach: upstream answer has an array at the top, where its schema declares an object',
+    );
+  });
+
+  it('checks the kind of every value the schema types, naming where it is', () => {
+    expect(scan(account, '{"owner":"a string"}').out).toBe(
+      'breach: upstream answer has a string at owner, where its schema declares an object',
+    );
+    expect(scan(account, '{"items":{"sku":"x"}}').out).toBe(
+      'breach: upstream answer has an object at items, where its schema declares an array',
+    );
+    expect(scan(account, '{"items":[{"sku":"x"},7]}').out).toBe(
+      'breach: upstream answer has a number at items[], where its schema declares an object',
+    );
+    expect(scan(account, '{"id":{"internal":{"host":"db-7"}}}').out).toBe(
+      'breach: upstream answer has an object at id, where its schema declares a string',
+    );
+    expect(scan(account, '{"id":null}').out).toBe(
+      'breach: upstream answer has null at id, where its schema declares a string',
+    );
+    const counted = filterOf({ type: 'object', additionalProperties: { type: 'integer' } });
+    expect(scan(counted, '{"a":1,"b":-2.5e3}').out).toBe('{"a":1,"b":-2.5e3}');
+    expect(scan(counted, '{"a":1,"b":true}').out).toBe(
+      'breach: upstream answer has a boolean at *, where its schema declares a number',
+    );
+  });
+
+  it('checks required properties in nested objects and in every item', () => {
+    const orders = filterOf({
+      type: 'object',
+      required: ['lines'],
+      properties: {
+        lines: {
+          type: 'array',
+          items: { type: 'object', required: ['sku'], properties: { sku: { type: 'string' }, qty: {} } },
+        },
+      },
+    });
+    expect(scan(orders, '{"lines":[{"sku":"a"},{"qty":2}]}').out).toBe(
+      'breach: upstream answer lacks the required lines[].sku',
+    );
+    expect(scan(orders, '{"lines":[{"sku":"a","qty":1},{"sku":"b","note":"x"}]}').out).toBe(
+      '{"lines":[{"sku":"a","qty":1},{"sku":"b"}]}',
+    );
+  });
+
+  it('recognises a required property spelt with escapes, or beyond ASCII', () => {
+    const named = filterOf({
+      type: 'object',
+      required: ['id', 'é'],
+      properties: { id: { type: 'string' }, é: { type: 'integer' } },
+    });
+    expect(scan(named, '{"\u0069d":"1","é":2}').out).toBe('{"\u0069d":"1","é":2}');
+    expect(scan(named, '{"id":"1","\u00e9":2}').out).toBe('{"id":"1","\u00e9":2}');
+    expect(scan(named, '{"id":"1","e":2}').out).toBe('breach: upstream answer lacks the required é');
+  });
+
+  it('admits null where the type does, and whatever a schema without a type admits', () => {
+    const maybe = filterOf({
+      type: 'object',
+      properties: {
+        note: { type: ['string', 'null'] },
+        owner: { anyOf: [{ type: 'object', properties: { name: {} } }, { type: 'null' }] },
+        free: { description: 'no type' },
+        any: { anyOf: [{ type: 'string' }, { description: 'no type' }] },
+      },
+    });
+    expect(scan(maybe, '{"note":null,"owner":null,"free":[1],"any":{"a":1}}').out).toBe(
+      '{"note":null,"owner":null,"free":[1],"any":{"a":1}}',
+    );
+    expect(scan(maybe, '{"owner":{"name":"n","pin":"1"}}').out).toBe('{"owner":{"name":"n"}}');
+    expect(scan(maybe, '{"owner":"n"}').out).toBe(
+      'breach: upstream answer has a string at owner, where its schema declares an object or null',
+    );
+  });
+
+  it('requires what allOf branches require, and only what every object branch of anyOf and oneOf shares', () => {
+    const composed = filterOf({
+      allOf: [
+        { type: 'object', required: ['id'], properties: { id: {} } },
+        {
+          oneOf: [
+            { type: 'object', required: ['kind', 'card'], properties: { kind: {}, card: {} } },
+            { type: 'object', required: ['kind', 'iban'], properties: { kind: {}, iban: {} } },
+            { type: 'null' },
+          ],
+        },
+      ],
+    });
+    expect(scan(composed, '{"id":1,"kind":"card"}').out).toBe('{"id":1,"kind":"card"}');
+    expect(scan(composed, '{"id":1,"card":"x"}').out).toBe('breach: upstream answer lacks the required kind');
+    expect(scan(composed, '{"kind":"card"}').out).toBe('breach: upstream answer lacks the required id');
+    expect(scan(composed, 'null').out).toBe(
+      'breach: upstream answer has null at the top, where its schema declares an object',
+    );
+  });
+
+  it('does not require a property no schema declares: only patterns or additionalProperties could admit it', () => {
+    const patterned = filterOf({
+      type: 'object',
+      required: ['x-id', 'id'],
+      properties: { id: {} },
+      patternProperties: { '^x-': {} },
+    });
+    expect(scan(patterned, '{"id":1}').out).toBe('{"id":1}');
+  });
+
+  it('reports the first breach in the order of the bytes, and an answer that is no JSON as such', () => {
+    expect(scan(account, '{"owner":1,"id":2}').out).toMatch(/has a number at owner/);
+    expect(scan(account, '{"id":2,"owner":1}').out).toMatch(/has a number at id/);
+    expect(scan(account, '{"owner":1,"id":').out).toBe('invalid');
+    const removed = ['earlier'];
+    expect(filterResponseBytes(account, Buffer.from('{"secret":1,"owner":2}'), removed)).toBeInstanceOf(
+      ShapeBreach,
+    );
+    expect(removed).toEqual(['earlier']);
   });
 });
