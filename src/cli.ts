@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import './runtime-flags.js';
 import { Command } from 'commander';
-import { checkConfig, ConfigError, formatIssue } from './config/index.js';
+import { checkConfig, formatIssue } from './config/index.js';
 import { ContractError, loadApiDocument, compileApi } from './contract/index.js';
 import { keysCreate, keysList, keysRevoke, keysRotate } from './admin/keys-command.js';
 import { compileContracts, contractOptionsOf, formatContractWarning, lintContract } from './contract/validation/index.js';
@@ -12,7 +12,9 @@ import { compilePreAuthRules } from './limits/rule.js';
 import { rotateSigningKeyCommand } from './auth/signing/rotate-command.js';
 import { runDemo } from './demo/run-demo.js';
 import { runGateway } from './process/run.js';
-import { INIT_HELP, ROUTES_HELP } from './cli/help-text.js';
+import { failureLine } from './process/failure-line.js';
+import { probeStores } from './process/store-probes.js';
+import { CHECK_CONFIG_HELP, INIT_HELP, ROUTES_HELP } from './cli/help-text.js';
 
 const program = new Command();
 program
@@ -29,10 +31,14 @@ program
 
 program
   .command('check-config')
-  .description('validate a configuration file and the OpenAPI documents it names; exit 1 on any problem')
+  .description(
+    'validate a configuration file and the OpenAPI documents it names, and connect to the stores it names; exit 1 on any problem',
+  )
   .requiredOption('-c, --config <file>', 'the YAML configuration')
-  .action(async (options: { config: string }) => {
-    process.exitCode = await checkConfigCommand(options.config);
+  .option('--offline', 'do not connect to the stores (PostgreSQL, Redis): check the files only')
+  .addHelpText('after', CHECK_CONFIG_HELP)
+  .action(async (options: { config: string; offline?: boolean }) => {
+    process.exitCode = await checkConfigCommand(options.config, options.offline === true);
   });
 
 program
@@ -128,8 +134,8 @@ keys
     process.exitCode = await keysRotate(id, options);
   });
 
-async function checkConfigCommand(file: string): Promise<number> {
-  const { config, issues } = await checkConfig(file);
+async function checkConfigCommand(file: string, offline: boolean): Promise<number> {
+  const { config, issues } = await checkConfig(file, process.env, offline ? {} : { probeStores });
   for (const issue of issues) console.log(formatIssue(issue));
   if (config === null) return 1;
   for (const warning of configWarnings(config)) console.log(warning);
@@ -158,20 +164,8 @@ async function checkConfigCommand(file: string): Promise<number> {
 }
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (err instanceof ConfigError || err instanceof ContractError) {
-    console.error(err.message);
-  } else if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-    const { address, port } = err as NodeJS.ErrnoException & { address?: string; port?: number };
-    console.error(
-      `cannot listen on ${address ?? '?'}:${port ?? '?'} (${code}): another process holds it or the address is not ` +
-        'this machine\'s; stop that process or change the port in the configuration',
-    );
-  } else {
-    // One line an operator can act on, never a stack trace (GATEHOUSE_DEBUG=1 prints it).
-    const message = err instanceof Error ? err.message : String(err);
-    console.error(`gatehouse: ${message}`);
-    if (process.env.GATEHOUSE_DEBUG === '1' && err instanceof Error) console.error(err.stack);
-  }
+  // One line an operator can act on, never a stack trace (GATEHOUSE_DEBUG=1 prints it).
+  console.error(failureLine(err));
+  if (process.env.GATEHOUSE_DEBUG === '1') console.error(err); // the stack, and the cause's
   process.exitCode = 1;
 });

@@ -3,7 +3,7 @@ import { KeyLifecycle, KeyRequestError, type CreatedKey } from '../auth/keys/lif
 import type { ApiKeyRecord } from '../auth/keys/record.js';
 import { openKeyStore } from '../auth/keys/services.js';
 import { createRedisNotifier, type KeyChangeNotifier } from '../auth/keys/sync.js';
-import { loadConfig } from '../config/index.js';
+import { loadKeysCommandConfig } from '../config/index.js';
 import { DEFAULT_OVERLAP } from './routes.js';
 
 /**
@@ -92,7 +92,7 @@ async function withLifecycle(
   configFile: string,
   work: (lifecycle: KeyLifecycle) => Promise<number>,
 ): Promise<number> {
-  const config = await loadConfig(configFile);
+  const config = await loadKeysCommandConfig(configFile);
   const store = await openKeyStore(config.keys, null);
   let notifier: KeyChangeNotifier | null = null;
   try {

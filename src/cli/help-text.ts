@@ -46,3 +46,13 @@ a valid no-op, and a comment saying what the gateway does with the operation tod
 them are relative to DIR. Until the overlay gives an operation security or marks it
 x-gatehouse-public, the gateway refuses it (default deny). The written configuration is checked
 as check-config would; exit code 1 when it has a problem. Existing files are kept unless --force.`;
+
+export const CHECK_CONFIG_HELP = `
+Besides the file and the OpenAPI documents, check-config connects to every store the
+configuration names (keys.store.postgres.url, keys.sync.redisUrl, redis.url), all at once and for
+at most 2 s each, and reports a store that does not answer at its key, like any other problem:
+  keys.store.postgres.url (line 9): cannot connect to 127.0.0.1:5999 (ECONNREFUSED) — check host
+  and port, and that PostgreSQL runs
+It only logs in and sends one round trip: nothing is created or written.
+
+--offline skips these connections, e.g. in a CI job that checks files without the services.`;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { resolvePath, type LoadContext } from './files.js';
 import type { ConfigFile } from './schema.js';
-import type { KeysAdminSecrets } from './keys-admin.js';
+import type { KeysAdminSecrets, KeysStoreUrls } from './keys-admin.js';
 import type { TlsMaterial } from './tls-material.js';
 import type { AdminConfig, GatehouseConfig, KeysConfig, UpstreamConfig, UpstreamTls } from './types.js';
 import { configDefaults } from './defaults.js';
@@ -80,11 +80,11 @@ function buildUpstream(
   };
 }
 
-function buildKeysConfig(
+export function buildKeysConfig(
   file: ConfigFile,
   stateDir: string,
   ctx: LoadContext,
-  secrets: KeysAdminSecrets,
+  secrets: KeysStoreUrls,
 ): KeysConfig {
   const { store, sync, lastUsedFlushMs } = file.keys;
   const redisUrl = secrets.redisUrl;

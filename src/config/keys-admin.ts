@@ -2,13 +2,18 @@ import type { IssueList } from './issues.js';
 import type { LoadContext } from './files.js';
 import { isRecord } from './raw.js';
 import { readSecretAt } from './secrets.js';
+import { readStoreUrl } from './store-url.js';
 import { loadServerTls } from './tls-material.js';
 import type { ServerTls } from './types.js';
 
-/** The secrets of the `keys:` and `admin:` sections, read from their references. */
-export interface KeysAdminSecrets {
+/** The store URLs of the `keys:` section. */
+export interface KeysStoreUrls {
   readonly postgresUrl: string | null;
   readonly redisUrl: string | null;
+}
+
+/** The secrets of the `keys:` and `admin:` sections, read from their references. */
+export interface KeysAdminSecrets extends KeysStoreUrls {
   readonly adminToken: string | null;
   readonly adminTls: ServerTls | null;
 }
@@ -17,21 +22,16 @@ export interface KeysAdminSecrets {
 export const MIN_ADMIN_TOKEN_CHARS = 32;
 
 /**
- * Resolves the secret references of `keys:` (PostgreSQL and Redis URLs can carry passwords) and
- * `admin:` (its token and TLS identity). Every problem is added to `issues` with its path; no
- * message repeats a secret.
+ * Reads the store URLs of `keys:` (inline without a password, else a secret reference: see
+ * store-url.ts) and resolves the secret references of `admin:` (its token and TLS identity).
+ * Every problem is added to `issues` with its path; no message repeats a secret.
  */
 export async function loadKeysAdminSecrets(
   data: unknown,
   ctx: LoadContext,
   issues: IssueList,
 ): Promise<KeysAdminSecrets> {
-  const keys = isRecord(data) && isRecord(data.keys) ? data.keys : {};
-  const store = isRecord(keys.store) ? keys.store : {};
-  const sync = isRecord(keys.sync) ? keys.sync : {};
-  const postgres = isRecord(store.postgres) ? store.postgres : {};
-  const postgresUrl = await readSecretAt(postgres, ['keys', 'store', 'postgres', 'url'], ctx, issues);
-  const redisUrl = await readSecretAt(sync, ['keys', 'sync', 'redisUrl'], ctx, issues);
+  const { postgresUrl, redisUrl } = await loadKeysStoreUrls(data, ctx, issues);
   if (!isRecord(data) || !isRecord(data.admin)) {
     return { postgresUrl, redisUrl, adminToken: null, adminTls: null };
   }
@@ -46,4 +46,20 @@ export async function loadKeysAdminSecrets(
   }
   const adminTls = await loadServerTls(admin.tls ?? 'dev', ['admin', 'tls'], ctx, issues);
   return { postgresUrl, redisUrl, adminToken: adminToken?.trim() ?? null, adminTls };
+}
+
+/** The PostgreSQL and Redis URLs of `keys:` (inline without a password, else a reference: store-url.ts). */
+export async function loadKeysStoreUrls(
+  data: unknown,
+  ctx: LoadContext,
+  issues: IssueList,
+): Promise<KeysStoreUrls> {
+  const keys = isRecord(data) && isRecord(data.keys) ? data.keys : {};
+  const store = isRecord(keys.store) ? keys.store : {};
+  const sync = isRecord(keys.sync) ? keys.sync : {};
+  const postgres = isRecord(store.postgres) ? store.postgres : {};
+  return {
+    postgresUrl: await readStoreUrl(postgres, ['keys', 'store', 'postgres', 'url'], 'postgres', ctx, issues),
+    redisUrl: await readStoreUrl(sync, ['keys', 'sync', 'redisUrl'], 'redis', ctx, issues),
+  };
 }

@@ -201,12 +201,13 @@ const log = {
   },
 } as const;
 
-const secretUrl = (example: string, what: string) =>
+/** A store URL: inline without a password, else a secret reference (src/config/store-url.ts). */
+const storeUrl = (example: string, plain: string) =>
   ({
     type: 'string',
     minLength: 1,
     examples: [example],
-    hint: `write env:NAME or file:PATH (${what} can hold a password, so it is never written inline)`,
+    hint: `write env:NAME, file:PATH or ${plain} (a URL with a password only as env: or file:)`,
   }) as const;
 
 /** src/auth/keys: the key store, and how every gateway process learns of changes within a second. */
@@ -228,7 +229,7 @@ const keys = {
           additionalProperties: false,
           required: ['url'],
           properties: {
-            url: secretUrl('env:DATABASE_URL', 'a PostgreSQL URL'),
+            url: storeUrl('env:DATABASE_URL', 'postgres://host:5432/database'),
             schema: {
               type: 'string',
               pattern: '^[a-z_][a-z0-9_]{0,62}$',
@@ -244,7 +245,7 @@ const keys = {
       additionalProperties: false,
       default: {},
       properties: {
-        redisUrl: secretUrl('env:REDIS_URL', 'a Redis URL'),
+        redisUrl: storeUrl('env:REDIS_URL', 'redis://host:port'),
         pollMs: {
           type: 'integer',
           minimum: 10,
@@ -345,12 +346,7 @@ const redis = {
   additionalProperties: false,
   required: ['url'],
   properties: {
-    url: {
-      type: 'string',
-      minLength: 1,
-      examples: ['env:REDIS_URL'],
-      hint: 'write env:NAME, file:PATH or redis://host:port (a URL with a password only as env: or file:)',
-    },
+    url: storeUrl('env:REDIS_URL', 'redis://host:port'),
     timeoutMs: timeoutMs(d.redis.timeoutMs),
     keyPrefix: { type: 'string', pattern: '^[A-Za-z0-9:_.-]{0,64}$', default: d.redis.keyPrefix },
   },

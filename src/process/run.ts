@@ -1,6 +1,10 @@
+import type { Logger } from 'pino';
 import { loadConfig } from '../config/index.js';
+import { StoreUnavailable } from '../config/store-failure.js';
+import type { LogConfig } from '../config/types.js';
 import { configWarnings } from '../config/warnings.js';
 import { createLogger, reopenLogFile } from '../observe/logger.js';
+import { failureLine } from './failure-line.js';
 import { startGatehouse, type Gatehouse } from './gatehouse.js';
 
 /**
@@ -12,7 +16,10 @@ export async function runGateway(configFile: string): Promise<Gatehouse> {
   const config = await loadConfig(configFile);
   const logger = createLogger(config.log);
   for (const warning of configWarnings(config)) logger.warn({ msg: 'configuration warning', warning });
-  const gateway = await startGatehouse(config, logger);
+  const gateway = await startGatehouse(config, logger).catch(async (err: unknown) => {
+    await logStartFailure(logger, config.log, err);
+    throw err; // the CLI prints the same line on stderr and exits 1
+  });
   for (const [name, address] of gateway.addresses) {
     logger.info({ msg: 'listening', listener: name, url: `https://${address.address}:${address.port}` });
   }
@@ -43,4 +50,15 @@ export async function runGateway(configFile: string): Promise<Gatehouse> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   return gateway;
+}
+
+/**
+ * A start that fails leaves its reason in the log file too, where whoever reads the log after
+ * the fact looks (on stdout or stderr the CLI's line is already there: once is enough).
+ */
+async function logStartFailure(logger: Logger, log: LogConfig, err: unknown): Promise<void> {
+  if (log.destination === 'stdout' || log.destination === 'stderr') return;
+  const key = err instanceof StoreUnavailable ? { key: err.path } : {};
+  logger.fatal({ msg: 'start failed', ...key, error: failureLine(err) });
+  await new Promise<void>((resolve) => logger.flush(() => resolve()));
 }

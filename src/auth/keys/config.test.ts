@@ -24,7 +24,7 @@ describe('keys: configuration section', () => {
     expect(config!.admin).toBeNull();
   });
 
-  it('takes PostgreSQL and Redis URLs from secret references only', async () => {
+  it('takes PostgreSQL and Redis URLs with a password from secret references only', async () => {
     const { config, issues } = await load(
       'keys:\n  store: { postgres: { url: env:PG, schema: gatehouse } }\n  sync: { redisUrl: env:REDIS, pollMs: 100 }\n',
       { PG: 'postgres://u:secret@db/app', REDIS: 'redis://:pw@cache:6379' },

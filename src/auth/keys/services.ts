@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
-import type { GatehouseConfig, KeysConfig } from '../../config/types.js';
+import { describeStoreFailure, StoreUnavailable } from '../../config/store-failure.js';
+import { storeEndpoint } from '../../config/store-url.js';
+import type { GatehouseConfig, KeyStoreConfig, KeysConfig } from '../../config/types.js';
 import { KeyLifecycle } from './lifecycle.js';
 import { PostgresKeyStore } from './postgres-store.js';
 import { SqliteKeyStore } from './sqlite-store.js';
@@ -16,12 +18,42 @@ export interface KeyServices {
   close(): Promise<void>;
 }
 
-/** Opens the configured store (running its migrations). */
+/** PostgresKeyStore's pool waits this long for a connection (its connectionTimeoutMillis). */
+const POSTGRES_CONNECT_MS = 5000;
+
+/**
+ * Opens the configured store (running its migrations). A store that cannot be opened throws
+ * StoreUnavailable: the configuration key, the cause and the fix, in one line.
+ */
 export async function openKeyStore(config: KeysConfig, logger: Logger | null): Promise<KeyStore> {
-  if (config.store.kind === 'sqlite') return new SqliteKeyStore(config.store.path);
-  return PostgresKeyStore.open(config.store.url, config.store.schema, (err) =>
-    logger?.warn({ msg: 'key store: PostgreSQL connection lost', error: String(err) }),
-  );
+  const store = config.store;
+  try {
+    if (store.kind === 'sqlite') return new SqliteKeyStore(store.path);
+    return await PostgresKeyStore.open(store.url, store.schema, (err) =>
+      logger?.warn({ msg: 'key store: PostgreSQL connection lost', error: String(err) }),
+    );
+  } catch (err) {
+    if (store.kind === 'postgres') {
+      const failure = describeStoreFailure('postgres', store.url, err, POSTGRES_CONNECT_MS);
+      throw new StoreUnavailable('keys.store.postgres.url', failure, err);
+    }
+    const reason = `cannot open the key store ${store.path}: ${err instanceof Error ? err.message : String(err)}`;
+    const hint =
+      'check that its folder can be made and written by this user, and that the file is a SQLite database (without keys.store.sqlite.path it is <stateDir>/keys.db)';
+    throw new StoreUnavailable('keys.store.sqlite.path', { reason, hint }, err);
+  }
+}
+
+/** The key store in use, for the start-up log: where it is, never a password. */
+export function describeKeyStore(store: KeyStoreConfig): Record<string, string | null> {
+  if (store.kind === 'sqlite') return { store: 'sqlite', path: store.path };
+  const endpoint = storeEndpoint('postgres', store.url);
+  return {
+    store: 'postgres',
+    host: endpoint?.address ?? null,
+    database: endpoint?.database ?? null,
+    schema: store.schema,
+  };
 }
 
 /**
@@ -31,6 +63,7 @@ export async function openKeyStore(config: KeysConfig, logger: Logger | null): P
  */
 export async function startKeyServices(config: GatehouseConfig, logger: Logger): Promise<KeyServices> {
   const store = await openKeyStore(config.keys, logger);
+  logger.info({ msg: 'key store', ...describeKeyStore(config.keys.store) });
   const opened: { sync?: KeySync; notifier?: KeyChangeNotifier } = {};
   const close = async (): Promise<void> => {
     await opened.sync?.close();

@@ -1,4 +1,4 @@
-import { loadConfig } from '../../config/index.js';
+import { loadKeysCommandConfig } from '../../config/index.js';
 import { rotateSigningKey } from './signing-keys.js';
 
 /**
@@ -10,8 +10,9 @@ export async function rotateSigningKeyCommand(
   options: { config: string },
   print: (line: string) => void,
 ): Promise<number> {
-  const config = await loadConfig(options.config);
-  if (config.auth.signingKeys.length > 0) {
+  // The state folder is all it needs: not the admin token, TLS keys or other secrets of the gateway.
+  const config = await loadKeysCommandConfig(options.config);
+  if (config.signingKeysConfigured) {
     print(
       'auth.signingKeys names the signing keys: rotate by putting a new key first in that list and reloading; ' +
         'remove the old one once the tokens it signed have expired',
