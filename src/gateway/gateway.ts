@@ -128,7 +128,7 @@ export async function startGateway(config: GatehouseConfig, logger: Logger): Pro
         limitsStoreAvailable: () => (runtime.limits.shared ? runtime.limits.storeAvailable() : null),
         banSyncHealthy: () => banSync?.healthy ?? null,
       }),
-    async reload(next: GatehouseConfig): Promise<void> {
+    reload: oneAtATime(async (next: GatehouseConfig): Promise<void> => {
       assertSameListeners(runtime.config, next);
       const nextCerts = await prepareDevCertificates(next);
       const built = await buildRuntime(next, nextCerts, keys.verifier, logger, bans);
@@ -140,12 +140,48 @@ export async function startGateway(config: GatehouseConfig, logger: Logger): Pro
       devCerts = nextCerts;
       void retireRuntime(previous);
       void prober.probe();
-    },
+    }),
     async close(graceMs = 10_000): Promise<void> {
       await Promise.all([...listeners.values()].map((listener) => listener.close(graceMs)));
       await closeParts();
       logger.flush();
     },
+  };
+}
+
+/**
+ * Reloads run one at a time, in the order asked, and the newest wins: while one runs, the next
+ * waits, and a still newer one takes the waiting one's place (its caller learns the outcome of
+ * the configuration that replaced it). No two runtimes are ever built at once.
+ */
+export function oneAtATime<T>(apply: (next: T) => Promise<void>): (next: T) => Promise<void> {
+  let running = false;
+  let waiting: { next: T; settle: (outcome: Promise<void>) => void; done: Promise<void> } | null = null;
+  const run = (next: T): Promise<void> => {
+    running = true;
+    const outcome = apply(next);
+    void outcome
+      .catch(() => undefined)
+      .finally(() => {
+        running = false;
+        const queued = waiting;
+        waiting = null;
+        if (queued !== null) queued.settle(run(queued.next));
+      });
+    return outcome;
+  };
+  return (next: T): Promise<void> => {
+    if (!running) return run(next);
+    if (waiting !== null) {
+      waiting.next = next;
+      return waiting.done;
+    }
+    let settle!: (outcome: Promise<void>) => void;
+    const done = new Promise<void>((resolve, reject) => {
+      settle = (outcome) => outcome.then(resolve, reject);
+    });
+    waiting = { next, settle, done };
+    return done;
   };
 }
 

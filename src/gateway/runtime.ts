@@ -3,7 +3,7 @@ import { BUILTIN_API_NAME } from '../auth/oauth/builtin-api.js';
 import { buildAuth, type ApiKeyCheck, type AuthRuntime } from '../auth/setup.js';
 import type { GatehouseConfig } from '../config/types.js';
 import { buildRouteTable, compileApi, loadApiDocument, type CompiledApi } from '../contract/index.js';
-import { compileContracts, contractOptionsOf } from '../contract/validation/index.js';
+import { compileContractsInSlices, contractOptionsOf } from '../contract/validation/index.js';
 import { BanList } from '../limits/bans.js';
 import { createLimits, type Limits } from '../limits/limits.js';
 import type { DevCertificates } from '../tls/dev-certs.js';
@@ -45,16 +45,20 @@ export async function buildRuntime(
   logger: Logger | null = null,
   bans: BanList = new BanList(),
 ): Promise<Runtime> {
+  // Built while the gateway may be serving (a reload): each step hands the event loop back.
   const apis: CompiledApi[] = [];
   for (const api of config.apis) {
     apis.push(compileApi(api, await loadApiDocument(api)));
+    await nextTurn();
   }
   const auth = await buildAuth(config, apis, apiKeys);
+  await nextTurn();
   // The token endpoint and JWKS are a built-in API: routed, limited and validated like the others.
   if (auth.builtin !== null) apis.push(auth.builtin.api);
   const routes = buildRouteTable(apis, { maxTargetBytes: config.limits.maxPathBytes });
   const limits = await createLimits(config, apis, logger, bans);
-  const contracts = compileContracts(apis, contractOptionsOf(config));
+  await nextTurn();
+  const contracts = await compileContractsInSlices(apis, contractOptionsOf(config));
   const targets = new Map<string, UpstreamTarget>();
   for (const api of config.apis) targets.set(api.name, createUpstreamTarget(api, devCerts));
   if (auth.builtin !== null) targets.set(BUILTIN_API_NAME, auth.builtin.target);
@@ -74,6 +78,10 @@ export async function buildRuntime(
   ]);
   const loginFailureStatuses = new Set(config.preAuthLimit.login.failureStatuses);
   return { config, pipeline, targets, apis, limits, auth, loginFailureStatuses };
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Every API-key header any operation takes (the token endpoint's among them): each may come once. */

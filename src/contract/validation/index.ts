@@ -36,19 +36,50 @@ export function compileContracts(
   apis: readonly CompiledApi[],
   options: ContractOptions,
 ): ReadonlyMap<Operation, OperationContract> {
-  const compiler = createSchemaCompiler();
   const contracts = new Map<Operation, OperationContract>();
+  for (const compile of operationCompilers(apis, options, contracts)) compile();
+  return contracts;
+}
+
+/**
+ * compileContracts for a running gateway (a reload): the event loop is handed back whenever
+ * compiling has held it for `sliceMs`, so that requests in flight are not stalled by it.
+ */
+export async function compileContractsInSlices(
+  apis: readonly CompiledApi[],
+  options: ContractOptions,
+  sliceMs = 8,
+): Promise<ReadonlyMap<Operation, OperationContract>> {
+  const contracts = new Map<Operation, OperationContract>();
+  let sliceStart = performance.now();
+  for (const compile of operationCompilers(apis, options, contracts)) {
+    compile();
+    if (performance.now() - sliceStart < sliceMs) continue;
+    await new Promise((resolve) => setImmediate(resolve));
+    sliceStart = performance.now();
+  }
+  return contracts;
+}
+
+/** One step per operation, each compiling its request and response contracts into `into`. */
+function* operationCompilers(
+  apis: readonly CompiledApi[],
+  options: ContractOptions,
+  into: Map<Operation, OperationContract>,
+): Generator<() => void> {
+  const compiler = createSchemaCompiler();
   for (const api of apis) {
     const dialect = dialectOf(api.document.openapi);
     const mode = options.responseModes.get(api.name) ?? 'strip';
     for (const operation of api.operations) {
-      contracts.set(operation, {
-        request: new RequestValidator(operation, dialect, compiler, api.file, options),
-        response: new ResponseContract(operation, dialect, compiler, api.file, mode),
-      });
+      yield () => {
+        into.set(operation, {
+          request: new RequestValidator(operation, dialect, compiler, api.file, options),
+          response: new ResponseContract(operation, dialect, compiler, api.file, mode),
+        });
+      };
     }
   }
-  return contracts;
 }
 
 /** The contract options a configuration sets: JSON bounds, and each API's response mode. */
