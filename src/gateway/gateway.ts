@@ -16,6 +16,7 @@ import { UpstreamProber, type Readiness } from './readiness.js';
 import { recordJourney, recordTransportRefusal } from './record.js';
 import { RequestContext } from './request-context.js';
 import { buildRuntime, retireRuntime, type Runtime } from './runtime.js';
+import { checkParserBinding } from './upstream-client/llhttp.js';
 
 export interface Gateway {
   /** Bound addresses, by listener name. */
@@ -40,6 +41,8 @@ export interface Gateway {
  * kept across reloads.
  */
 export async function startGateway(config: GatehouseConfig, logger: Logger): Promise<Gateway> {
+  // Before anything is opened: the HTTP parser both doors use must be the one expected.
+  checkParserBinding();
   let devCerts = await prepareDevCertificates(config);
   const keys = await startKeyServices(config, logger);
   const bans = new BanList();
