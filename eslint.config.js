@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bench/**/*.mjs', 'src/cli.ts', 'src/demo/**/*.ts'],
+    files: ['bench/**/*.mjs', 'src/cli.ts', 'src/cli/**/*.ts', 'src/demo/**/*.ts'],
     rules: { 'no-console': 'off' },
     languageOptions: {
       globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly' },

@@ -1,20 +1,8 @@
 #!/usr/bin/env node
 import './runtime-flags.js';
 import { Command } from 'commander';
-import { checkConfig, formatIssue } from './config/index.js';
-import { ContractError, loadApiDocument, compileApi } from './contract/index.js';
-import { keysCreate, keysList, keysRevoke, keysRotate } from './admin/keys-command.js';
-import { compileContracts, contractOptionsOf, formatContractWarning, lintContract } from './contract/validation/index.js';
-import { authWarnings } from './auth/setup.js';
-import { configWarnings } from './config/warnings.js';
-import { compileOperationPlans, compilePreAuthPlans } from './limits/plan.js';
-import { compilePreAuthRules } from './limits/rule.js';
-import { rotateSigningKeyCommand } from './auth/signing/rotate-command.js';
-import { runDemo } from './demo/run-demo.js';
-import { runGateway } from './process/run.js';
-import { failureLine } from './process/failure-line.js';
-import { probeStores } from './process/store-probes.js';
 import { CHECK_CONFIG_HELP, INIT_HELP, ROUTES_HELP } from './cli/help-text.js';
+import { failureLine } from './process/failure-line.js';
 
 const program = new Command();
 program
@@ -26,6 +14,8 @@ program
   .description('run the gateway with a configuration file; SIGHUP reloads it, SIGTERM/SIGINT stop gracefully')
   .requiredOption('-c, --config <file>', 'the YAML configuration')
   .action(async (options: { config: string }) => {
+    // Each command loads what it needs when it runs: --help and check-config stay quick.
+    const { runGateway } = await import('./process/run.js');
     await runGateway(options.config);
   });
 
@@ -38,6 +28,7 @@ program
   .option('--offline', 'do not connect to the stores (PostgreSQL, Redis): check the files only')
   .addHelpText('after', CHECK_CONFIG_HELP)
   .action(async (options: { config: string; offline?: boolean }) => {
+    const { checkConfigCommand } = await import('./cli/check-config-command.js');
     process.exitCode = await checkConfigCommand(options.config, options.offline === true);
   });
 
@@ -72,6 +63,7 @@ program
   .command('demo')
   .description('run the demo: an example upstream behind Gatehouse on https://127.0.0.1:8443')
   .action(async () => {
+    const { runDemo } = await import('./demo/run-demo.js');
     await runDemo();
   });
 
@@ -84,6 +76,7 @@ program
   )
   .requiredOption('-c, --config <file>', 'the YAML configuration')
   .action(async (options: { config: string }) => {
+    const { rotateSigningKeyCommand } = await import('./auth/signing/rotate-command.js');
     process.exitCode = await rotateSigningKeyCommand(options, (line) => console.log(line));
   });
 
@@ -101,6 +94,7 @@ keys
   .option('--env <live|test>', 'environment tag in the key', 'live')
   .option('--json', 'print JSON')
   .action(async (options: { config: string; consumer: string; scopes?: string; expires?: string; env?: string; json?: boolean }) => {
+    const { keysCreate } = await import('./admin/keys-command.js');
     process.exitCode = await keysCreate(options);
   });
 
@@ -111,6 +105,7 @@ keys
   .option('--consumer <name>', 'only the keys of this consumer')
   .option('--json', 'print one JSON record per line')
   .action(async (options: { config: string; consumer?: string; json?: boolean }) => {
+    const { keysList } = await import('./admin/keys-command.js');
     process.exitCode = await keysList(options);
   });
 
@@ -120,6 +115,7 @@ keys
   .requiredOption('-c, --config <file>', 'the YAML configuration')
   .option('--json', 'print JSON')
   .action(async (id: string, options: { config: string; json?: boolean }) => {
+    const { keysRevoke } = await import('./admin/keys-command.js');
     process.exitCode = await keysRevoke(id, options);
   });
 
@@ -131,37 +127,9 @@ keys
   .option('--expires <duration>', "the new key's lifetime (default: the old key's)")
   .option('--json', 'print JSON')
   .action(async (id: string, options: { config: string; overlap?: string; expires?: string; json?: boolean }) => {
+    const { keysRotate } = await import('./admin/keys-command.js');
     process.exitCode = await keysRotate(id, options);
   });
-
-async function checkConfigCommand(file: string, offline: boolean): Promise<number> {
-  const { config, issues } = await checkConfig(file, process.env, offline ? {} : { probeStores });
-  for (const issue of issues) console.log(formatIssue(issue));
-  if (config === null) return 1;
-  for (const warning of configWarnings(config)) console.log(warning);
-  let contractProblems = 0;
-  for (const api of config.apis) {
-    try {
-      const compiled = compileApi(api, await loadApiDocument(api));
-      compileContracts([compiled], contractOptionsOf(config));
-      // The limits start compiles: an x-gatehouse-rate-limit naming no policy is refused here.
-      compileOperationPlans(config.rateLimits, [compiled]);
-      compilePreAuthPlans(compilePreAuthRules(config.preAuthLimit, config.rateLimits.replicas), [compiled]);
-      // Warnings only: the exit code stays 0 when nothing else is wrong.
-      for (const warning of lintContract(compiled)) console.log(formatContractWarning(warning));
-      for (const warning of authWarnings(compiled, config)) console.log(warning);
-    } catch (err) {
-      if (!(err instanceof ContractError)) throw err;
-      contractProblems += 1;
-      console.log(`apis.${api.name}.openapi: ${err.message}`);
-    }
-  }
-  if (issues.length > 0 || contractProblems > 0) return 1;
-  console.log(
-    `${file}: configuration is valid (${config.apis.length} API(s), ${config.listeners.length} listener(s))`,
-  );
-  return 0;
-}
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // One line an operator can act on, never a stack trace (GATEHOUSE_DEBUG=1 prints it).
