@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { checkKeyShape, hashApiKey, keyIdOf } from '../auth/keys/index.js';
 import { BUILTIN_API_NAME } from '../auth/oauth/builtin-api.js';
 import { buildAuth, type ApiKeyCheck, type AuthRuntime } from '../auth/setup.js';
 import type { GatehouseConfig } from '../config/types.js';
@@ -6,6 +7,7 @@ import { buildRouteTable, compileApi, loadApiDocument, type CompiledApi } from '
 import { compileContractsInSlices, contractOptionsOf } from '../contract/validation/index.js';
 import { BanList } from '../limits/bans.js';
 import { createLimits, type Limits } from '../limits/limits.js';
+import type { CredentialIdentifier } from '../limits/pre-auth.js';
 import type { DevCertificates } from '../tls/dev-certs.js';
 import { Pipeline } from './pipeline.js';
 import { createAuthenticateStage } from './stages/authenticate.js';
@@ -59,6 +61,7 @@ export async function buildRuntime(
   const limits = await createLimits(config, apis, logger, bans);
   await nextTurn();
   const contracts = await compileContractsInSlices(apis, contractOptionsOf(config));
+  limits.preAuth.trustKnownCredentials(credentialIdentifier(auth, apiKeyHeadersOf(auth, config)));
   const targets = new Map<string, UpstreamTarget>();
   for (const api of config.apis) targets.set(api.name, createUpstreamTarget(api, devCerts));
   if (auth.builtin !== null) targets.set(BUILTIN_API_NAME, auth.builtin.target);
@@ -78,6 +81,25 @@ export async function buildRuntime(
   ]);
   const loginFailureStatuses = new Set(config.preAuthLimit.login.failureStatuses);
   return { config, pipeline, targets, apis, limits, auth, loginFailureStatuses };
+}
+
+/**
+ * The id of the credential a request presents, from memory and without verifying it: an API key's
+ * id from its digest (its shape checked first), a bearer token's only if verified before. The
+ * pre-auth limit asks it only for an address over its failed-authentication budget.
+ */
+function credentialIdentifier(auth: AuthRuntime, keyHeaders: readonly string[]): CredentialIdentifier {
+  return function identifyCredential(ctx) {
+    const headers = ctx.req.headers;
+    for (const header of keyHeaders) {
+      const presented = headers[header];
+      if (typeof presented !== 'string') continue;
+      return checkKeyShape(presented) === null ? keyIdOf(hashApiKey(presented)) : null;
+    }
+    const authorization = headers.authorization;
+    if (typeof authorization !== 'string' || !/^bearer /i.test(authorization)) return null;
+    return auth.jwt.cached(authorization.slice(7))?.credential.id ?? null;
+  };
 }
 
 function nextTurn(): Promise<void> {

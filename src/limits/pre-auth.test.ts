@@ -7,7 +7,7 @@ import { MemoryStore } from './memory-store.js';
 import { compilePreAuthPlans } from './plan.js';
 import { BanList } from './bans.js';
 import { PreAuthLimiter } from './pre-auth.js';
-import { compileTestApi, fakeContext, manualClock, preAuthRules } from './testing.js';
+import { compileTestApi, fakeContext, manualClock, preAuthRules, principal } from './testing.js';
 
 const ok = { responses: { '200': { description: 'ok' } } };
 
@@ -79,6 +79,32 @@ describe('pre-auth limit', () => {
     clock.advance(10_000);
     expect(outcome(limiter, fakeContext(secured, { address: '10.0.0.9' }))).toBe('admitted');
     expect(concurrency.inFlight).toBeGreaterThan(0); // not completed: still counted
+  });
+
+  it('lets a credential that authenticated from an address before pass its spent failed-auth budget', () => {
+    const { limiter, secured } = setUp();
+    // The identifier stands in for the runtime's: the key a request presents, by its id.
+    limiter.trustKnownCredentials((ctx) => (ctx.req.headers['x-api-key'] as string | undefined) ?? null);
+    const office = '10.0.0.50';
+    const valid = fakeContext(secured, { address: office, headers: { 'x-api-key': 'cred-alice' } });
+    expect(outcome(limiter, valid)).toBe('admitted');
+    valid.principal = principal('alice', 'api-key');
+    complete(limiter, valid, 200, null);
+    // A scan of bad keys from the same address spends its budget.
+    for (let i = 0; i < 3; i += 1) {
+      const guess = fakeContext(secured, { address: office, headers: { 'x-api-key': `guess-${i}` } });
+      expect(outcome(limiter, guess)).toBe('admitted');
+      complete(limiter, guess, 401, 'GH_AUTH_UNAUTHENTICATED');
+    }
+    const next = fakeContext(secured, { address: office, headers: { 'x-api-key': 'guess-3' } });
+    expect(outcome(limiter, next)).toBe('GH_LIMIT_RATE_EXCEEDED');
+    const none = fakeContext(secured, { address: office });
+    expect(outcome(limiter, none)).toBe('GH_LIMIT_RATE_EXCEEDED');
+    // Alice, already working from there, is not locked out; her key from elsewhere is not "known" there.
+    const again = fakeContext(secured, { address: office, headers: { 'x-api-key': 'cred-alice' } });
+    expect(outcome(limiter, again)).toBe('admitted');
+    const scanner = fakeContext(secured, { address: '10.0.0.51', headers: { 'x-api-key': 'cred-alice' } });
+    expect(outcome(limiter, scanner)).toBe('admitted'); // another address: its own budget, unspent
   });
 
   it('does not count a 401 that was not a failed authentication, nor a 403', () => {

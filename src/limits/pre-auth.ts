@@ -13,6 +13,18 @@ import { LimitsNote, upstreamLoginOutcome } from './note.js';
 import type { PreAuthPlan } from './plan.js';
 import type { PreAuthRules, Rule } from './rule.js';
 import { arrivedOnClosingConnection, holdRefusal, refuseOnConnection } from './tarpit.js';
+import { KnownCallers } from './known-callers.js';
+
+/**
+ * The id of the credential a request presents (an API key's id, a cached token's), found from
+ * memory without verifying anything; null when it presents none or none known.
+ */
+export type CredentialIdentifier = (ctx: RequestContext) => string | null;
+
+/** Addresses, and credentials per address, remembered as having authenticated (a day at most). */
+const TRUSTED_ADDRESSES = 10_000;
+const TRUSTED_PER_ADDRESS = 256;
+const TRUSTED_FOR_MS = 86_400_000;
 
 /** One shared instance: the connection is already closed, nothing is written. */
 const PIPELINED_PAST_REFUSAL = new GatehouseError(
@@ -36,6 +48,8 @@ export class PreAuthLimiter {
   readonly #readBody: Stage['onRequest'];
   readonly #failureStatuses: ReadonlySet<number>;
   readonly #bans: BanList;
+  readonly #trusted = new KnownCallers(TRUSTED_ADDRESSES, TRUSTED_PER_ADDRESS, TRUSTED_FOR_MS);
+  #identify: CredentialIdentifier | null = null;
 
   constructor(options: {
     plans: ReadonlyMap<Operation, PreAuthPlan>;
@@ -55,6 +69,14 @@ export class PreAuthLimiter {
     this.#readBody = options.readBody;
     this.#failureStatuses = new Set(options.failureStatuses);
     this.#bans = options.bans;
+  }
+
+  /**
+   * Lets callers who authenticated from an address before pass its failed-authentication limit:
+   * a scan of bad keys from a shared address must not lock out the valid keys behind it.
+   */
+  trustKnownCredentials(identify: CredentialIdentifier): void {
+    this.#identify = identify;
   }
 
   onRequest(ctx: RequestContext): void | Promise<void> {
@@ -84,7 +106,7 @@ export class PreAuthLimiter {
   #afterAddress(ctx: RequestContext, plan: PreAuthPlan, decision: Decision): void | Promise<void> {
     noteDecision(ctx, decision);
     const refusal = refusalOf(decision);
-    if (refusal !== null) {
+    if (refusal !== null && !this.#knownCaller(ctx, plan, decision)) {
       this.#noteLoginRefusal(ctx, decision);
       if (refusal.status !== 429) throw refusal;
       refuseOnConnection(ctx, refusal);
@@ -115,6 +137,17 @@ export class PreAuthLimiter {
     enforce(ctx, decision);
   }
 
+  /** Refused by the failed-authentication limit alone, with a credential that authenticated from here before. */
+  #knownCaller(ctx: RequestContext, plan: PreAuthPlan, decision: Decision): boolean {
+    if (this.#identify === null || !refusedBy(decision, this.#rules.failedAuth)) return false;
+    for (const rule of plan.addressRules) {
+      if (rule !== this.#rules.failedAuth && refusedBy(decision, rule)) return false;
+    }
+    const id = this.#identify(ctx);
+    if (id === null || !this.#trusted.knows(ctx.journey.clientAddress, id, Date.now())) return false;
+    return true;
+  }
+
   /** A refusal by a login limit or backoff (not the flood or failed-authentication limits) is a failed login. */
   #noteLoginRefusal(ctx: RequestContext, decision: Decision): void {
     if (this.#loginRules.some((rule) => refusedBy(decision, rule))) ctx.limits!.loginRefused = true;
@@ -135,6 +168,9 @@ export class PreAuthLimiter {
       journey.code?.startsWith('GH_AUTH_') === true
     ) {
       this.#limiter.record(this.#rules.failedAuth, note.failedAuthKey, 'failure');
+    } else if (note.failedAuthKey !== null && ctx.principal !== null && this.#identify !== null) {
+      // Authenticated: this credential is known from this address from now on.
+      this.#trusted.remember(note.failedAuthKey, ctx.principal.credential.id, Date.now());
     }
     // A login outcome is the upstream's own answer; a refusal by the gateway is neither.
     const event = upstreamLoginOutcome(note, this.#failureStatuses, journey.code);
