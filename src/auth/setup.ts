@@ -9,14 +9,18 @@ import {
   type IssuerVerifier,
 } from './jwt/issuer-verifier.js';
 import { JwtVerifier } from './jwt/jwt-verifier.js';
+import { MINTING_KEY_CLAIM } from './jwt/minting-key.js';
 import { BUILTIN_API_NAME, createBuiltinApi, type BuiltinApi } from './oauth/builtin-api.js';
 import { ClientSecrets } from './oauth/client-secrets.js';
 import { ACCESS_TOKEN_TYPE, TokenIssuer } from './oauth/token-issuer.js';
 import { compileAuthPolicies, type AuthPolicy } from './policy/auth-policy.js';
 import { loadSigningKeyRing, type SigningKeyRing } from './signing/signing-keys.js';
 
-/** The one method of the key verifier (src/auth/keys) the authenticate stage calls. */
-export type ApiKeyCheck = Pick<ApiKeyVerifier, 'verify'>;
+/**
+ * What auth uses of the key verifier (src/auth/keys): `verify` (the authenticate stage) for API
+ * keys, `stateOf` (the JWT verifier) for the access tokens minted from one.
+ */
+export type ApiKeyCheck = Pick<ApiKeyVerifier, 'verify' | 'stateOf'>;
 
 /** Everything the authenticate and authorize stages use, built once per configuration. */
 export interface AuthRuntime {
@@ -70,13 +74,21 @@ export async function buildAuth(
     // The gateway accepts the tokens it issues: same keys, its own audience, typ at+jwt only
     // (so an identity assertion sent back to the gateway is not taken for an access token).
     const ownKeys = createLocalJWKSet({ keys: [...signingKeys.jwks.keys] });
+    // Its tokens name the API key they were minted from: revoking the key refuses them too.
     issuers.push(
-      createLocalIssuerVerifier(auth.issuer, auth.tokenEndpoint.audience, ownKeys, ACCESS_TOKEN_TYPE),
+      createLocalIssuerVerifier(
+        auth.issuer,
+        auth.tokenEndpoint.audience,
+        ownKeys,
+        ACCESS_TOKEN_TYPE,
+        MINTING_KEY_CLAIM,
+      ),
     );
   }
   const jwt = new JwtVerifier(issuers, {
     maxTokenBytes: auth.maxTokenBytes,
     cacheSize: auth.verifiedTokenCacheSize,
+    mintingKeys: apiKeys,
   });
   return {
     policies,

@@ -1,63 +1,23 @@
 import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { startGatehouse, type Gatehouse } from '../../src/process/gatehouse.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { ensureDevCertificates } from '../../src/tls/dev-certs.js';
 import { fixtures } from '../support/gateway-harness.js';
+import { keyStoreSetups } from '../support/key-store-setups.js';
 import { startTestUpstream, type TestUpstream } from '../support/test-upstream.js';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli.js');
 const run = promisify(execFile);
 const KEY = /gk_(?:live|test)_[0-9A-Za-z]{32}_[0-9A-Za-z]{6}/g;
-const DATABASE_URL = process.env.DATABASE_URL ?? null;
-const REDIS_URL = process.env.REDIS_URL ?? null;
 
-interface Setup {
-  readonly name: string;
-  readonly skip: string | null;
-  /** The `keys:` section, and the environment its secret references need. */
-  keysYaml(): Promise<{ yaml: string; env: Record<string, string>; cleanup: () => Promise<void> }>;
-}
-
-const setups: Setup[] = [
-  {
-    name: 'SQLite file in the state folder, polling',
-    skip: null,
-    keysYaml: async () => ({ yaml: 'keys:\n  sync: { pollMs: 250 }\n', env: {}, cleanup: async () => {} }),
-  },
-  {
-    name: 'PostgreSQL, Redis pub/sub',
-    skip:
-      DATABASE_URL === null || REDIS_URL === null
-        ? 'DATABASE_URL and REDIS_URL are not both set (CI sets them)'
-        : null,
-    async keysYaml() {
-      const schema = `gh_keys_e2e_${randomBytes(6).toString('hex')}`;
-      return {
-        yaml:
-          'keys:\n' +
-          `  store: { postgres: { url: env:GH_E2E_DATABASE_URL, schema: ${schema} } }\n` +
-          // Polling is the 5 s safety net while subscribed: within a second means Redis carried it.
-          '  sync: { redisUrl: env:GH_E2E_REDIS_URL, pollMs: 500 }\n',
-        env: { GH_E2E_DATABASE_URL: DATABASE_URL!, GH_E2E_REDIS_URL: REDIS_URL! },
-        async cleanup() {
-          const client = new pg.Client({ connectionString: DATABASE_URL! });
-          await client.connect();
-          await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-          await client.end();
-        },
-      };
-    },
-  },
-];
+const setups = keyStoreSetups('e2e');
 
 for (const setup of setups) {
   const title = `gatehouse keys with two gateways sharing the store: ${setup.name}`;
@@ -106,7 +66,7 @@ for (const setup of setups) {
         const certs = await ensureDevCertificates(path.join(dir, 'state'));
         upstream = await startTestUpstream(certs);
         await copyFile(path.join(fixtures, 'test-api.yaml'), path.join(dir, 'test-api.yaml'));
-        const section = await setup.keysYaml();
+        const section = await setup.keys();
         cleanup = section.cleanup;
         env = { ...process.env, ...section.env };
         Object.assign(process.env, section.env);

@@ -14,6 +14,12 @@ export interface IssuerVerifier {
   /** True for the one issuer (at most) whose tokens may carry no `iss`. */
   readonly takesTokensWithoutIss: boolean;
   /**
+   * The claim naming the API key a token was minted from, checked on every use (minting-key.ts):
+   * the gateway's own issuer only. null for other issuers, whose claims of any name mean nothing
+   * to the key index.
+   */
+  readonly mintingKeyClaim: string | null;
+  /**
    * Verifies signature and claims with jose; throws jose's errors (or KeySetUnavailable).
    * `claims` is the unverified payload, read only to tell which optional claims are absent.
    */
@@ -86,12 +92,16 @@ function verifyWith(token: string, key: JWTVerifyGetKey | KeyObject, options: JW
   return typeof key === 'function' ? jwtVerify(token, key, options) : jwtVerify(token, key, options);
 }
 
-/** For an issuer whose keys are in hand (the gateway's own): no fetching, an exact `typ`. */
+/**
+ * For an issuer whose keys are in hand (the gateway's own): no fetching, an exact `typ`, and the
+ * claim its tokens name their minting API key in.
+ */
 export function createLocalIssuerVerifier(
   issuer: string,
   audience: string,
   resolveKey: JWTVerifyGetKey,
   typ: string,
+  mintingKeyClaim: string,
 ): IssuerVerifier {
   const mapping: ClaimMapping = { scopeClaim: 'scope', rolesClaim: 'roles', consumerClaim: 'client_id' };
   const options: JWTVerifyOptions = {
@@ -102,7 +112,10 @@ export function createLocalIssuerVerifier(
     clockTolerance: 5,
     requiredClaims: [...ALWAYS_REQUIRED, 'jti'],
   };
-  return issuerVerifier(issuer, resolveKey, options, { algorithms: ['ES256'], ...mapping }, () => undefined);
+  return {
+    ...issuerVerifier(issuer, resolveKey, options, { algorithms: ['ES256'], ...mapping }, () => undefined),
+    mintingKeyClaim,
+  };
 }
 
 function verifyOptions(config: JwtIssuerConfig): JWTVerifyOptions {
@@ -132,6 +145,7 @@ function issuerVerifier(
       consumerClaim: settings.consumerClaim,
     },
     takesTokensWithoutIss: false,
+    mintingKeyClaim: null,
     async verify(token: string): Promise<JWTPayload> {
       const { payload } = await verifyWith(token, resolveKey, options);
       return payload;

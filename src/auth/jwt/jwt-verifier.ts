@@ -5,6 +5,7 @@ import { principalFromClaims } from './claims.js';
 import { compactJwsProblem } from './compact-jws.js';
 import type { IssuerVerifier } from './issuer-verifier.js';
 import { describeJoseFailure } from './jose-failures.js';
+import { mintingKeyRefusal, type MintingKeyStates } from './minting-key.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 
 /** A bearer token refused; `reason` (a stable `jwt.*` cause, then details) is for the operator only. */
@@ -28,6 +29,10 @@ const KEY_SUPPLYING_PARAMETERS = ['jwk', 'jku', 'x5u', 'x5c'] as const;
 export interface JwtVerifierOptions {
   readonly maxTokenBytes: number;
   readonly cacheSize: number;
+  /** The key index, for tokens minted from an API key; null (no key store): such tokens are refused. */
+  readonly mintingKeys: MintingKeyStates | null;
+  /** Milliseconds since the epoch, for the cache and the key check; Date.now unless a test moves time. */
+  readonly clock?: () => number;
 }
 
 /**
@@ -35,6 +40,10 @@ export interface JwtVerifierOptions {
  * verified before costs one map lookup until its `exp`. The first sight of a token goes through
  * `verify()`: shape, header, issuer and algorithm checks, then jose (signature, iss, aud, exp,
  * nbf, required claims); concurrent requests with the same new token share one verification.
+ *
+ * A token the gateway minted for a client authenticated by an API key names the key
+ * (minting-key.ts); on every use, cached or not, the key's state in the key index is read too
+ * (one more map lookup), so a revoked key's tokens are refused as soon as the index knows.
  */
 export class JwtVerifier {
   readonly #issuers: ReadonlyMap<string, IssuerVerifier>;
@@ -42,22 +51,33 @@ export class JwtVerifier {
   readonly #cache: VerifiedTokenCache;
   readonly #inflight = new Map<string, Promise<Principal>>();
   readonly #maxTokenBytes: number;
+  readonly #mintingKeys: MintingKeyStates | null;
+  readonly #clock: () => number;
 
   constructor(issuers: readonly IssuerVerifier[], options: JwtVerifierOptions) {
     this.#issuers = new Map(issuers.map((issuer) => [issuer.issuer, issuer]));
     this.#withoutIss = issuers.find((issuer) => issuer.takesTokensWithoutIss);
     this.#cache = new VerifiedTokenCache(options.cacheSize);
     this.#maxTokenBytes = options.maxTokenBytes;
+    this.#mintingKeys = options.mintingKeys;
+    this.#clock = options.clock ?? Date.now;
   }
 
   get cacheSize(): number {
     return this.#cache.size;
   }
 
-  /** The principal of a token verified before and not yet expired, else null. Synchronous. */
+  /**
+   * The principal of a token verified before and not yet expired, else null. Synchronous; throws
+   * JwtRefused when the API key the token was minted from is no longer active.
+   */
   cached(token: string): Principal | null {
     if (token.length > this.#maxTokenBytes) return null;
-    return this.#cache.get(token, Date.now());
+    const now = this.#clock();
+    const verified = this.#cache.get(token, now);
+    if (verified === null) return null;
+    if (verified.mintedFrom !== null) this.#refuseUnlessKeyActive(verified.mintedFrom, now);
+    return verified.principal;
   }
 
   /** Verifies a token not in the cache; rejects with JwtRefused. */
@@ -87,8 +107,16 @@ export class JwtVerifier {
     const tokenId = typeof payload.jti === 'string' ? payload.jti : digestId(token);
     const principal = principalFromClaims(payload, issuer.issuer, issuer.mapping, tokenId);
     if (typeof principal === 'string') throw new JwtRefused(`jwt.claims: ${principal}`);
-    this.#cache.set(token, principal, payload.exp! * 1000);
+    const mintedFrom = mintingKeyOf(payload, issuer);
+    // Cached even when its key is gone: a replayed token is then refused by a lookup, not by jose.
+    this.#cache.set(token, principal, payload.exp! * 1000, mintedFrom);
+    if (mintedFrom !== null) this.#refuseUnlessKeyActive(mintedFrom, this.#clock());
     return principal;
+  }
+
+  #refuseUnlessKeyActive(keyId: string, nowMs: number): void {
+    const state = this.#mintingKeys === null ? 'unknown' : this.#mintingKeys.stateOf(keyId, nowMs);
+    if (state !== 'active') throw new JwtRefused(mintingKeyRefusal(state, keyId));
   }
 
   /** The configured issuer the token claims, once its header passed; nothing here is trusted yet. */
@@ -106,6 +134,16 @@ export class JwtVerifier {
     }
     return issuer;
   }
+}
+
+/** The API key a verified token was minted from: only the gateway's own tokens name one. */
+function mintingKeyOf(payload: JWTPayload, issuer: IssuerVerifier): string | null {
+  if (issuer.mintingKeyClaim === null) return null;
+  const keyId = payload[issuer.mintingKeyClaim];
+  if (keyId === undefined) return null; // minted for a client authenticated by its secret
+  if (typeof keyId !== 'string')
+    throw new JwtRefused(`jwt.claims: ${issuer.mintingKeyClaim} is not a string`);
+  return keyId;
 }
 
 function claimsOf(token: string): JWTPayload {

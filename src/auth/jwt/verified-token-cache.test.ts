@@ -17,7 +17,8 @@ describe('VerifiedTokenCache', () => {
     const cache = new VerifiedTokenCache(10);
     const alice = principal('alice');
     cache.set('t', alice, 2_000);
-    expect(cache.get('t', 1_999)).toBe(alice);
+    expect(cache.get('t', 1_999)).toMatchObject({ principal: alice, mintedFrom: null });
+    expect(cache.get('t', 1_999)?.principal).toBe(alice);
     expect(cache.get('t', 2_000)).toBeNull();
     expect(cache.size).toBe(0); // an expired entry is dropped when met
   });
@@ -26,12 +27,20 @@ describe('VerifiedTokenCache', () => {
     const cache = new VerifiedTokenCache(2);
     cache.set('a', principal('a'), 10_000);
     cache.set('b', principal('b'), 10_000);
-    expect(cache.get('a', 0)?.subject).toBe('a'); // a is now the most recent
+    expect(cache.get('a', 0)?.principal.subject).toBe('a'); // a is now the most recent
     cache.set('c', principal('c'), 10_000);
     expect(cache.size).toBe(2);
     expect(cache.get('b', 0)).toBeNull();
-    expect(cache.get('a', 0)?.subject).toBe('a');
-    expect(cache.get('c', 0)?.subject).toBe('c');
+    expect(cache.get('a', 0)?.principal.subject).toBe('a');
+    expect(cache.get('c', 0)?.principal.subject).toBe('c');
+  });
+
+  it('keeps the API key a token was minted from beside its principal, for the check on each use', () => {
+    const cache = new VerifiedTokenCache(10);
+    cache.set('t', principal('p'), 10_000, '0123456789abcdef');
+    const hit = cache.get('t', 0);
+    expect(hit?.mintedFrom).toBe('0123456789abcdef');
+    expect(cache.get('t', 1)).toBe(hit); // the entry itself: nothing allocated per hit
   });
 
   it('keeps nothing with capacity 0', () => {

@@ -1,7 +1,13 @@
 import type { Principal } from '../principal.js';
 
-interface Entry {
+/** What a cache hit hands back: the principal, and what must still be checked on each use. */
+export interface VerifiedToken {
   readonly principal: Principal;
+  /** The id of the API key the token was minted from (the gateway's own tokens); else null. */
+  readonly mintedFrom: string | null;
+}
+
+interface Entry extends VerifiedToken {
   /** exp in milliseconds: an entry is never served at or after it (no clock skew added). */
   readonly expiresAtMs: number;
   /** Set by a hit, cleared when the entry is passed over for eviction (CLOCK, "second chance"). */
@@ -28,7 +34,8 @@ export class VerifiedTokenCache {
     return this.#entries.size;
   }
 
-  get(token: string, nowMs: number): Principal | null {
+  /** The entry itself, not a copy: a hit allocates nothing. */
+  get(token: string, nowMs: number): VerifiedToken | null {
     const entry = this.#entries.get(token);
     if (entry === undefined) return null;
     if (nowMs >= entry.expiresAtMs) {
@@ -36,13 +43,13 @@ export class VerifiedTokenCache {
       return null;
     }
     entry.referenced = true;
-    return entry.principal;
+    return entry;
   }
 
-  set(token: string, principal: Principal, expiresAtMs: number): void {
+  set(token: string, principal: Principal, expiresAtMs: number, mintedFrom: string | null = null): void {
     if (this.#capacity === 0) return;
     this.#entries.delete(token);
-    this.#entries.set(token, { principal, expiresAtMs, referenced: false });
+    this.#entries.set(token, { principal, mintedFrom, expiresAtMs, referenced: false });
     while (this.#entries.size > this.#capacity) this.#evictOne();
   }
 

@@ -17,6 +17,8 @@
  *   the request; the key is exposed whether or not it is valid).
  * - `result.key.id` is safe to log and to put in the identity assertion; the key never is.
  * - Last-use times are recorded in memory by `verify` and written back in batches by KeySync.
+ * - `verifier.stateOf(keyId)` ('active' | 'revoked' | 'expired' | 'unknown', same O(1) index,
+ *   nothing allocated) is what an access token minted from a key is checked against on each use.
  *
  * The running gateway's verifier is `gateway.keys.verifier` (startKeyServices in services.ts,
  * called once from gateway.ts); it stays the same object across configuration reloads.
@@ -49,7 +51,13 @@ export {
   KEY_ID_PATTERN,
   type KeyEnv,
 } from './key-format.js';
-export { ApiKeyVerifier, type VerifiedKey, type VerifyFailure, type VerifyResult } from './verifier.js';
+export {
+  ApiKeyVerifier,
+  type KeyState,
+  type VerifiedKey,
+  type VerifyFailure,
+  type VerifyResult,
+} from './verifier.js';
 export type { ApiKeyRecord, KeyStatus } from './record.js';
 export { KeyLifecycle, KeyRequestError, type CreatedKey, type RotatedKey } from './lifecycle.js';
 export type { KeyStore } from './store.js';

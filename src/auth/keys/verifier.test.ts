@@ -8,6 +8,23 @@ import { ApiKeyVerifier } from './verifier.js';
 
 const DAY = 86_400_000;
 
+/** A record as the store hands it to the index, for tests that feed the index directly. */
+const storedKey = (hash: Buffer, version: number, status: 'active' | 'revoked' = 'active'): StoredKey => ({
+  id: keyIdOf(hash),
+  hash,
+  consumer: 'slot',
+  scopes: [],
+  env: 'live',
+  status,
+  createdAt: 0,
+  expiresAt: null,
+  lastUsedAt: null,
+  replacedBy: null,
+  overlapUntil: null,
+  updatedAt: 0,
+  version,
+});
+
 describe('ApiKeyVerifier', () => {
   let fixture: StoreFixture;
   let store: KeyStore;
@@ -144,6 +161,45 @@ describe('ApiKeyVerifier', () => {
     expect(verifier.takeLastUsed().size).toBe(0);
   });
 
+  it('tells where a key stands by its id alone, as verify would judge the key', async () => {
+    const kept = await lifecycle.create({ consumer: 'gina', scopes: [], env: 'live', lifetimeMs: 60_000 });
+    const gone = await lifecycle.create({ consumer: 'gina', scopes: [], env: 'live', lifetimeMs: null });
+    const old = await lifecycle.create({ consumer: 'gina', scopes: [], env: 'test', lifetimeMs: null });
+    expect(verifier.stateOf(kept.record.id, now)).toBe('active');
+    await lifecycle.revoke(gone.record.id);
+    expect(verifier.stateOf(gone.record.id, now)).toBe('revoked');
+    const rotation = await lifecycle.rotate(old.record.id, { overlapMs: 1_000 });
+    if (!rotation.ok) throw new Error('not rotated');
+    expect(verifier.stateOf(old.record.id, now)).toBe('active');
+    now += 1_000;
+    expect(verifier.stateOf(old.record.id, now)).toBe('expired'); // its rotation overlap has ended
+    expect(verifier.stateOf(rotation.rotated.record.id, now)).toBe('active');
+    now += 58_999;
+    expect(verifier.stateOf(kept.record.id, now)).toBe('active');
+    now += 1;
+    expect(verifier.stateOf(kept.record.id, now)).toBe('expired');
+    expect(verifier.verify(kept.key)).toEqual({ ok: false, reason: 'expired' });
+    expect(verifier.stateOf(gone.record.id, now)).toBe('revoked'); // revoked is said first, as verify does
+  });
+
+  it('says unknown for an id it does not hold, and for anything that is not an id', async () => {
+    const { record } = await lifecycle.create({ consumer: 'hal', scopes: [], env: 'live', lifetimeMs: null });
+    expect(verifier.stateOf(record.id, now)).toBe('active');
+    const never = keyIdOf(hashApiKey(generateApiKey('live')));
+    for (const text of [never, '', 'not-an-id', 'zzzzzzzz00000000', record.id.toUpperCase()]) {
+      expect(verifier.stateOf(text, now)).toBe('unknown');
+    }
+    expect(verifier.stateOf(record.id + '0', now)).toBe('unknown');
+    expect(verifier.stateOf(record.id.slice(0, 15), now)).toBe('unknown');
+  });
+
+  it('finds every key by its id, whatever the digits of its slot', () => {
+    const index = new ApiKeyVerifier({ clock });
+    const hashes = Array.from({ length: 2_000 }, () => hashApiKey(generateApiKey('live')));
+    index.apply(hashes.map((hash, i) => storedKey(hash, i + 1)));
+    expect(hashes.filter((hash) => index.stateOf(keyIdOf(hash), now) !== 'active')).toEqual([]);
+  });
+
   it('refuses a bad consumer or scope at creation', async () => {
     await expect(
       lifecycle.create({ consumer: '', scopes: [], env: 'live', lifetimeMs: null }),
@@ -160,29 +216,19 @@ describe('ApiKeyVerifier', () => {
     const index = new ApiKeyVerifier({ clock });
     const key = generateApiKey('live');
     const digest = hashApiKey(key);
-    const stored = (hash: Buffer, version: number, status: 'active' | 'revoked' = 'active'): StoredKey => ({
-      id: keyIdOf(hash),
-      hash,
-      consumer: 'slot',
-      scopes: [],
-      env: 'live',
-      status,
-      createdAt: 0,
-      expiresAt: null,
-      lastUsedAt: null,
-      replacedBy: null,
-      overlapUntil: null,
-      updatedAt: 0,
-      version,
-    });
     // Same first 4 bytes (the slot), different rest: neighbours in one chain.
     const neighbour = (n: number): Buffer => Buffer.concat([digest.subarray(0, 4), Buffer.alloc(28, n)]);
-    index.apply([stored(neighbour(1), 1), stored(digest, 2), stored(neighbour(2), 3)]);
+    index.apply([storedKey(neighbour(1), 1), storedKey(digest, 2), storedKey(neighbour(2), 3)]);
     expect(index.size).toBe(3);
     expect(index.verify(key).ok).toBe(true);
-    index.apply([stored(digest, 4, 'revoked')]);
+    index.apply([storedKey(digest, 4, 'revoked')]);
     expect(index.size).toBe(3);
     expect(index.verify(key)).toEqual({ ok: false, reason: 'revoked' });
+    // By id too: the slot read from the id, then the chain searched by id.
+    expect(index.stateOf(keyIdOf(digest), now)).toBe('revoked');
+    expect(index.stateOf(keyIdOf(neighbour(1)), now)).toBe('active');
+    expect(index.stateOf(keyIdOf(neighbour(2)), now)).toBe('active');
+    expect(index.stateOf(keyIdOf(neighbour(3)), now)).toBe('unknown');
     expect(index.version).toBe(4);
   });
 });

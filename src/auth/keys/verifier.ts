@@ -4,6 +4,13 @@ import type { ApiKeyRecord, StoredKey } from './record.js';
 
 export type VerifyFailure = 'malformed' | 'checksum' | 'unknown' | 'expired' | 'revoked';
 
+/**
+ * Where a key stands now, looked up by its id: what an access token minted from the key
+ * (src/auth/oauth) is checked against on every use. 'expired' includes a rotated key whose
+ * overlap has ended; 'unknown', an id the index does not hold.
+ */
+export type KeyState = 'active' | 'revoked' | 'expired' | 'unknown';
+
 /** A key the verifier accepted: its record, plus its scopes as a set for the authorize stage. */
 export interface VerifiedKey extends ApiKeyRecord {
   readonly scopeSet: ReadonlySet<string>;
@@ -89,6 +96,20 @@ export class ApiKeyVerifier {
     if (entry.usedAt === 0) this.#used.push(entry);
     entry.usedAt = now;
     return entry.accepted;
+  }
+
+  /**
+   * The state of the key with this id at `nowMs`, as `verify` would judge the key itself (revoked
+   * first, then expired or past its rotation overlap). O(1) and allocation-free, like `verify`:
+   * an id is the hex of the digest's first 8 bytes (key-format.ts), so it names the key's slot,
+   * and the slot's short chain is searched by id. The caller passes the time it has already read.
+   */
+  stateOf(id: string, nowMs: number): KeyState {
+    let entry = this.#slots.get(slotOfId(id)) ?? null;
+    while (entry !== null && entry.accepted.key.id !== id) entry = entry.next;
+    if (entry === null) return 'unknown';
+    if (entry.revoked) return 'revoked';
+    return nowMs >= entry.endsAt ? 'expired' : 'active';
   }
 
   /** Adds or replaces the records of changed keys, in change order. */
@@ -186,6 +207,23 @@ function slotOfText(digest: string): number {
     (digest.charCodeAt(2) << 16) |
     (digest.charCodeAt(3) << 24);
   return value & SLOT_MASK;
+}
+
+/**
+ * The slot of a key id (hex of the digest's first 8 bytes), as slotOfText reads it from the
+ * digest, without a substring or parseInt. Text that is not an id gives some slot, where no entry
+ * has that id: the chain search by id refuses it.
+ */
+function slotOfId(id: string): number {
+  let value = 0;
+  // Digit i is the high (even i) or low (odd i) half of byte i >> 1, which sits at bit 8 * (i >> 1).
+  for (let i = 0; i < 8; i += 1) value |= hexValue(id.charCodeAt(i)) << ((i ^ 1) * 4);
+  return value & SLOT_MASK;
+}
+
+/** 0–15 for '0'–'9' and 'a'–'f' (keyIdOf writes lowercase); some small number for any other code. */
+function hexValue(code: number): number {
+  return (code & 15) + 9 * ((code >> 6) & 1);
 }
 
 /**

@@ -63,6 +63,19 @@ describe('TokenIssuer (RFC 6749 §4.4)', () => {
     expect(typeof payload.jti).toBe('string');
   });
 
+  it('names the API key that obtained the token (key_id), and no key for a client secret', async () => {
+    const tokenOf = (principal: Principal): string => {
+      const answer = issuer.issue(principal, FORM, form('grant_type=client_credentials'), Date.now());
+      return (JSON.parse(answer.body) as { access_token: string }).access_token;
+    };
+    expect((await verify(tokenOf(client(['a'])))).payload).toMatchObject({ key_id: 'k1' });
+    const secretClient: Principal = {
+      ...client(['a']),
+      credential: { kind: 'client-secret', id: 'reporting', issuer: null },
+    };
+    expect((await verify(tokenOf(secretClient))).payload).not.toHaveProperty('key_id');
+  });
+
   it('narrows to the scopes asked for, and never grants one not held', () => {
     const narrowed = issuer.issue(
       client(['a', 'b']),

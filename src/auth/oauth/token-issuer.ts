@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TokenEndpointConfig } from '../../config/types.js';
+import { MINTING_KEY_CLAIM } from '../jwt/minting-key.js';
 import type { Principal } from '../principal.js';
 import { encodeJwtHeader, signJwt } from '../signing/sign-jwt.js';
 import type { SigningKey } from '../signing/signing-keys.js';
@@ -17,7 +18,8 @@ export interface TokenAnswer {
 /**
  * The client-credentials grant (RFC 6749 §4.4) for a client already authenticated by the
  * authenticate stage (its API key or its secret). Issues a short-lived ES256 JWT access token
- * (RFC 9068) with the scopes asked for, never more than the client holds.
+ * (RFC 9068) with the scopes asked for, never more than the client holds. A token obtained with
+ * an API key names the key (`key_id`, minting-key.ts), so revoking the key refuses the token too.
  */
 export class TokenIssuer {
   readonly #config: TokenEndpointConfig;
@@ -61,12 +63,14 @@ export class TokenIssuer {
     if (exp <= iat)
       return refuse(400, 'invalid_grant', 'oauth.grant: the client credential expires within a second');
     const scope = scopes.join(' ');
+    const credential = client.credential;
     const token = signJwt(this.#key, this.#encodedHeader, {
       iss: this.#issuer,
       sub: client.subject,
       aud: this.#config.audience,
       client_id: client.consumer,
       scope,
+      ...(credential.kind === 'api-key' ? { [MINTING_KEY_CLAIM]: credential.id } : {}),
       jti: randomUUID(),
       iat,
       exp,

@@ -35,6 +35,7 @@ const fakeKeys: ApiKeyCheck = {
     presented === KEY
       ? { ok: true, key }
       : { ok: false, reason: presented.startsWith('gk_') ? 'unknown' : 'malformed' },
+  stateOf: (id: string) => (id === key.id ? 'active' : 'unknown'),
 };
 
 const api: ApiConfig = {

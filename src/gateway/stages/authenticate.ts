@@ -86,7 +86,7 @@ function authenticateAuthorization(
 ): void | Promise<void> {
   if (policy.bearer.length > 0 && BEARER.test(authorization)) {
     const token = authorization.slice(7);
-    const principal = auth.jwt.cached(token);
+    const principal = cachedBearer(token, auth, policy);
     if (principal === null) return verifyBearer(ctx, token, auth, policy);
     ctx.principal = principal;
     return;
@@ -107,6 +107,15 @@ function unauthenticated(reason: string, challenge: Readonly<Record<string, stri
   return new GatehouseError('GH_AUTH_UNAUTHENTICATED', reason, challenge);
 }
 
+/** A token verified before; refused when the API key it was minted from is gone since. */
+function cachedBearer(token: string, auth: AuthRuntime, policy: AuthPolicy): Principal | null {
+  try {
+    return auth.jwt.cached(token);
+  } catch (err) {
+    throw refusedToken(err, policy);
+  }
+}
+
 async function verifyBearer(
   ctx: RequestContext,
   token: string,
@@ -116,9 +125,12 @@ async function verifyBearer(
   try {
     ctx.principal = await auth.jwt.verify(token);
   } catch (err) {
-    if (err instanceof JwtRefused) throw unauthenticated(err.reason, policy.challenges.invalidToken);
-    throw err;
+    throw refusedToken(err, policy);
   }
+}
+
+function refusedToken(err: unknown, policy: AuthPolicy): unknown {
+  return err instanceof JwtRefused ? unauthenticated(err.reason, policy.challenges.invalidToken) : err;
 }
 
 /** The one API-key header of the operation the request carries; null for none. */
