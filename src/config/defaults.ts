@@ -50,8 +50,20 @@ export const configDefaults = {
   },
   redis: {
     // A Redis that hangs costs a decision at most this, then the policy's failure policy applies.
-    timeoutMs: 25,
+    // 100, not 25: on a 2-core machine with both cores kept busy, healthy Redis on loopback still
+    // answered later than 25 ms for up to 0.4% of decisions (2 and 4 CPU burners), later than 100 ms
+    // for at most 0.03% (`node bench/limiter.mjs --loaded`, 2026-12-07; bench/README.md). While the
+    // breaker is closed a hung Redis costs each request this much, for about 5 × this until it opens.
+    timeoutMs: 100,
     keyPrefix: 'gatehouse:',
+    breaker: {
+      // A store that fails this many times in a row is given up on; a stall that times out many
+      // requests at once counts once (src/limits/breaker.ts), so only a store that keeps failing opens it.
+      failuresToOpen: 5,
+      // Then every decision goes to its failure policy at once, and a probe goes after this.
+      openMs: 1000,
+      successesToClose: 3,
+    },
   },
   rateLimits: {
     replicas: 1,

@@ -349,6 +349,16 @@ const redis = {
     url: storeUrl('env:REDIS_URL', 'redis://host:port'),
     timeoutMs: timeoutMs(d.redis.timeoutMs),
     keyPrefix: { type: 'string', pattern: '^[A-Za-z0-9:_.-]{0,64}$', default: d.redis.keyPrefix },
+    breaker: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        failuresToOpen: positiveInt(d.redis.breaker.failuresToOpen),
+        openMs: timeoutMs(d.redis.breaker.openMs),
+        successesToClose: positiveInt(d.redis.breaker.successesToClose),
+      },
+    },
   },
 } as const;
 

@@ -282,6 +282,18 @@ export interface RedisConfig {
   /** Longest a limit decision waits for Redis before its failure policy applies. */
   readonly timeoutMs: number;
   readonly keyPrefix: string;
+  /** When Redis is given up on (every decision to the failure policies) and tried again. */
+  readonly breaker: RedisBreakerConfig;
+}
+
+/** The circuit breaker in front of Redis (src/limits/breaker.ts). */
+export interface RedisBreakerConfig {
+  /** Failures (errors or answers later than timeoutMs) in a row that open it. */
+  readonly failuresToOpen: number;
+  /** How long it stays open before a probe may go. */
+  readonly openMs: number;
+  /** Probes answered in a row that close it. */
+  readonly successesToClose: number;
 }
 
 export interface RateLimitsConfig {

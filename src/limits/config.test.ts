@@ -43,6 +43,7 @@ rateLimits:
       url: 'redis://:s3cret@10.0.0.5:6379/2',
       timeoutMs: 10,
       keyPrefix: 'gatehouse:',
+      breaker: { failuresToOpen: 5, openMs: 1000, successesToClose: 3 },
     });
     expect(config!.rateLimits.policies['per-user']).toEqual({
       type: 'rate',

@@ -1,3 +1,4 @@
+import { SKIP, type CircuitBreaker } from './breaker.js';
 import type { MemoryStore } from './memory-store.js';
 import type { RedisStore } from './redis-store.js';
 import type { Rule } from './rule.js';
@@ -13,42 +14,71 @@ export interface Decision {
   readonly unavailable: Rule | null;
 }
 
+/** The store shared by every process, behind the breaker that decides when to stop asking it. */
+export interface SharedStore {
+  readonly store: RedisStore;
+  readonly breaker: CircuitBreaker;
+}
+
 /**
  * Asks the store, and when the store cannot answer (Redis down, or slower than its timeout)
  * applies each rule's failure policy: `fallback` decides the rule at this process's share on
- * the in-memory store, `open` admits, `closed` refuses with 503. Never a 500, never a hang.
+ * the in-memory store, `open` admits, `closed` refuses with 503. Never a 500, never a hang:
+ * while the breaker is open the failure policies decide at once, without a call to Redis.
  */
 export class Limiter {
   readonly #memory: MemoryStore;
-  readonly #redis: RedisStore | null;
+  readonly #shared: SharedStore | null;
 
-  constructor(memory: MemoryStore, redis: RedisStore | null) {
+  constructor(memory: MemoryStore, shared: SharedStore | null) {
     this.#memory = memory;
-    this.#redis = redis;
+    this.#shared = shared;
   }
 
   get shared(): boolean {
-    return this.#redis !== null;
+    return this.#shared !== null;
+  }
+
+  /** false while the breaker is open: decisions are taken without the shared store. */
+  get storeAvailable(): boolean {
+    return this.#shared === null || this.#shared.breaker.state === 'closed';
   }
 
   decide(rules: readonly Rule[], keys: readonly string[]): Decision | Promise<Decision> {
-    const redis = this.#redis;
-    if (redis === null) return decided(rules, this.#memory.decide(rules, keys));
-    if (!redis.available) return this.#degrade(rules, keys);
-    return redis.decide(rules, keys).then(
-      (verdicts) => decided(rules, verdicts),
-      () => this.#degrade(rules, keys),
+    const shared = this.#shared;
+    if (shared === null) return decided(rules, this.#memory.decide(rules, keys));
+    const { breaker } = shared;
+    const ticket = breaker.admit();
+    if (ticket === SKIP) return this.#degrade(rules, keys);
+    return shared.store.decide(rules, keys).then(
+      (verdicts) => {
+        breaker.succeeded(ticket);
+        return decided(rules, verdicts);
+      },
+      (err: unknown) => {
+        breaker.failed(ticket, reasonOf(err));
+        return this.#degrade(rules, keys);
+      },
     );
   }
 
   /** Counts a failure (or a success) for a penalty or backoff rule; never throws. */
   record(rule: Rule, key: string, event: 'failure' | 'success'): void {
-    const redis = this.#redis;
-    if (redis === null || !redis.available) {
+    const shared = this.#shared;
+    // Never a probe: while the breaker is open, records stay in this process.
+    if (shared === null || shared.breaker.state !== 'closed') {
       this.#memory.record(rule.fallback ?? rule, key, event);
       return;
     }
-    redis.record(rule, key, event).catch(() => this.#memory.record(rule.fallback ?? rule, key, event));
+    const { breaker } = shared;
+    const ticket = breaker.admit();
+    shared.store.record(rule, key, event).then(
+      () => breaker.succeeded(ticket),
+      (err: unknown) => {
+        breaker.failed(ticket, reasonOf(err));
+        this.#memory.record(rule.fallback ?? rule, key, event);
+      },
+    );
   }
 
   #degrade(rules: readonly Rule[], keys: readonly string[]): Decision {
@@ -87,10 +117,15 @@ export class Limiter {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.#memory.close(), this.#redis?.close()]);
+    this.#shared?.breaker.stop();
+    await Promise.all([this.#memory.close(), this.#shared?.store.close()]);
   }
 }
 
 function decided(rules: readonly Rule[], verdicts: readonly Verdict[]): Decision {
   return { rules, verdicts, degraded: null, unavailable: null };
+}
+
+function reasonOf(err: unknown): string {
+  return `redis: ${err instanceof Error ? err.message : String(err)}`;
 }

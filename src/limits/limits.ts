@@ -1,17 +1,19 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Logger } from 'pino';
-import type { GatehouseConfig } from '../config/types.js';
+import type { GatehouseConfig, RedisConfig } from '../config/types.js';
 import type { CompiledApi } from '../contract/index.js';
 import { createLogger } from '../observe/logger.js';
 import { createBodyReader } from './body-field.js';
 import { ConcurrencyGuard } from './concurrency.js';
-import { Limiter } from './limiter.js';
+import { Limiter, type SharedStore } from './limiter.js';
 import { MemoryStore } from './memory-store.js';
 import { compileOperationPlans, compilePreAuthPlans } from './plan.js';
 import { PreAuthLimiter } from './pre-auth.js';
 import { RateLimiter } from './rate-limit.js';
-import { RedisStore, type StoreHealthListener } from './redis-store.js';
+import { RedisStore } from './redis-store.js';
 import { compilePreAuthRules } from './rule.js';
 import { BanList } from './bans.js';
+import { CircuitBreaker, type BreakerListener } from './breaker.js';
 
 /** The limits of one runtime: what the pre-auth limit and rate limit stages run. */
 export interface Limits {
@@ -20,7 +22,7 @@ export interface Limits {
   readonly concurrency: ConcurrencyGuard;
   /** true when the limits are shared through Redis. */
   readonly shared: boolean;
-  /** false while the shared store cannot be reached (failure policies decide meanwhile). */
+  /** false while the breaker in front of the shared store is open (failure policies decide meanwhile). */
   storeAvailable(): boolean;
   close(): Promise<void>;
 }
@@ -46,11 +48,8 @@ export async function createLimits(
   // Store outages are logged; a limiter built outside a gateway (tests, benches) gets a logger of its own.
   const ownLogger = logger === null && config.redis !== null ? createLogger(config.log) : null;
   const log = logger ?? ownLogger;
-  const redis = config.redis === null || log === null ? null : new RedisStore(config.redis, healthLog(log));
-  if (redis !== null && !(await redis.ready(REDIS_READY_MS))) {
-    log?.warn({ msg: 'rate-limit store not reachable at start; failure policies apply until it is' });
-  }
-  const limiter = new Limiter(memory, redis);
+  const shared = config.redis === null || log === null ? null : await openSharedStore(config.redis, log);
+  const limiter = new Limiter(memory, shared);
   const concurrency = new ConcurrencyGuard(config.concurrency);
   const readBody = createBodyReader(config.limits);
   return {
@@ -70,8 +69,8 @@ export async function createLimits(
       maxDelayed: config.rateLimits.maxDelayed,
     }),
     concurrency,
-    shared: redis !== null,
-    storeAvailable: () => redis === null || redis.available,
+    shared: shared !== null,
+    storeAvailable: () => limiter.storeAvailable,
     async close() {
       concurrency.close();
       await limiter.close();
@@ -80,14 +79,39 @@ export async function createLimits(
   };
 }
 
-/** Store failures and recoveries, once each per transition: the requests in between say it in their journeys. */
-function healthLog(logger: Logger): StoreHealthListener {
+/**
+ * `{ state: 'open', reason, failures }` when the breaker opens, `{ state: 'closed', openForMs,
+ * fellBack }` when it closes: one message per change, for whatever watches from outside.
+ */
+export const limitsStoreChannel = diagnosticsChannel.channel('gatehouse:limits:store');
+
+async function openSharedStore(config: RedisConfig, log: Logger): Promise<SharedStore> {
+  const store = new RedisStore(config);
+  const breaker = new CircuitBreaker(config.breaker, breakerLog(log), () => store.probe());
+  if (!(await store.ready(REDIS_READY_MS))) breaker.trip('redis: not reachable at start');
+  return { store, breaker };
+}
+
+/** The store given up on and back, once each per change: the requests in between say it in their journeys. */
+function breakerLog(logger: Logger): BreakerListener {
   return {
-    down: (reason) =>
+    opened(reason, failures) {
       logger.warn({
         msg: 'rate-limit store unavailable: each policy now applies its onStoreFailure (fallback, closed or open)',
         reason,
-      }),
-    up: () => logger.info({ msg: 'rate-limit store answering again: limits are shared again' }),
+        failures,
+      });
+      if (limitsStoreChannel.hasSubscribers) limitsStoreChannel.publish({ state: 'open', reason, failures });
+    },
+    closed(openForMs, fellBack) {
+      const ms = Math.round(openForMs);
+      logger.info({
+        msg: 'rate-limit store answering again: limits are shared again',
+        openForMs: ms,
+        fellBack,
+      });
+      if (limitsStoreChannel.hasSubscribers)
+        limitsStoreChannel.publish({ state: 'closed', openForMs: ms, fellBack });
+    },
   };
 }

@@ -6,6 +6,7 @@ import { ADMIT, DELAY, REFUSE } from './store.js';
 import { preAuthRules, quotaRule, rateRule } from './testing.js';
 
 const REDIS_URL = process.env.REDIS_URL;
+const BREAKER = { failuresToOpen: 5, openMs: 1000, successesToClose: 3 };
 
 /**
  * The Redis store must decide exactly as the memory store does (memory-store.test.ts has the
@@ -14,14 +15,10 @@ const REDIS_URL = process.env.REDIS_URL;
  */
 describe.skipIf(REDIS_URL === undefined)('redis store (REDIS_URL; skipped without it)', () => {
   const prefix = `gh-unit-${randomUUID()}:`;
-  const events: string[] = [];
   let store: RedisStore;
   let inspect: Redis;
   beforeAll(async () => {
-    store = new RedisStore(
-      { url: REDIS_URL!, timeoutMs: 500, keyPrefix: prefix },
-      { down: (reason) => events.push(`down ${reason}`), up: () => events.push('up') },
-    );
+    store = new RedisStore({ url: REDIS_URL!, timeoutMs: 500, keyPrefix: prefix, breaker: BREAKER });
     expect(await store.ready(2000)).toBe(true);
     inspect = new Redis(REDIS_URL!);
   });
@@ -108,19 +105,22 @@ describe.skipIf(REDIS_URL === undefined)('redis store (REDIS_URL; skipped withou
     expect((await store.decide([rules.backoffUsername], ['alex']))[0]!.outcome).toBe(ADMIT);
   });
 
-  it('fails fast and says so when Redis cannot be reached', async () => {
-    const reports: string[] = [];
-    const dead = new RedisStore(
-      { url: 'redis://127.0.0.1:1', timeoutMs: 50, keyPrefix: prefix },
-      { down: (reason) => reports.push(reason), up: () => reports.push('up') },
-    );
+  it('fails fast when Redis cannot be reached (the breaker, not the store, says so: breaker.test.ts)', async () => {
+    const dead = new RedisStore({
+      url: 'redis://127.0.0.1:1',
+      timeoutMs: 50,
+      keyPrefix: prefix,
+      breaker: BREAKER,
+    });
     expect(await dead.ready(200)).toBe(false);
-    expect(dead.available).toBe(false);
     const started = performance.now();
     await expect(dead.decide([rateRule('p', 1, '1s')], ['x'])).rejects.toThrow();
+    await expect(dead.probe()).rejects.toThrow();
     expect(performance.now() - started).toBeLessThan(100);
-    expect(reports.length).toBe(1); // once per outage, not per request
     await dead.close();
-    expect(events).toEqual([]); // the healthy store never went down
+  });
+
+  it('answers a probe by running the decision script with no check (so no key to write)', async () => {
+    expect(await store.probe()).toEqual([]);
   });
 });

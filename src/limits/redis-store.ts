@@ -5,36 +5,24 @@ import { DECIDE_ARGS_PER_CHECK, DECIDE_SCRIPT, RECORD_SCRIPT } from './redis-scr
 import type { Rule } from './rule.js';
 import { verdict, type LimitStore, type Outcome, type Verdict } from './store.js';
 
-/** Told when the store stops answering and when it answers again (for the log). */
-export interface StoreHealthListener {
-  down(reason: string): void;
-  up(): void;
-}
-
 interface ScriptCommands {
   gatehouseDecide(...args: (string | number)[]): Promise<unknown>;
   gatehouseRecord(...args: (string | number)[]): Promise<unknown>;
 }
 
-/** After a failure, decisions skip Redis (straight to the failure policy) for this long, then try again. */
-const RETRY_AFTER_FAILURE_MS = 1000;
-
 /**
  * The Redis store shared by every gateway process. Failure is bounded: no offline queue (a
  * command while disconnected fails at once), no retry of a command in flight, and every command
- * times out after `timeoutMs` (a Redis that hangs). The caller applies each policy's failure
- * policy; ioredis keeps reconnecting, and the first answer after a failure marks it back.
+ * times out after `timeoutMs` (a Redis that hangs). A failure throws; the caller's circuit
+ * breaker (breaker.ts) decides when to stop asking, and each policy's failure policy decides
+ * meanwhile. ioredis keeps reconnecting by itself.
  */
 export class RedisStore implements LimitStore {
   readonly #redis: Redis & ScriptCommands;
   readonly #prefix: string;
-  readonly #health: StoreHealthListener;
-  #skipUntil = 0;
-  #down = false;
 
-  constructor(config: RedisConfig, health: StoreHealthListener) {
+  constructor(config: RedisConfig) {
     this.#prefix = config.keyPrefix;
-    this.#health = health;
     const redis = new Redis(config.url, {
       enableAutoPipelining: true,
       enableOfflineQueue: false,
@@ -45,9 +33,8 @@ export class RedisStore implements LimitStore {
     });
     redis.defineCommand('gatehouseDecide', { lua: DECIDE_SCRIPT });
     redis.defineCommand('gatehouseRecord', { numberOfKeys: 1, lua: RECORD_SCRIPT });
-    // Without a listener ioredis prints every connection error; the failure is reported once, below.
-    redis.on('error', (err: Error) => this.#markDown(`redis: ${err.message}`));
-    redis.on('close', () => this.#markDown('redis: connection closed'));
+    // Without a listener ioredis prints every connection error; the breaker reports outages, once.
+    redis.on('error', () => undefined);
     this.#redis = redis as Redis & ScriptCommands;
   }
 
@@ -67,36 +54,31 @@ export class RedisStore implements LimitStore {
     });
   }
 
-  /** False while disconnected or just after a failure: the caller goes straight to the failure policy. */
-  get available(): boolean {
-    return this.#redis.status === 'ready' && (this.#skipUntil === 0 || performance.now() >= this.#skipUntil);
-  }
-
   decide(rules: readonly Rule[], keys: readonly string[]): Promise<Verdict[]> {
     const args: (string | number)[] = [rules.length];
     const wallNow = Date.now();
     for (let i = 0; i < rules.length; i += 1) args.push(this.#storeKey(rules[i]!, keys[i]!, wallNow));
     for (const rule of rules) pushCheckArgs(args, rule, wallNow);
-    return this.#redis.gatehouseDecide(...args).then(this.#onAnswer, this.#onFailure) as Promise<Verdict[]>;
+    return this.#redis.gatehouseDecide(...args).then(parseDecision);
   }
 
-  readonly #onAnswer = (reply: unknown): Verdict[] => {
-    if (this.#down) this.#markUp();
-    return parseDecision(reply);
-  };
-
-  readonly #onFailure = (err: unknown): never => {
-    this.#markDown(`redis: ${err instanceof Error ? err.message : String(err)}`);
-    throw err;
-  };
+  /** The decision script with no check: answers when Redis runs the script, and writes nothing. */
+  probe(): Promise<unknown> {
+    return this.#redis.gatehouseDecide(0);
+  }
 
   async record(rule: Rule, key: string, event: 'failure' | 'success'): Promise<void> {
     const storeKey = this.#prefix + rule.keyPrefix + key;
     if (rule.kind === 'penalty') {
       if (event === 'success') return;
-      await this.#redis
-        .gatehouseRecord(storeKey, 'p', micros(rule.intervalMs), micros(rule.toleranceMs), 0, 0)
-        .catch(this.#onFailure);
+      await this.#redis.gatehouseRecord(
+        storeKey,
+        'p',
+        micros(rule.intervalMs),
+        micros(rule.toleranceMs),
+        0,
+        0,
+      );
       return;
     }
     if (rule.kind !== 'backoff') return;
@@ -105,33 +87,18 @@ export class RedisStore implements LimitStore {
       event === 'success'
         ? ['s', 0, 0, 0, 0]
         : ['f', b.freeFailures, micros(b.initialMs), micros(b.maxMs), micros(b.forgetMs)];
-    await this.#redis.gatehouseRecord(storeKey, ...args).catch(this.#onFailure);
+    await this.#redis.gatehouseRecord(storeKey, ...args);
   }
 
   async close(): Promise<void> {
-    this.#redis.removeAllListeners('close');
     const quit = this.#redis.quit().catch(() => 'failed');
     await Promise.race([quit, new Promise((resolve) => setTimeout(resolve, 200).unref())]);
     this.#redis.disconnect();
-    this.#redis.on('error', () => undefined);
   }
 
   #storeKey(rule: Rule, key: string, wallNow: number): string {
     if (rule.kind !== 'quota') return this.#prefix + rule.keyPrefix + key;
     return `${this.#prefix}${rule.keyPrefix}${key}#${quotaWindow(rule.period!, wallNow).index}`;
-  }
-
-  #markDown(reason: string): void {
-    this.#skipUntil = performance.now() + RETRY_AFTER_FAILURE_MS;
-    if (this.#down) return;
-    this.#down = true;
-    this.#health.down(reason);
-  }
-
-  #markUp(): void {
-    this.#down = false;
-    this.#skipUntil = 0;
-    this.#health.up();
   }
 }
 
