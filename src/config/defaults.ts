@@ -78,6 +78,8 @@ export const configDefaults = {
       perUsername: { limit: 10, window: '1m', burst: 5 },
       backoff: { freeFailures: 3, initialDelay: '1s', maxDelay: '15m', forgetAfter: '1d' },
       failureStatuses: [401, 403],
+      // A browser that logged in before keeps its own login budget while its username is locked.
+      deviceCookie: { enabled: true, maxAgeDays: 30 },
     },
   },
   concurrency: {

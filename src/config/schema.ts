@@ -425,6 +425,22 @@ const preAuthLimit = {
             hint: 'list the HTTP statuses the service answers a failed login with (300–599); for a 2xx with a message, mark the login with failedWhen',
           },
         },
+        deviceCookie: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            enabled: { type: 'boolean', default: d.preAuthLimit.login.deviceCookie.enabled },
+            maxAgeDays: {
+              type: 'integer',
+              minimum: 1,
+              // RFC 6265bis §5.6.2: browsers cap Max-Age at 400 days.
+              maximum: 400,
+              default: d.preAuthLimit.login.deviceCookie.maxAgeDays,
+              hint: 'give whole days from 1 to 400 (browsers keep a cookie 400 days at most)',
+            },
+          },
+        },
       },
     },
     onStoreFailure: failurePolicy('fallback'),

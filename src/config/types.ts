@@ -327,6 +327,8 @@ export interface PreAuthLimitConfig {
     };
     /** Upstream statuses that mean "wrong credentials"; 2xx means success. */
     readonly failureStatuses: readonly number[];
+    /** Device cookies (src/limits/device-cookie.ts): a device that logged in before is limited on its own. */
+    readonly deviceCookie: { readonly enabled: boolean; readonly maxAgeDays: number };
   };
   readonly onStoreFailure: StoreFailurePolicy;
 }

@@ -6,6 +6,8 @@ import type { GatehouseConfig } from '../config/types.js';
 import { buildRouteTable, compileApi, loadApiDocument, type CompiledApi } from '../contract/index.js';
 import { compileContractsInSlices, contractOptionsOf } from '../contract/validation/index.js';
 import { BanList } from '../limits/bans.js';
+import { DeviceCookies } from '../limits/device-cookie.js';
+import { loadDeviceKey } from '../limits/device-key.js';
 import { createLimits, type Limits } from '../limits/limits.js';
 import type { CredentialIdentifier } from '../limits/pre-auth.js';
 import type { DevCertificates } from '../tls/dev-certs.js';
@@ -58,10 +60,12 @@ export async function buildRuntime(
   // The token endpoint and JWKS are a built-in API: routed, limited and validated like the others.
   if (auth.builtin !== null) apis.push(auth.builtin.api);
   const routes = buildRouteTable(apis, { maxTargetBytes: config.limits.maxPathBytes });
+  const devices = await deviceCookiesOf(config);
   const limits = await createLimits(config, apis, logger, bans);
   await nextTurn();
   const contracts = await compileContractsInSlices(apis, contractOptionsOf(config));
   limits.preAuth.trustKnownCredentials(credentialIdentifier(auth, apiKeyHeadersOf(auth, config)));
+  limits.preAuth.recogniseDevices(devices);
   const targets = new Map<string, UpstreamTarget>();
   for (const api of config.apis) targets.set(api.name, createUpstreamTarget(api, devCerts));
   if (auth.builtin !== null) targets.set(BUILTIN_API_NAME, auth.builtin.target);
@@ -100,6 +104,12 @@ function credentialIdentifier(auth: AuthRuntime, keyHeaders: readonly string[]):
     if (typeof authorization !== 'string' || !/^bearer /i.test(authorization)) return null;
     return auth.jwt.cached(authorization.slice(7))?.credential.id ?? null;
   };
+}
+
+/** Device cookies for logins (preAuthLimit.login.deviceCookie), MAC'd with the key kept in stateDir. */
+async function deviceCookiesOf(config: GatehouseConfig): Promise<DeviceCookies | null> {
+  const { enabled, maxAgeDays } = config.preAuthLimit.login.deviceCookie;
+  return enabled ? new DeviceCookies(await loadDeviceKey(config.stateDir), maxAgeDays) : null;
 }
 
 function nextTurn(): Promise<void> {

@@ -1,3 +1,4 @@
+import type { DeviceCookies } from './device-cookie.js';
 import type { AnswerTest } from './extension.js';
 
 /**
@@ -12,6 +13,13 @@ export class LimitsNote {
   /** Login-marked operation: whose consecutive failures the outcome counts or clears. */
   loginAddressKey: string | null = null;
   loginUsernameKey: string | null = null;
+  /**
+   * The device a valid device cookie for this username names: the per-username limits and the
+   * backoff count against it instead of the username. null without one (device-cookie.ts).
+   */
+  loginDeviceId: string | null = null;
+  /** Where a successful login's device cookie comes from; null when device cookies are off or there is no username. */
+  devices: DeviceCookies | null = null;
   /** The login limits or backoff refused this attempt: a failed login, as the detectors count them. */
   loginRefused = false;
   /** Tests that make a 2xx login answer a failure (`x-gatehouse-login.failedWhen`); null = by status only. */
@@ -48,4 +56,19 @@ export function upstreamLoginOutcome(
   }
   // A 2xx the gateway replaced (a contract violation, too large) never reached the client.
   return code === null ? 'success' : null;
+}
+
+/** No 2xx is ever a failure status (the config schema), so telling a success needs none. */
+const NO_FAILURE_STATUSES: ReadonlySet<number> = new Set();
+
+/**
+ * The `Set-Cookie` value of a device cookie for a login the upstream's answer made a success, or
+ * null. Asked when the answer's headers are known (decided by status) and, for a login with
+ * failedWhen tests, once they have read the held answer (before that it is not yet a success).
+ */
+export function loginDeviceCookie(note: LimitsNote): string | null {
+  const devices = note.devices;
+  if (devices === null || note.loginUsernameKey === null) return null;
+  if (upstreamLoginOutcome(note, NO_FAILURE_STATUSES, null) !== 'success') return null;
+  return devices.issue(note.loginUsernameKey, note.loginDeviceId);
 }

@@ -1,9 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { GatehouseError } from '../errors/gatehouse-error.js';
 import type { RequestContext } from '../gateway/request-context.js';
 import { ConcurrencyGuard } from './concurrency.js';
+import { DeviceCookies } from './device-cookie.js';
 import { Limiter } from './limiter.js';
 import { MemoryStore } from './memory-store.js';
+import { loginDeviceCookie } from './note.js';
 import { compilePreAuthPlans } from './plan.js';
 import { BanList } from './bans.js';
 import { PreAuthLimiter } from './pre-auth.js';
@@ -154,5 +157,65 @@ describe('pre-auth limit', () => {
     expect(concurrency.inFlight).toBe(1);
     expect(outcome(limiter, fakeContext(open))).toBe('admitted');
     concurrency.close();
+  });
+});
+
+describe('pre-auth limit with device cookies', () => {
+  /** 2 free failures per username, then a wait; every attempt as bob unless told otherwise. */
+  function setUpDevices() {
+    const { limiter, login } = setUp();
+    limiter.recogniseDevices(new DeviceCookies(randomBytes(32), 30));
+    const attempt = (address: string, cookie: string | null = null, username = 'bob'): RequestContext =>
+      fakeContext(login, {
+        address,
+        headers: { 'content-type': 'application/json', ...(cookie === null ? {} : { cookie }) },
+        body: JSON.stringify({ username, password: 'x' }),
+      });
+    /** Runs an attempt the upstream answers `status`: its outcome, and the cookie a browser would send back. */
+    const run = (ctx: RequestContext, status: number): { outcome: string; cookie: string | null } => {
+      const decided = outcome(limiter, ctx);
+      if (decided !== 'admitted') return { outcome: decided, cookie: null };
+      complete(limiter, ctx, status, null);
+      const setCookie = loginDeviceCookie(ctx.limits!);
+      return { outcome: decided, cookie: setCookie === null ? null : setCookie.split(';', 1)[0]! };
+    };
+    return { limiter, attempt, run };
+  }
+
+  it('locks bob out after failures from many addresses when the attempt brings no device cookie', () => {
+    const { attempt, run } = setUpDevices();
+    for (let i = 1; i <= 3; i += 1)
+      expect(run(attempt(`10.1.0.${i}`), 401)).toEqual({ outcome: 'admitted', cookie: null });
+    expect(run(attempt('10.2.0.1'), 200).outcome).toBe('GH_LIMIT_RATE_EXCEEDED');
+    // A cookie for another username, or a forged one, is no cookie at all.
+    const alice = run(attempt('10.2.0.2', null, 'alice'), 200).cookie!;
+    expect(run(attempt('10.2.0.3', alice), 200).outcome).toBe('GH_LIMIT_RATE_EXCEEDED');
+    expect(run(attempt('10.2.0.4', `${alice.slice(0, -3)}AAA`), 200).outcome).toBe('GH_LIMIT_RATE_EXCEEDED');
+  });
+
+  it('lets bob in from a device he logged in from before while failures from elsewhere lock his username', () => {
+    const { attempt, run } = setUpDevices();
+    const first = run(attempt('192.0.2.7'), 200);
+    expect(first.outcome).toBe('admitted');
+    expect(first.cookie).toMatch(/^__Host-gatehouse-device=/);
+    for (let i = 1; i <= 3; i += 1) run(attempt(`10.1.0.${i}`), 401);
+    expect(run(attempt('10.2.0.1'), 200).outcome).toBe('GH_LIMIT_RATE_EXCEEDED');
+    const again = run(attempt('192.0.2.7', first.cookie), 200);
+    expect(again.outcome).toBe('admitted');
+    // Renewed for the same device.
+    const deviceOf = (cookie: string | null): string => cookie!.split(/[=.]/)[1]!;
+    expect(deviceOf(again.cookie)).toBe(deviceOf(first.cookie));
+    // His success clears his device's count, not what the guessers ran up against the username.
+    expect(run(attempt('10.2.0.2'), 200).outcome).toBe('GH_LIMIT_RATE_EXCEEDED');
+  });
+
+  it('counts failures sent with a device cookie against that device only', () => {
+    const { attempt, run } = setUpDevices();
+    const cookie = run(attempt('192.0.2.7'), 200).cookie!;
+    // Three wrong passwords from three addresses, each with the device cookie.
+    for (let i = 1; i <= 3; i += 1) expect(run(attempt(`10.3.0.${i}`, cookie), 401).outcome).toBe('admitted');
+    expect(run(attempt('10.3.0.9', cookie), 200).outcome).toBe('GH_LIMIT_RATE_EXCEEDED');
+    // The username was not charged: without the cookie, bob still gets in from elsewhere.
+    expect(run(attempt('10.4.0.1'), 200).outcome).toBe('admitted');
   });
 });

@@ -6,6 +6,7 @@ import { refusalOf, refusedBy } from './answer.js';
 import { banRefusal, type BanList } from './bans.js';
 import { bodyPending, normaliseUsername, readBodyField } from './body-field.js';
 import type { ConcurrencyGuard } from './concurrency.js';
+import type { DeviceCookies } from './device-cookie.js';
 import type { Decision, Limiter } from './limiter.js';
 import { noteDecision } from './journey-note.js';
 import { boundedValue } from './key.js';
@@ -42,6 +43,7 @@ export class PreAuthLimiter {
   readonly #plans: ReadonlyMap<Operation, PreAuthPlan>;
   readonly #rules: PreAuthRules;
   readonly #usernameRules: readonly Rule[];
+  readonly #deviceRules: readonly Rule[];
   readonly #loginRules: readonly Rule[];
   readonly #limiter: Limiter;
   readonly #concurrency: ConcurrencyGuard;
@@ -50,6 +52,7 @@ export class PreAuthLimiter {
   readonly #bans: BanList;
   readonly #trusted = new KnownCallers(TRUSTED_ADDRESSES, TRUSTED_PER_ADDRESS, TRUSTED_FOR_MS);
   #identify: CredentialIdentifier | null = null;
+  #devices: DeviceCookies | null = null;
 
   constructor(options: {
     plans: ReadonlyMap<Operation, PreAuthPlan>;
@@ -63,7 +66,13 @@ export class PreAuthLimiter {
     this.#plans = options.plans;
     this.#rules = options.rules;
     this.#usernameRules = [options.rules.loginUsername, options.rules.backoffUsername];
-    this.#loginRules = [options.rules.loginAddress, options.rules.backoffAddress, ...this.#usernameRules];
+    this.#deviceRules = [options.rules.loginDevice, options.rules.backoffDevice];
+    this.#loginRules = [
+      options.rules.loginAddress,
+      options.rules.backoffAddress,
+      ...this.#usernameRules,
+      ...this.#deviceRules,
+    ];
     this.#limiter = options.limiter;
     this.#concurrency = options.concurrency;
     this.#readBody = options.readBody;
@@ -77,6 +86,15 @@ export class PreAuthLimiter {
    */
   trustKnownCredentials(identify: CredentialIdentifier): void {
     this.#identify = identify;
+  }
+
+  /**
+   * Lets a browser that logged in as a username before keep a login budget of its own while that
+   * username is locked (device-cookie.ts): successful logins get a device cookie, and attempts
+   * that bring a valid one count against the device. null turns it off.
+   */
+  recogniseDevices(devices: DeviceCookies | null): void {
+    this.#devices = devices;
   }
 
   onRequest(ctx: RequestContext): void | Promise<void> {
@@ -125,9 +143,16 @@ export class PreAuthLimiter {
     const username = normaliseUsername(readBodyField(ctx, field));
     if (username === '') return; // nothing to key on: the per-address login limits still held
     const key = boundedValue(username);
-    ctx.limits!.loginUsernameKey = key;
-    const rules = this.#usernameRules;
-    const decision = this.#limiter.decide(rules, [key, key]);
+    const note = ctx.limits!;
+    note.loginUsernameKey = key;
+    const devices = this.#devices;
+    // The address limits above still held; only the username's share is the device's instead.
+    const device = devices === null ? null : devices.recognise(ctx.req.headers.cookie, key);
+    note.devices = devices;
+    note.loginDeviceId = device;
+    const rules = device === null ? this.#usernameRules : this.#deviceRules;
+    const ruleKey = device ?? key;
+    const decision = this.#limiter.decide(rules, [ruleKey, ruleKey]);
     if (decision instanceof Promise) return decision.then((d) => this.#enforceUsername(ctx, d));
     this.#enforceUsername(ctx, decision);
   }
@@ -176,7 +201,11 @@ export class PreAuthLimiter {
     const event = upstreamLoginOutcome(note, this.#failureStatuses, journey.code);
     if (event === null) return;
     this.#limiter.record(this.#rules.backoffAddress, note.loginAddressKey!, event);
-    if (note.loginUsernameKey !== null)
+    // With a device cookie, the device's own count: its failures never lock the username, and
+    // its success does not clear what the clients without one have run up against it.
+    if (note.loginDeviceId !== null)
+      this.#limiter.record(this.#rules.backoffDevice, note.loginDeviceId, event);
+    else if (note.loginUsernameKey !== null)
       this.#limiter.record(this.#rules.backoffUsername, note.loginUsernameKey, event);
   }
 }

@@ -154,6 +154,12 @@ export interface PreAuthRules {
   readonly loginUsername: Rule;
   readonly backoffAddress: Rule;
   readonly backoffUsername: Rule;
+  /**
+   * The per-username limits as they apply to a device that logged in as that username before
+   * (device-cookie.ts): the same settings, counters of their own, so no username can name a device.
+   */
+  readonly loginDevice: Rule;
+  readonly backoffDevice: Rule;
 }
 
 export function compilePreAuthRules(config: PreAuthLimitConfig, replicas: number): PreAuthRules {
@@ -194,5 +200,7 @@ export function compilePreAuthRules(config: PreAuthLimitConfig, replicas: number
     loginUsername: rate('login-username', 'pa:login-user:', 'rate', config.login.perUsername),
     backoffAddress: backoff('login', 'pa:backoff-addr:'),
     backoffUsername: backoff('login-username', 'pa:backoff-user:'),
+    loginDevice: rate('login-device', 'pa:login-device:', 'rate', config.login.perUsername),
+    backoffDevice: backoff('login-device', 'pa:backoff-device:'),
   };
 }

@@ -65,6 +65,7 @@ export function preAuthRules(
         perUsername: { limit: 10, window: '1m' },
         backoff,
         failureStatuses: [401, 403],
+        deviceCookie: { enabled: true, maxAgeDays: 30 },
       },
       onStoreFailure: 'fallback',
     },

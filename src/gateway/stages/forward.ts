@@ -1,4 +1,5 @@
 import { GatehouseError } from '../../errors/gatehouse-error.js';
+import { DEVICE_COOKIE } from '../../limits/device-cookie.js';
 import type { FrontRequest } from '../front/request.js';
 import type { RequestContext } from '../request-context.js';
 import type { Stage } from '../stage.js';
@@ -65,14 +66,20 @@ export function createForwardStage(targets: ReadonlyMap<string, UpstreamTarget>)
 /**
  * The admin dashboard's session cookie (src/admin/sessions.ts). Browsers send a host's cookies to
  * every port of it, so a gateway on the admin listener's host receives the operator's session:
- * it is never passed on to an upstream.
+ * it is never passed on to an upstream. Nor is the login device cookie (src/limits/device-cookie.ts),
+ * which is the gateway's own.
  */
 const ADMIN_COOKIE_NAME = '__Host-gatehouse-admin';
+/** What both names start with: a Cookie header without it is passed on as it came. */
+const GATEWAY_COOKIE_PREFIX = '__Host-gatehouse-';
 
-function withoutAdminCookie(value: string): string {
+function withoutGatewayCookies(value: string): string {
   return value
     .split(';')
-    .filter((pair) => pair.trim().split('=', 1)[0] !== ADMIN_COOKIE_NAME)
+    .filter((pair) => {
+      const name = pair.split('=', 1)[0]!.trim();
+      return name !== ADMIN_COOKIE_NAME && name !== DEVICE_COOKIE;
+    })
     .join(';')
     .trim();
 }
@@ -98,8 +105,8 @@ export function upstreamRequestHeaders(
     if (drop !== null && drop.has(name)) continue;
     if (connectionTokens !== undefined && listsToken(connectionTokens, name)) continue;
     const value = raw[i + 1]!;
-    if (name === 'cookie' && value.includes(ADMIN_COOKIE_NAME)) {
-      const kept = withoutAdminCookie(value);
+    if (name === 'cookie' && value.includes(GATEWAY_COOKIE_PREFIX)) {
+      const kept = withoutGatewayCookies(value);
       if (kept !== '') out.push(name, kept);
       continue;
     }

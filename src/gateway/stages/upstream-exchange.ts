@@ -2,6 +2,7 @@ import { unmetResponseCondition } from '../../auth/policy/conditions.js';
 import { checkResponseBody, type ResponseDecision } from '../../contract/validation/index.js';
 import { parseBoundedJson, type JsonBounds } from '../../contract/validation/safe-json.js';
 import { answerFailsLogin } from '../../limits/extension.js';
+import { loginDeviceCookie } from '../../limits/note.js';
 import { GatehouseError } from '../../errors/gatehouse-error.js';
 import type { RequestContext } from '../request-context.js';
 import { securityPreamble, sendProblem } from '../respond.js';
@@ -150,6 +151,10 @@ export class UpstreamExchange implements UpstreamHandler {
     if (noStore) headers.push('cache-control', 'no-store');
     const extra = ctx.responseHeaders;
     if (extra !== null) for (let i = 0; i < extra.length; i += 1) headers.push(extra[i]!);
+    // A login its status makes a success: the device cookie goes with these headers, so with a
+    // streamed answer too. Only this answer carries it, never a problem that replaces it.
+    const device = note === null || note.devices === null ? null : loginDeviceCookie(note);
+    if (device !== null) headers.push('set-cookie', device);
     this.#status = status;
     this.#headers = headers;
     this.#resume = resume;
@@ -288,6 +293,9 @@ export class UpstreamExchange implements UpstreamHandler {
         answer === undefined
           ? 'the answer is not readable JSON'
           : (answerFailsLogin(note.loginFailedWhen, answer)?.text ?? null);
+      // Only now a success: the held answer's headers are written after this.
+      const device = loginDeviceCookie(note);
+      if (device !== null) this.#headers!.push('set-cookie', device);
     }
     const conditions = ctx.answerConditions;
     if (conditions === null || ctx.principal === null) return true;
