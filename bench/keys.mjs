@@ -14,10 +14,10 @@ import { Buffer } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
 import { hash, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { generateApiKey, hashApiKey, keyIdOf } from '../dist/auth/keys/key-format.js';
 import { SqliteKeyStore } from '../dist/auth/keys/sqlite-store.js';
+import { availableSqliteDrivers, openSqlite } from '../dist/sqlite/database.js';
 import { KeySync } from '../dist/auth/keys/sync.js';
 import { ApiKeyVerifier } from '../dist/auth/keys/verifier.js';
 
@@ -42,6 +42,8 @@ try {
   const sample = fill(file);
   const { seconds, cpuSeconds, heapMb, rssMb, verifier, sync, store } = await load(file);
   const figures = {
+    node: process.versions.node,
+    sqliteDriver: availableSqliteDrivers()[0],
     keys: verifier.size,
     loadSeconds: round(seconds, 2),
     loadCpuSeconds: round(cpuSeconds, 2),
@@ -74,18 +76,18 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Inserts KEYS rows in one transaction, straight through better-sqlite3; returns the real sample keys. */
+/** Inserts KEYS rows in one transaction, straight through the SQLite driver; returns the real sample keys. */
 function fill(file) {
   const started = performance.now();
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
+  const db = openSqlite(file);
+  db.exec('PRAGMA journal_mode = WAL');
   const insert = db.prepare(
     `INSERT INTO gatehouse_api_keys (id, hash, consumer, scopes, env, status, created_at, expires_at, updated_at, version)
      VALUES (?, ?, ?, ?, 'live', 'active', ?, ?, ?, ?)`,
   );
   const sample = [];
   const now = Date.now();
-  db.transaction(() => {
+  db.immediate(() => {
     for (let i = 0; i < KEYS; i += 1) {
       let hash;
       if (i < SAMPLE) {
@@ -105,7 +107,7 @@ function fill(file) {
         i + 1,
       );
     }
-  })();
+  });
   db.close();
   process.stderr.write(`filled ${KEYS} keys in ${round((performance.now() - started) / 1000, 1)} s\n`);
   return sample;

@@ -16,10 +16,10 @@ import console from 'node:console';
 import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import process from 'node:process';
 import { fileURLToPath, URLSearchParams } from 'node:url';
 import { promisify } from 'node:util';
-import Database from 'better-sqlite3';
 
 const VERSION = '1.4.2';
 const TOKEN_TTL_SECONDS = 900;
@@ -300,8 +300,16 @@ async function checkPassword(password, stored) {
 // ---------------------------------------------------------------------------------------------
 // Storage
 
+/** Node's own SQLite where the runtime has it (22.13+), better-sqlite3 where it does not. */
+function openSqliteFile(dbPath) {
+  const sqlite = process.getBuiltinModule?.('node:sqlite');
+  if (sqlite?.DatabaseSync) return new sqlite.DatabaseSync(dbPath);
+  const Database = createRequire(import.meta.url)('better-sqlite3');
+  return new Database(dbPath);
+}
+
 function openDatabase(dbPath) {
-  const db = new Database(dbPath);
+  const db = openSqliteFile(dbPath);
   db.exec(`
     CREATE TABLE IF NOT EXISTS users (
       username TEXT PRIMARY KEY,

@@ -27,6 +27,7 @@ import { createTransferHandler } from './routes/transfer.js';
 import { openBankStore } from './store/open-store.js';
 import type { BankStore } from './store/store.js';
 import { createValidatorCompiler, RequestInvalid } from './validation.js';
+import { sqliteErrorName } from '../sqlite/database.js';
 
 export type { BankOptions } from './options.js';
 
@@ -187,7 +188,7 @@ function problemForFrameworkError(error: FastifyError | Error): ProblemCode {
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'payload-too-large';
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return 'unsupported-media-type';
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) return 'invalid-request';
-  return isDatabaseUnavailable(code) ? 'unavailable' : 'internal';
+  return isDatabaseUnavailable(sqliteErrorName(error) ?? code) ? 'unavailable' : 'internal';
 }
 
 /** The database cannot be reached or is shutting down (PostgreSQL class 08 and 57P0x, SQLite busy). */

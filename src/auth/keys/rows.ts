@@ -6,10 +6,13 @@ import { splitScopes } from './store.js';
 export const KEY_COLUMNS =
   'id, hash, consumer, scopes, env, status, created_at, expires_at, last_used_at, replaced_by, overlap_until, updated_at, version';
 
-/** A row as both drivers return it (PostgreSQL BIGINTs arrive as strings, SQLite INTEGERs as numbers). */
+/**
+ * A row as every driver returns it (PostgreSQL BIGINTs arrive as strings, SQLite INTEGERs as
+ * numbers; node:sqlite gives a BLOB as a plain Uint8Array).
+ */
 export interface KeyRow {
   readonly id: string;
-  readonly hash: Buffer;
+  readonly hash: Uint8Array;
   readonly consumer: string;
   readonly scopes: string;
   readonly env: string;
@@ -26,7 +29,9 @@ export interface KeyRow {
 export function toStoredKey(row: KeyRow): StoredKey {
   return {
     id: row.id,
-    hash: row.hash,
+    hash: Buffer.isBuffer(row.hash)
+      ? row.hash
+      : Buffer.from(row.hash.buffer, row.hash.byteOffset, row.hash.byteLength),
     consumer: row.consumer,
     scopes: splitScopes(row.scopes),
     // The CHECK constraints of the migrations guarantee these two.

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite, sqliteErrorName, type SqliteDatabase } from '../../sqlite/database.js';
 import { sqliteMigrations } from './migrations.js';
 import { publicView, type ApiKeyRecord, type StoredKey } from './record.js';
 import {
@@ -24,24 +24,23 @@ import {
 
 /**
  * The default key store: one SQLite file (WAL, so gateway processes read while the CLI or the
- * admin API writes). better-sqlite3 is synchronous; the async interface only matches
- * PostgreSQL's. Writes take the write lock up front (BEGIN IMMEDIATE), which serializes them, so
+ * admin API writes). SQLite is synchronous here; the async interface only matches PostgreSQL's. Writes take the write lock up front (BEGIN IMMEDIATE), which serializes them, so
  * `MAX(version) + 1` is the next number of the change sequence without a race.
  */
 export class SqliteKeyStore implements KeyStore {
   readonly kind = 'sqlite';
-  readonly #db: Database.Database;
+  readonly #db: SqliteDatabase;
   readonly #statements: ReturnType<typeof prepareStatements>;
 
   constructor(path: string) {
     const fresh = !existsSync(path);
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    this.#db = new Database(path);
+    this.#db = openSqlite(path);
     if (fresh) chmodSync(path, 0o600);
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = NORMAL');
+    this.#db.exec('PRAGMA journal_mode = WAL');
+    this.#db.exec('PRAGMA synchronous = NORMAL');
     // Another process holding the write lock (a CLI command, a last-used flush) is waited for.
-    this.#db.pragma('busy_timeout = 5000');
+    this.#db.exec('PRAGMA busy_timeout = 5000');
     migrate(this.#db);
     this.#statements = prepareStatements(this.#db);
   }
@@ -53,7 +52,7 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async insert(key: NewKey): Promise<ApiKeyRecord> {
-    return this.#db.transaction(() => this.#insert(key, this.#nextVersion())).immediate();
+    return this.#db.immediate(() => this.#insert(key, this.#nextVersion()));
   }
 
   async get(id: string): Promise<ApiKeyRecord | null> {
@@ -65,44 +64,40 @@ export class SqliteKeyStore implements KeyStore {
       after: query.after ?? '',
       consumer: query.consumer,
       limit: query.limit,
-    }) as KeyRow[];
+    }) as unknown as KeyRow[];
     return rows.map((row) => publicView(toStoredKey(row)));
   }
 
   async revoke(id: string, now: number): Promise<ApiKeyRecord | null> {
-    return this.#db
-      .transaction(() => {
-        const current = this.#get(id);
-        if (current === null || current.status === 'revoked') return current;
-        this.#statements.revoke.run({ id, now, version: this.#nextVersion() });
-        return this.#get(id);
-      })
-      .immediate();
+    return this.#db.immediate(() => {
+      const current = this.#get(id);
+      if (current === null || current.status === 'revoked') return current;
+      this.#statements.revoke.run({ id, now, version: this.#nextVersion() });
+      return this.#get(id);
+    });
   }
 
   async rotate(oldId: string, fresh: NewKey, overlapUntil: number, now: number): Promise<RotateOutcome> {
-    return this.#db
-      .transaction((): RotateOutcome => {
-        const old = this.#get(oldId);
-        if (old === null) return { ok: false, reason: 'not-found' };
-        const refusal = rotateRefusal(old, now);
-        if (refusal !== null) return { ok: false, reason: refusal };
-        const version = this.#nextVersion();
-        const stored = this.#insert(fresh, version);
-        this.#statements.markReplaced.run({
-          id: oldId,
-          replacedBy: fresh.id,
-          overlapUntil,
-          now,
-          version: version + 1,
-        });
-        return { ok: true, old: this.#get(oldId)!, fresh: stored };
-      })
-      .immediate();
+    return this.#db.immediate((): RotateOutcome => {
+      const old = this.#get(oldId);
+      if (old === null) return { ok: false, reason: 'not-found' };
+      const refusal = rotateRefusal(old, now);
+      if (refusal !== null) return { ok: false, reason: refusal };
+      const version = this.#nextVersion();
+      const stored = this.#insert(fresh, version);
+      this.#statements.markReplaced.run({
+        id: oldId,
+        replacedBy: fresh.id,
+        overlapUntil,
+        now,
+        version: version + 1,
+      });
+      return { ok: true, old: this.#get(oldId)!, fresh: stored };
+    });
   }
 
   async changesSince(version: number, limit: number): Promise<StoredKey[]> {
-    const rows = this.#statements.changesSince.all({ version, limit }) as KeyTuple[];
+    const rows = this.#statements.changesSince.all({ version, limit }) as unknown as KeyTuple[];
     const changes = new Array<StoredKey>(rows.length);
     for (let i = 0; i < rows.length; i += 1) changes[i] = tupleToStoredKey(rows[i]!);
     return changes;
@@ -110,11 +105,9 @@ export class SqliteKeyStore implements KeyStore {
 
   async recordLastUsed(uses: ReadonlyMap<string, number>): Promise<void> {
     const touch = this.#statements.touch;
-    this.#db
-      .transaction(() => {
-        for (const [id, at] of uses) touch.run({ id, at });
-      })
-      .immediate();
+    this.#db.immediate(() => {
+      for (const [id, at] of uses) touch.run({ id, at });
+    });
   }
 
   async close(): Promise<void> {
@@ -122,7 +115,7 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   #get(id: string): StoredKey | null {
-    const row = this.#statements.get.get({ id }) as KeyRow | undefined;
+    const row = this.#statements.get.get({ id }) as unknown as KeyRow | undefined;
     return row === undefined ? null : toStoredKey(row);
   }
 
@@ -143,18 +136,18 @@ export class SqliteKeyStore implements KeyStore {
         version,
       });
     } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new KeyIdTaken(key.id);
+      if (sqliteErrorName(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new KeyIdTaken(key.id);
       throw err;
     }
     return this.#get(key.id)!;
   }
 }
 
-function migrate(db: Database.Database): void {
+function migrate(db: SqliteDatabase): void {
   db.exec(
     'CREATE TABLE IF NOT EXISTS gatehouse_keys_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT',
   );
-  db.transaction(() => {
+  db.immediate(() => {
     const applied = (
       db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM gatehouse_keys_migrations').get() as {
         v: number;
@@ -172,11 +165,11 @@ function migrate(db: Database.Database): void {
     db.prepare(
       "INSERT INTO gatehouse_keys_meta (name, value) VALUES ('installation_id', ?) ON CONFLICT (name) DO NOTHING",
     ).run(randomUUID());
-  }).immediate();
+  });
 }
 
 /** Every statement, prepared once; all parameters are bound, none is spliced into SQL text. */
-function prepareStatements(db: Database.Database) {
+function prepareStatements(db: SqliteDatabase) {
   return {
     installationId: db.prepare("SELECT value FROM gatehouse_keys_meta WHERE name = 'installation_id'"),
     maxVersion: db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM gatehouse_api_keys'),
@@ -199,17 +192,14 @@ function prepareStatements(db: Database.Database) {
        SET replaced_by = $replacedBy, overlap_until = $overlapUntil, updated_at = $now, version = $version
        WHERE id = $id`,
     ),
-    // The hash as hex text: better-sqlite3 makes each BLOB its own Buffer (slow, and heavy for a
-    // million keys); Buffer.from(hex) in toStoredKey lands in Node's shared pool instead.
-    // Rows as arrays (raw), the hash as hex text, env and status as 0/1: loading a million keys
-    // at start is mostly this query, and better-sqlite3 would otherwise make one object per row,
-    // one Buffer per BLOB and two more strings per row.
-    changesSince: db
-      .prepare(
-        `SELECT ${TUPLE_COLUMNS} FROM gatehouse_api_keys
-         WHERE version > $version ORDER BY version LIMIT $limit`,
-      )
-      .raw(),
+    // Rows as arrays, the hash as hex text, env and status as 0/1: loading a million keys at start
+    // is mostly this query, and the drivers would otherwise make one object per row, one buffer
+    // per BLOB and two more strings per row. Buffer.from(hex) in tupleToStoredKey lands in Node's
+    // shared pool instead.
+    changesSince: db.prepareArrays(
+      `SELECT ${TUPLE_COLUMNS} FROM gatehouse_api_keys
+       WHERE version > $version ORDER BY version LIMIT $limit`,
+    ),
     touch: db.prepare(
       'UPDATE gatehouse_api_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), $at) WHERE id = $id',
     ),

@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite, type SqliteDatabase } from '../../sqlite/database.js';
 import { APPLIED_VERSIONS, MIGRATIONS_TABLE, sqliteMigrations } from './migrations.js';
 import type {
   AccountRecord,
@@ -42,35 +42,31 @@ interface Pending {
 
 /**
  * The default store: one SQLite file in WAL mode with synchronous=FULL, so a transfer that was
- * answered survives a crash of the process or the machine. better-sqlite3 is synchronous: each
+ * answered survives a crash of the process or the machine. SQLite is synchronous here: each
  * method runs its statements back to back on the event loop, and writes take the write lock up
  * front (BEGIN IMMEDIATE), so a balance read inside a transfer cannot change before it is written.
  *
  * Group commit: an fsync costs ~350 µs here, far more than a transfer's statements. Transfers that
  * arrive in the same turn of the event loop run in one transaction, each inside its own savepoint
- * (a nested better-sqlite3 transaction), and all are answered once the one commit is on disk.
+ * (a nested transaction), and all are answered once the one commit is on disk.
  */
 export class SqliteBankStore implements BankStore {
   readonly kind = 'sqlite';
-  readonly #db: Database.Database;
+  readonly #db: SqliteDatabase;
   readonly #s: Statements;
-  readonly #oneTransfer: Database.Transaction<(command: TransferCommand) => TransferOutcome>;
-  readonly #batch: Database.Transaction<(pending: readonly Pending[]) => (() => void)[]>;
   #queue: Pending[] = [];
 
   constructor(path: string) {
     const fresh = path !== ':memory:' && !existsSync(path);
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    this.#db = new Database(path);
+    this.#db = openSqlite(path);
     if (fresh) chmodSync(path, 0o600);
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = FULL');
-    this.#db.pragma('foreign_keys = ON');
-    this.#db.pragma('busy_timeout = 5000');
+    this.#db.exec('PRAGMA journal_mode = WAL');
+    this.#db.exec('PRAGMA synchronous = FULL');
+    this.#db.exec('PRAGMA foreign_keys = ON');
+    this.#db.exec('PRAGMA busy_timeout = 5000');
     migrate(this.#db);
     this.#s = prepareStatements(this.#db);
-    this.#oneTransfer = this.#db.transaction((command: TransferCommand) => this.#transferNow(command));
-    this.#batch = this.#db.transaction((pending: readonly Pending[]) => pending.map((p) => this.#settle(p)));
   }
 
   async findUserByUsername(username: string): Promise<UserRecord | undefined> {
@@ -92,29 +88,27 @@ export class SqliteBankStore implements BankStore {
   }
 
   async createAccount(a: NewAccount): Promise<void> {
-    this.#db
-      .transaction(() => {
-        this.#s.insertAccount.run(
+    this.#db.immediate(() => {
+      this.#s.insertAccount.run(
+        a.id,
+        a.ownerId,
+        a.name,
+        a.currency,
+        a.openingBalance,
+        a.dailyOutgoingLimit,
+        a.now,
+      );
+      if (a.openingBalance > 0) {
+        this.#s.insertOpening.run(
+          a.openingEntryId,
           a.id,
-          a.ownerId,
-          a.name,
+          a.openingBalance,
           a.currency,
           a.openingBalance,
-          a.dailyOutgoingLimit,
           a.now,
         );
-        if (a.openingBalance > 0) {
-          this.#s.insertOpening.run(
-            a.openingEntryId,
-            a.id,
-            a.openingBalance,
-            a.currency,
-            a.openingBalance,
-            a.now,
-          );
-        }
-      })
-      .immediate();
+      }
+    });
   }
 
   async listAccounts(ownerId: string | null): Promise<AccountRecord[]> {
@@ -146,19 +140,17 @@ export class SqliteBankStore implements BankStore {
   }
 
   async recordLoginFailure(f: LoginFailure): Promise<LoginThrottleRecord> {
-    return this.#db
-      .transaction(() => {
-        const row = this.#s.countFailure.get({
-          key: f.usernameKey,
-          now: f.now,
-          forgetBefore: f.forgetBefore,
-        }) as Row;
-        const failures = toThrottle(row).failures;
-        const blockedUntil = f.blockUntil(failures);
-        this.#s.setBlock.run(blockedUntil, f.usernameKey);
-        return { failures, blockedUntil };
-      })
-      .immediate();
+    return this.#db.immediate(() => {
+      const row = this.#s.countFailure.get({
+        key: f.usernameKey,
+        now: f.now,
+        forgetBefore: f.forgetBefore,
+      }) as Row;
+      const failures = toThrottle(row).failures;
+      const blockedUntil = f.blockUntil(failures);
+      this.#s.setBlock.run(blockedUntil, f.usernameKey);
+      return { failures, blockedUntil };
+    });
   }
 
   async clearLoginFailures(usernameKey: string): Promise<void> {
@@ -170,23 +162,19 @@ export class SqliteBankStore implements BankStore {
   }
 
   async addSigningKey(key: SigningKeyRecord): Promise<void> {
-    this.#db
-      .transaction(() => {
-        this.#s.retireKeys.run(key.createdAt);
-        this.#s.insertKey.run(key.kid, key.privateJwk, key.publicJwk, key.createdAt);
-      })
-      .immediate();
+    this.#db.immediate(() => {
+      this.#s.retireKeys.run(key.createdAt);
+      this.#s.insertKey.run(key.kid, key.privateJwk, key.publicJwk, key.createdAt);
+    });
   }
 
   async checkLedger(): Promise<LedgerReport> {
     // One read transaction: the figures are a consistent snapshot even while transfers run.
-    const rows = this.#db
-      .transaction((): LedgerRows => ({
-        accounts: this.#s.checkAccounts.all() as Row[],
-        transfers: this.#s.checkTransfers.all() as Row[],
-        openingTotal: (this.#s.checkOpening.get() as Row)['total'],
-      }))
-      .deferred();
+    const rows = this.#db.deferred((): LedgerRows => ({
+      accounts: this.#s.checkAccounts.all() as Row[],
+      transfers: this.#s.checkTransfers.all() as Row[],
+      openingTotal: (this.#s.checkOpening.get() as Row)['total'],
+    }));
     return checkLedgerRows(rows);
   }
 
@@ -201,7 +189,7 @@ export class SqliteBankStore implements BankStore {
     if (pending.length === 0) return;
     let answers: (() => void)[];
     try {
-      answers = this.#batch.immediate(pending);
+      answers = this.#db.immediate(() => pending.map((p) => this.#settle(p)));
     } catch (err) {
       // The commit itself failed: nothing of the batch is on disk, so nobody is told otherwise.
       for (const p of pending) p.reject(err);
@@ -213,7 +201,7 @@ export class SqliteBankStore implements BankStore {
   /** Runs one transfer in its savepoint; returns how to answer its caller once the batch commits. */
   #settle(p: Pending): () => void {
     try {
-      const outcome = this.#oneTransfer(p.command);
+      const outcome = this.#db.immediate(() => this.#transferNow(p.command));
       return () => p.resolve(outcome);
     } catch (err) {
       return () => p.reject(err);
@@ -278,8 +266,8 @@ function replayOrRefuse(s: Statements, prior: Row, fingerprint: string): Transfe
   return { kind: 'replayed', transfer: toTransfer(s.transferById.get(prior['transfer_id']) as Row) };
 }
 
-function migrate(db: Database.Database): void {
-  db.transaction(() => {
+function migrate(db: SqliteDatabase): void {
+  db.immediate(() => {
     db.prepare(MIGRATIONS_TABLE).run();
     const applied = new Set(
       (db.prepare(APPLIED_VERSIONS).all() as Row[]).map((row) => Number(row['version'])),
@@ -293,10 +281,10 @@ function migrate(db: Database.Database): void {
         Date.now(),
       );
     });
-  }).immediate();
+  });
 }
 
-function prepareStatements(db: Database.Database) {
+function prepareStatements(db: SqliteDatabase) {
   return {
     userByName: db.prepare('SELECT id, username, password_hash, role FROM bank_users WHERE username = ?'),
     userById: db.prepare('SELECT id, username, password_hash, role FROM bank_users WHERE id = ?'),
