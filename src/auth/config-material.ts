@@ -359,6 +359,7 @@ export function buildAuthConfig(entry: AuthEntry, material: AuthMaterial): AuthC
     verifiedTokenCacheSize: entry.verifiedTokenCacheSize,
     issuer: entry.issuer,
     signingKeys: material.signingKeys,
+    signingKeyRotation: { ...entry.signingKeyRotation },
     issuers: entry.issuers.map((issuer, i): JwtIssuerConfig => ({
       issuer: issuer.issuer,
       audiences: audiencesOf(issuer.audience),

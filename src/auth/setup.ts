@@ -1,4 +1,3 @@
-import { createLocalJWKSet } from 'jose';
 import type { GatehouseConfig } from '../config/types.js';
 import type { CompiledApi, Operation } from '../contract/index.js';
 import type { ApiKeyVerifier } from './keys/index.js';
@@ -14,7 +13,12 @@ import { BUILTIN_API_NAME, createBuiltinApi, type BuiltinApi } from './oauth/bui
 import { ClientSecrets } from './oauth/client-secrets.js';
 import { ACCESS_TOKEN_TYPE, TokenIssuer } from './oauth/token-issuer.js';
 import { compileAuthPolicies, type AuthPolicy } from './policy/auth-policy.js';
-import { loadSigningKeyRing, type SigningKeyRing } from './signing/signing-keys.js';
+import {
+  loadSigningKeyRing,
+  rotationTimingOf,
+  type SigningKeyLog,
+  type SigningKeyRing,
+} from './signing/signing-keys.js';
 
 /**
  * What auth uses of the key verifier (src/auth/keys): `verify` (the authenticate stage) for API
@@ -48,15 +52,18 @@ export async function buildAuth(
   config: GatehouseConfig,
   apis: readonly CompiledApi[],
   apiKeys: ApiKeyCheck | null,
+  log: SigningKeyLog | null = null,
 ): Promise<AuthRuntime> {
   const auth = config.auth;
-  const longestLifetime = Math.max(auth.tokenEndpoint.lifetimeSec, auth.identity.lifetimeSec);
-  const signingKeys = await loadSigningKeyRing(auth.signingKeys, config.stateDir, longestLifetime);
+  const signingKeys = await loadSigningKeyRing(auth.signingKeys, config.stateDir, rotationTimingOf(auth), {
+    refreshEveryMs: SIGNING_KEY_REFRESH_MS,
+    log,
+  });
   const builtin = auth.tokenEndpoint.enabled
     ? createBuiltinApi(
         auth.tokenEndpoint,
         signingKeys,
-        new TokenIssuer(auth.tokenEndpoint, auth.issuer, signingKeys.active),
+        new TokenIssuer(auth.tokenEndpoint, auth.issuer, signingKeys),
       )
     : null;
   const policies = new Map<Operation, AuthPolicy>();
@@ -73,13 +80,12 @@ export async function buildAuth(
   if (builtin !== null) {
     // The gateway accepts the tokens it issues: same keys, its own audience, typ at+jwt only
     // (so an identity assertion sent back to the gateway is not taken for an access token).
-    const ownKeys = createLocalJWKSet({ keys: [...signingKeys.jwks.keys] });
     // Its tokens name the API key they were minted from: revoking the key refuses them too.
     issuers.push(
       createLocalIssuerVerifier(
         auth.issuer,
         auth.tokenEndpoint.audience,
-        ownKeys,
+        signingKeys.verificationKeys,
         ACCESS_TOKEN_TYPE,
         MINTING_KEY_CLAIM,
       ),
@@ -96,14 +102,20 @@ export async function buildAuth(
     apiKeys,
     clientSecrets: new ClientSecrets(auth.tokenEndpoint.clients),
     assertions: auth.identity.enabled
-      ? new IdentityAssertions(auth.identity, auth.issuer, signingKeys.active)
+      ? new IdentityAssertions(auth.identity, auth.issuer, signingKeys)
       : null,
     builtin,
     signingKeys,
     warnings,
-    close: () => jwt.close(),
+    close: async () => {
+      signingKeys.close();
+      await jwt.close();
+    },
   };
 }
+
+/** How often a gateway re-reads the signing-key folder it may share with other gateways. */
+const SIGNING_KEY_REFRESH_MS = 1000;
 
 /**
  * What `gatehouse check-config` says about one API's security: operations refused by default,

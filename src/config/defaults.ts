@@ -107,6 +107,9 @@ export const configDefaults = {
     identityHeader: 'Gatehouse-Identity',
     identityLifetimeSec: 60,
     identityReuseSec: 30,
+    // Longer than the JWKS's Cache-Control max-age (60 s), so a cached set has a new key first.
+    signingKeyPublishAheadSec: 90,
+    signingKeyRetireMarginSec: 60,
   },
   validation: {
     maxJsonDepth: 32,

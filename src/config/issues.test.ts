@@ -228,6 +228,17 @@ describe('upstream URL', () => {
     ]);
   });
 
+  test('a signing key published for no longer than the JWKS may be cached is warned of', async () => {
+    const quick = await loadConfig(
+      await fixture.config(`${minimalYaml}auth:\n  signingKeyRotation: { publishAheadSec: 60 }\n`),
+      {},
+    );
+    expect(configWarnings(quick)).toEqual([
+      expect.stringMatching(/^warning: auth\.signingKeyRotation\.publishAheadSec \(60\) is not longer than/),
+    ]);
+    expect(configWarnings(await loadConfig(await fixture.config(minimalYaml), {}))).toEqual([]);
+  });
+
   test('TLS settings for a plain http:// upstream are refused', async () => {
     const yaml = minimalYaml.replace('https://127.0.0.1:8444', 'http://127.0.0.1:8080\n      tls: dev');
     const issues = await issuesOf(yaml);

@@ -31,6 +31,7 @@ describe('gatehouse keys and signing-key rotate read only what they use', () => 
         lastUsedFlushMs: 10_000,
       },
       signingKeysConfigured: true,
+      signingKeyPublishAheadSec: 90,
     });
   });
 

@@ -86,6 +86,8 @@ export interface KeysCommandConfig {
   readonly keys: KeysConfig;
   /** `auth.signingKeys` is set: the signing keys are the operator's, not files in stateDir. */
   readonly signingKeysConfigured: boolean;
+  /** `auth.signingKeyRotation.publishAheadSec`: how long a new generated key waits to sign. */
+  readonly signingKeyPublishAheadSec: number;
 }
 
 /**
@@ -110,6 +112,7 @@ export async function loadKeysCommandConfig(
     stateDir,
     keys: buildKeysConfig(source.data, stateDir, ctx, urls),
     signingKeysConfigured: (source.data.auth.signingKeys ?? []).length > 0,
+    signingKeyPublishAheadSec: source.data.auth.signingKeyRotation.publishAheadSec,
   });
 }
 

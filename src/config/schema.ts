@@ -591,6 +591,27 @@ const auth = {
       items: { ...secretField, examples: ['file:./signing-key.pem'] },
       hint: 'list P-256 private keys as file:PATH or env:NAME, the signing one first; leave it out to keep generated keys in stateDir',
     },
+    signingKeyRotation: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        publishAheadSec: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 86_400,
+          default: d.auth.signingKeyPublishAheadSec,
+          hint: 'a new key is published this long before it signs: longer than any JWKS cache (the JWKS says max-age=60)',
+        },
+        retireMarginSec: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 86_400,
+          default: d.auth.signingKeyRetireMarginSec,
+          hint: 'seconds a replaced key stays published after the last token it signed expired (clock skew)',
+        },
+      },
+    },
     maxTokenBytes: { type: 'integer', minimum: 256, maximum: 65_536, default: d.auth.maxTokenBytes },
     verifiedTokenCacheSize: {
       type: 'integer',
@@ -795,6 +816,7 @@ export interface AuthEntry {
   readonly realm: string;
   readonly issuer: string;
   readonly signingKeys?: readonly string[];
+  readonly signingKeyRotation: { readonly publishAheadSec: number; readonly retireMarginSec: number };
   readonly maxTokenBytes: number;
   readonly verifiedTokenCacheSize: number;
   readonly issuers: readonly {

@@ -429,6 +429,8 @@ export interface AuthConfig {
   readonly issuer: string;
   /** PEM private keys (P-256) from secret references, the first signs; [] = keys kept in stateDir. */
   readonly signingKeys: readonly string[];
+  /** How keys generated in stateDir take over from each other (signing-keys.ts). */
+  readonly signingKeyRotation: { readonly publishAheadSec: number; readonly retireMarginSec: number };
   readonly issuers: readonly JwtIssuerConfig[];
   readonly tokenEndpoint: TokenEndpointConfig;
   readonly identity: IdentityConfig;

@@ -37,5 +37,16 @@ export function configWarnings(config: GatehouseConfig): string[] {
         'receives them; keep Gatehouse and the service alone on the host (the sidecar pattern)',
     );
   });
+  const { publishAheadSec } = config.auth.signingKeyRotation;
+  if (config.auth.signingKeys.length === 0 && publishAheadSec <= JWKS_MAX_AGE_SEC) {
+    warnings.push(
+      `warning: auth.signingKeyRotation.publishAheadSec (${publishAheadSec}) is not longer than the ` +
+        `JWKS's max-age (${JWKS_MAX_AGE_SEC} s): a client that cached the JWKS may meet a token of a new ` +
+        'key before it has the key; keep it above that (default 90)',
+    );
+  }
   return warnings;
 }
+
+/** The Cache-Control max-age of the gateway's JWKS (src/auth/oauth/builtin-api.ts). */
+const JWKS_MAX_AGE_SEC = 60;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadSigningKeyRing } from '../auth/signing/signing-keys.js';
+import { loadSigningKeyRing, rotationTimingOf } from '../auth/signing/signing-keys.js';
 import { startBank, type Bank } from '../bank/server.js';
 import { seedDemo, type SeededUser } from '../bank/seed.js';
 import { loadConfig } from '../config/index.js';
@@ -79,8 +79,11 @@ async function ensureAdminToken(file: string): Promise<string> {
 
 /** The bank trusts the gateway's signing keys (the same ring the gateway signs assertions with). */
 async function startDemoBank(config: GatehouseConfig, certs: DevCertificates): Promise<Bank> {
-  const longest = Math.max(config.auth.tokenEndpoint.lifetimeSec, config.auth.identity.lifetimeSec);
-  const ring = await loadSigningKeyRing(config.auth.signingKeys, config.stateDir, longest);
+  const ring = await loadSigningKeyRing(
+    config.auth.signingKeys,
+    config.stateDir,
+    rotationTimingOf(config.auth),
+  );
   const upstream = new URL(config.apis[0]!.upstream.url);
   return startBank({
     port: Number(upstream.port),

@@ -55,7 +55,7 @@ export async function buildRuntime(
     apis.push(compileApi(api, await loadApiDocument(api)));
     await nextTurn();
   }
-  const auth = await buildAuth(config, apis, apiKeys);
+  const auth = await buildAuth(config, apis, apiKeys, logger);
   await nextTurn();
   // The token endpoint and JWKS are a built-in API: routed, limited and validated like the others.
   if (auth.builtin !== null) apis.push(auth.builtin.api);

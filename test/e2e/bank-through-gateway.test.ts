@@ -81,7 +81,11 @@ describe.each(DATABASES)('the bank through Gatehouse on $name', ({ name, skip })
     dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-bank-gw-'));
     const stateDir = path.join(dir, 'state');
     const certs = await ensureDevCertificates(stateDir);
-    const ring = await loadSigningKeyRing([], stateDir, 120);
+    const ring = await loadSigningKeyRing([], stateDir, {
+      longestLifetimeSec: 120,
+      publishAheadSec: 90,
+      retireMarginSec: 60,
+    });
     const fresh = freshDatabase(name, dir);
     drop = fresh.drop;
     bank = await startBank({

@@ -24,7 +24,11 @@ describe('identity assertions', () => {
   let ring: SigningKeyRing;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-assert-'));
-    ring = await loadSigningKeyRing([], dir, 300);
+    ring = await loadSigningKeyRing([], dir, {
+      longestLifetimeSec: 300,
+      publishAheadSec: 90,
+      retireMarginSec: 60,
+    });
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -33,7 +37,7 @@ describe('identity assertions', () => {
     createIdentityVerifier({ keys: ring.jwks as never, issuer: 'urn:gatehouse', audience });
 
   it('signs an ES256 assertion the published verifier accepts, for that upstream only', async () => {
-    const assertions = new IdentityAssertions(config, 'urn:gatehouse', ring.active);
+    const assertions = new IdentityAssertions(config, 'urn:gatehouse', ring);
     const [name, token] = assertions.headerFor(principal(), 'bank', 'req-1', Date.now());
     expect(name).toBe('gatehouse-identity');
     expect(decodeProtectedHeader(token!)).toEqual({
@@ -57,7 +61,7 @@ describe('identity assertions', () => {
   });
 
   it('reuses an assertion per principal and upstream for reuseSec, then signs a new one', () => {
-    const assertions = new IdentityAssertions(config, 'urn:gatehouse', ring.active);
+    const assertions = new IdentityAssertions(config, 'urn:gatehouse', ring);
     const caller = principal();
     const t0 = Date.now();
     const first = assertions.headerFor(caller, 'bank', 'r1', t0);
@@ -70,13 +74,13 @@ describe('identity assertions', () => {
   });
 
   it('with reuseSec 0, signs one per request and names the request in jti', () => {
-    const assertions = new IdentityAssertions({ ...config, reuseSec: 0 }, 'urn:gatehouse', ring.active);
+    const assertions = new IdentityAssertions({ ...config, reuseSec: 0 }, 'urn:gatehouse', ring);
     const [, token] = assertions.headerFor(principal(), 'bank', 'request-id-7', Date.now());
     expect(decodeJwt(token!).jti).toBe('request-id-7');
   });
 
   it('never outlives the credential it vouches for', () => {
-    const assertions = new IdentityAssertions(config, 'urn:gatehouse', ring.active);
+    const assertions = new IdentityAssertions(config, 'urn:gatehouse', ring);
     const now = Date.now();
     const keyEnds = Math.floor(now / 1000) + 10;
     const [, token] = assertions.headerFor(principal(keyEnds), 'bank', 'r', now);
@@ -96,7 +100,11 @@ describe('identity assertions', () => {
         .setJti('a')
         .sign(key);
     const now = Math.floor(Date.now() / 1000);
-    const other = await loadSigningKeyRing([], path.join(dir, 'other'), 300);
+    const other = await loadSigningKeyRing([], path.join(dir, 'other'), {
+      longestLifetimeSec: 300,
+      publishAheadSec: 90,
+      retireMarginSec: 60,
+    });
     await expect(
       verifier().verify(await sign({ iat: now, exp: now + 30 }, undefined, other.active.privateKey)),
     ).rejects.toMatchObject({ code: 'invalid' });
@@ -116,7 +124,7 @@ describe('identity assertions', () => {
 
   it('accepts the gateway key as PEM too', async () => {
     const pem = ring.active.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const assertions = new IdentityAssertions(config, 'urn:gatehouse', ring.active);
+    const assertions = new IdentityAssertions(config, 'urn:gatehouse', ring);
     const [, token] = assertions.headerFor(principal(), 'bank', 'r', Date.now());
     const fromPem = createIdentityVerifier({ keys: [pem], issuer: 'urn:gatehouse', audience: 'bank' });
     expect((await fromPem.verify(token)).subject).toBe('alice');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IdentityConfig } from '../../config/types.js';
 import type { Principal } from '../principal.js';
-import { encodeJwtHeader, signJwt } from '../signing/sign-jwt.js';
+import { JwtSigner } from '../signing/sign-jwt.js';
 import type { SigningKey } from '../signing/signing-keys.js';
 import { IDENTITY_ASSERTION_TYPE } from './verify-identity.js';
 
@@ -25,17 +25,16 @@ interface Cached {
  */
 export class IdentityAssertions {
   readonly #header: string;
-  readonly #key: SigningKey;
-  readonly #encodedHeader: string;
+  readonly #signer: JwtSigner;
   readonly #issuer: string;
   readonly #lifetimeSec: number;
   readonly #reuseMs: number;
   readonly #cache = new WeakMap<Principal, Map<string, Cached>>();
 
-  constructor(config: IdentityConfig, issuer: string, key: SigningKey) {
+  /** `keys`: the ring whose active key signs (signing-keys.ts). */
+  constructor(config: IdentityConfig, issuer: string, keys: { readonly active: SigningKey }) {
     this.#header = config.header.toLowerCase();
-    this.#key = key;
-    this.#encodedHeader = encodeJwtHeader(key, IDENTITY_ASSERTION_TYPE);
+    this.#signer = new JwtSigner(keys, IDENTITY_ASSERTION_TYPE);
     this.#issuer = issuer;
     this.#lifetimeSec = config.lifetimeSec;
     this.#reuseMs = config.reuseSec * 1000;
@@ -59,7 +58,7 @@ export class IdentityAssertions {
 
   #sign(principal: Principal, audience: string, jti: string, nowMs: number): string {
     const credential = principal.credential;
-    return signJwt(this.#key, this.#encodedHeader, {
+    return this.#signer.sign({
       iss: this.#issuer,
       aud: audience,
       sub: principal.subject,

@@ -100,8 +100,12 @@ describe('JwtVerifier: tokens minted from an API key follow the key (issue #19)'
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-jwt-verifier-'));
-    ring = await loadSigningKeyRing([], dir, 300);
-    issuer = new TokenIssuer(endpoint, ISSUER, ring.active);
+    ring = await loadSigningKeyRing([], dir, {
+      longestLifetimeSec: 300,
+      publishAheadSec: 90,
+      retireMarginSec: 60,
+    });
+    issuer = new TokenIssuer(endpoint, ISSUER, ring);
     const ownKeys = createLocalJWKSet({ keys: [...ring.jwks.keys] });
     own = createLocalIssuerVerifier(ISSUER, 'gatehouse', ownKeys, ACCESS_TOKEN_TYPE, MINTING_KEY_CLAIM);
   });

@@ -33,9 +33,8 @@ export function createBuiltinApi(
 ): BuiltinApi {
   const api = compileApi(builtinApiConfig(config), builtinDocument(config.apiKeyHeader));
   const admitted = new Map<string, RequestContext>();
-  const jwks = JSON.stringify(ring.jwks);
   const pool = new InProcessPool((options) => {
-    if (options.method === 'GET') return { status: 200, body: jwks, cache: 'public, max-age=60' };
+    if (options.method === 'GET') return { status: 200, body: ring.jwksJson, cache: 'public, max-age=60' };
     const ctx = admitted.get(requestIdOf(options.headers));
     if (ctx === undefined || ctx.principal === null) {
       return { status: 500, body: '{"error":"server_error"}', cache: 'no-store' };

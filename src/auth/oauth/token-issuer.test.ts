@@ -35,8 +35,12 @@ describe('TokenIssuer (RFC 6749 §4.4)', () => {
   let issuer: TokenIssuer;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-issuer-'));
-    ring = await loadSigningKeyRing([], dir, 300);
-    issuer = new TokenIssuer(endpoint, 'urn:gatehouse', ring.active);
+    ring = await loadSigningKeyRing([], dir, {
+      longestLifetimeSec: 300,
+      publishAheadSec: 90,
+      retireMarginSec: 60,
+    });
+    issuer = new TokenIssuer(endpoint, 'urn:gatehouse', ring);
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { TokenEndpointConfig } from '../../config/types.js';
 import { MINTING_KEY_CLAIM } from '../jwt/minting-key.js';
 import type { Principal } from '../principal.js';
-import { encodeJwtHeader, signJwt } from '../signing/sign-jwt.js';
+import { JwtSigner } from '../signing/sign-jwt.js';
 import type { SigningKey } from '../signing/signing-keys.js';
 
 /** RFC 9068 §2.1: the `typ` of JWT access tokens, which the gateway requires of its own tokens. */
@@ -24,14 +24,13 @@ export interface TokenAnswer {
 export class TokenIssuer {
   readonly #config: TokenEndpointConfig;
   readonly #issuer: string;
-  readonly #key: SigningKey;
-  readonly #encodedHeader: string;
+  readonly #signer: JwtSigner;
 
-  constructor(config: TokenEndpointConfig, issuer: string, key: SigningKey) {
+  /** `keys`: the ring whose active key signs (signing-keys.ts). */
+  constructor(config: TokenEndpointConfig, issuer: string, keys: { readonly active: SigningKey }) {
     this.#config = config;
     this.#issuer = issuer;
-    this.#key = key;
-    this.#encodedHeader = encodeJwtHeader(key, ACCESS_TOKEN_TYPE);
+    this.#signer = new JwtSigner(keys, ACCESS_TOKEN_TYPE);
   }
 
   issue(client: Principal, contentType: string | undefined, body: Buffer | null, nowMs: number): TokenAnswer {
@@ -64,7 +63,7 @@ export class TokenIssuer {
       return refuse(400, 'invalid_grant', 'oauth.grant: the client credential expires within a second');
     const scope = scopes.join(' ');
     const credential = client.credential;
-    const token = signJwt(this.#key, this.#encodedHeader, {
+    const token = this.#signer.sign({
       iss: this.#issuer,
       sub: client.subject,
       aud: this.#config.audience,

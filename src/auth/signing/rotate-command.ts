@@ -2,9 +2,10 @@ import { loadKeysCommandConfig } from '../../config/index.js';
 import { rotateSigningKey } from './signing-keys.js';
 
 /**
- * `gatehouse signing-key rotate`: adds a new signing key to the state folder. Running gateways
- * sign with it after their next reload (SIGHUP) and keep publishing the old key until the
- * tokens and assertions it signed have expired. Returns the exit code.
+ * `gatehouse signing-key rotate`: adds a new signing key to the state folder. Every gateway
+ * sharing the folder publishes it within a second and signs with it `publishAheadSec` later, no
+ * reload needed; the key it replaces is retired (unpublished, its file deleted) once the tokens
+ * and assertions it signed have expired. Returns the exit code.
  */
 export async function rotateSigningKeyCommand(
   options: { config: string },
@@ -19,7 +20,11 @@ export async function rotateSigningKeyCommand(
     );
     return 1;
   }
-  const kid = await rotateSigningKey(config.stateDir);
-  print(`new signing key ${kid} in ${config.stateDir}; reload the gateways (SIGHUP) to sign with it`);
+  const { kid, createdAt } = await rotateSigningKey(config.stateDir);
+  const signsFrom = new Date(createdAt + config.signingKeyPublishAheadSec * 1000).toISOString();
+  print(
+    `new signing key ${kid} in ${config.stateDir}: gateways sharing that folder publish it within a second ` +
+      `and sign with it from ${signsFrom}; the key it replaces is retired once the tokens it signed have expired`,
+  );
   return 0;
 }
