@@ -99,9 +99,9 @@ async function withLifecycle(
     const redisUrl = config.keys.sync.redisUrl;
     notifier = redisUrl === null ? null : await createRedisNotifier(store, redisUrl, null);
     const announce = notifier;
-    const lifecycle = new KeyLifecycle(store, async (version) => {
+    const lifecycle = new KeyLifecycle(store, async (change) => {
       await announce
-        ?.notify(version)
+        ?.notify(change)
         .catch((err: unknown) =>
           process.stderr.write(
             `warning: the change is saved, but its notice could not be published on Redis (${String(err)}); ` +

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey, keyIdOf } from './key-format.js';
 import { KeyLifecycle } from './lifecycle.js';
 import { KeyIdTaken, type KeyStore, type NewKey } from './store.js';
+import type { KeyChange } from './sync.js';
 import { sqliteFixture, type StoreFixture } from './testing.js';
 
 describe('KeyLifecycle', () => {
@@ -41,10 +42,16 @@ describe('KeyLifecycle', () => {
         },
       },
     }) as KeyStore;
-    const changes: number[] = [];
-    const lifecycle = new KeyLifecycle(clashing, async (version) => void changes.push(version));
+    const changes: KeyChange[] = [];
+    const lifecycle = new KeyLifecycle(clashing, async (change) => void changes.push(change));
     const { record } = await lifecycle.create({ consumer: 'b', scopes: [], env: 'test', lifetimeMs: 1000 });
-    expect(changes).toEqual([record.version]);
+    expect(changes).toEqual([{ version: record.version }]);
+    // A revocation's notice names the key, so it can be applied where the store cannot be read.
+    const direct: KeyChange[] = [];
+    const revoked = await new KeyLifecycle(store, async (change) => void direct.push(change)).revoke(
+      record.id,
+    );
+    expect(direct).toEqual([{ version: revoked!.version, revoked: record.id }]);
   });
 
   it('gives a rotated key the old lifetime from now, unless told otherwise', async () => {

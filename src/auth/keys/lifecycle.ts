@@ -1,6 +1,7 @@
 import { generateApiKey, hashApiKey, keyIdOf, type KeyEnv } from './key-format.js';
 import { keyRequestProblem, publicView, type ApiKeyRecord, type KeyRequest } from './record.js';
 import { KeyIdTaken, type KeyStore, type ListQuery, type NewKey, type RotateRefusal } from './store.js';
+import type { KeyChange } from './sync.js';
 
 /** A key just made: `key` is the only copy of the secret there will ever be. */
 export interface CreatedKey {
@@ -35,10 +36,14 @@ const MAX_DRAWS = 3;
  */
 export class KeyLifecycle {
   readonly #store: KeyStore;
-  readonly #onChange: (version: number) => Promise<void>;
+  readonly #onChange: (change: KeyChange) => Promise<void>;
   readonly #clock: () => number;
 
-  constructor(store: KeyStore, onChange: (version: number) => Promise<void>, clock: () => number = Date.now) {
+  constructor(
+    store: KeyStore,
+    onChange: (change: KeyChange) => Promise<void>,
+    clock: () => number = Date.now,
+  ) {
     this.#store = store;
     this.#onChange = onChange;
     this.#clock = clock;
@@ -52,7 +57,7 @@ export class KeyLifecycle {
       const { key, row } = this.#draw(request, now);
       try {
         const record = await this.#store.insert(row);
-        await this.#onChange(record.version);
+        await this.#onChange({ version: record.version });
         return { key, record: publicView(record) };
       } catch (err) {
         if (!(err instanceof KeyIdTaken) || draw === MAX_DRAWS) throw err;
@@ -71,7 +76,7 @@ export class KeyLifecycle {
 
   async revoke(id: string): Promise<ApiKeyRecord | null> {
     const record = await this.#store.revoke(id, this.#clock());
-    if (record !== null) await this.#onChange(record.version);
+    if (record !== null) await this.#onChange({ version: record.version, revoked: record.id });
     return record === null ? null : publicView(record);
   }
 
@@ -98,7 +103,7 @@ export class KeyLifecycle {
       try {
         const outcome = await this.#store.rotate(id, row, now + options.overlapMs, now);
         if (!outcome.ok) return outcome;
-        await this.#onChange(outcome.old.version);
+        await this.#onChange({ version: outcome.old.version });
         return {
           ok: true,
           rotated: { key, record: publicView(outcome.fresh), replaced: publicView(outcome.old) },

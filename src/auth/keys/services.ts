@@ -86,8 +86,8 @@ export async function startKeyServices(config: GatehouseConfig, logger: Logger):
     const notifier =
       redisUrl === null ? null : (opened.notifier = await createRedisNotifier(store, redisUrl, logger));
     // A change made here is applied here at once, and announced to the other processes.
-    const lifecycle = new KeyLifecycle(store, async (version) => {
-      await notifier?.notify(version);
+    const lifecycle = new KeyLifecycle(store, async (change) => {
+      await notifier?.notify(change);
       await sync.refresh();
     });
     return { verifier, lifecycle, storeReadable: () => sync.storeReadable, close };

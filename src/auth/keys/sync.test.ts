@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyLifecycle } from './lifecycle.js';
 import type { KeyStore } from './store.js';
-import { createRedisNotifier, KeySync, type KeyChangeNotifier } from './sync.js';
+import { createRedisNotifier, encodeKeyChange, KeySync, revokedIn, type KeyChangeNotifier } from './sync.js';
 import { postgresFixture, REDIS_URL, DATABASE_URL, sqliteFixture, type StoreFixture } from './testing.js';
 import { ApiKeyVerifier } from './verifier.js';
 
@@ -72,7 +72,7 @@ function propagationSuite(
       admin = await fixture.open();
       notifier = redisReachable ? await createRedisNotifier(admin, redisUrl!, null) : null;
       // The CLI's position: writes to the store, announces on Redis, holds no index itself.
-      lifecycle = new KeyLifecycle(admin, async (version) => notifier?.notify(version));
+      lifecycle = new KeyLifecycle(admin, async (change) => notifier?.notify(change));
       a = await startProcess(fixture, redisUrl, pollMs);
       b = await startProcess(fixture, redisUrl, pollMs);
       if (redisReachable) await waitFor(() => a.sync.subscribed && b.sync.subscribed);
@@ -176,3 +176,23 @@ if (pgRedisSkip === null) {
     it('needs PostgreSQL and Redis', () => undefined);
   });
 }
+
+describe('change notices', () => {
+  it('carry a revoked key id, and nothing else is taken from them', () => {
+    const id = '0123456789abcdef';
+    expect(revokedIn(encodeKeyChange({ version: 7, revoked: id }))).toBe(id);
+    expect(encodeKeyChange({ version: 7 })).toBe('{"version":7}');
+    for (const message of [
+      '{"version":7}',
+      '7', // a notice of an older gateway: the version only
+      '{"revoked":"not-a-key-id"}',
+      `{"revoked":"${id}0"}`,
+      '{"revoked":["0123456789abcdef"]}',
+      'null',
+      '{',
+      `{"revoked":"${id}","pad":"${'x'.repeat(300)}"}`,
+    ]) {
+      expect(revokedIn(message)).toBeNull();
+    }
+  });
+});

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { KEY_ID_PATTERN } from './key-format.js';
 import type { KeyStore } from './store.js';
 import type { ApiKeyVerifier } from './verifier.js';
 
@@ -13,6 +14,31 @@ export function keyChannel(installationId: string): string {
   return `gatehouse:${installationId}:keys`;
 }
 
+/** What a change notice says: the store's version after the change, and a key it revoked. */
+export interface KeyChange {
+  readonly version: number;
+  readonly revoked?: string;
+}
+
+/** The notice as published: `{"version":n}` or `{"version":n,"revoked":"<key id>"}`. */
+export function encodeKeyChange(change: KeyChange): string {
+  return JSON.stringify(change.revoked === undefined ? { version: change.version } : change);
+}
+
+/** The key id a notice says was revoked, or null (a bare version, or anything malformed). */
+export function revokedIn(message: string): string | null {
+  if (message.length > 256) return null;
+  try {
+    const revoked: unknown = (JSON.parse(message) as { revoked?: unknown } | null)?.revoked;
+    return typeof revoked === 'string' && KEY_ID_PATTERN.test(revoked) ? revoked : null;
+  } catch {
+    return null;
+  }
+}
+
+/** How often a store that stays unreadable is said again in the log. */
+const STILL_FAILING_LOG_MS = 60_000;
+
 export interface KeySyncOptions {
   readonly store: KeyStore;
   readonly verifier: ApiKeyVerifier;
@@ -25,10 +51,12 @@ export interface KeySyncOptions {
 }
 
 /**
- * Keeps a verifier's index in step with the store. Changes are always read from the store (the
- * one source of truth): a Redis message is only a nudge to read now, so nothing trusted travels
- * through Redis and a lost message costs at most one safety-poll interval. While the Redis
- * subscription is down, polling runs at `pollMs` again.
+ * Keeps a verifier's index in step with the store. Changes are read from the store (the one
+ * source of truth): a Redis message is a nudge to read now, so a lost message costs at most one
+ * safety-poll interval. The one thing a message carries is a revocation, applied at once so it
+ * arrives within a second even while this process cannot read the store; a message can only
+ * take access away, never grant it. While the Redis subscription is down, polling runs at
+ * `pollMs` again.
  */
 export class KeySync {
   readonly #options: KeySyncOptions;
@@ -40,11 +68,15 @@ export class KeySync {
   #flushTimer: NodeJS.Timeout | null = null;
   #redisWarned = false;
   #lastPull = 0;
-  #failing = false;
+  /** When reading the store first failed, while it keeps failing; null while it is readable. */
+  #failingSince: number | null = null;
+  #failingLoggedAt = 0;
+  /** Keys revoked by a notice ahead of the store, and when: settled by the next read of the store. */
+  readonly #noticed = new Map<string, number>();
 
   /** False while the key store cannot be read: the index keeps serving what it last read. */
   get storeReadable(): boolean {
-    return !this.#failing;
+    return this.#failingSince === null;
   }
   #closed = false;
 
@@ -103,7 +135,7 @@ export class KeySync {
 
   async #pull(): Promise<void> {
     const { store, verifier } = this.#options;
-    this.#lastPull = Date.now();
+    const started = (this.#lastPull = Date.now());
     do {
       this.#pullAgain = false;
       for (;;) {
@@ -112,6 +144,13 @@ export class KeySync {
         if (changes.length < PAGE) break;
       }
     } while (this.#pullAgain);
+    // The store, read after a notice, has the last word on the key it named: a notice that was
+    // wrong (or forged) refuses the key only until then.
+    for (const [id, noticedAt] of this.#noticed) {
+      if (noticedAt >= started) continue;
+      verifier.settle(id);
+      this.#noticed.delete(id);
+    }
   }
 
   /**
@@ -121,7 +160,8 @@ export class KeySync {
   #schedulePoll(): void {
     if (this.#closed) return;
     this.#pollTimer = setTimeout(() => {
-      if (this.#subscribed && Date.now() - this.#lastPull < SAFETY_POLL_MS) {
+      // While the store fails, it is tried every pollMs to notice its return soon.
+      if (this.#subscribed && this.#failingSince === null && Date.now() - this.#lastPull < SAFETY_POLL_MS) {
         this.#schedulePoll();
         return;
       }
@@ -135,14 +175,32 @@ export class KeySync {
   }
 
   #listen(subscriber: Redis, channel: string): void {
-    subscriber.on('message', () => void this.refresh().catch((err: unknown) => this.#failed(err)));
+    subscriber.on('message', (_channel: string, message: string) => {
+      const revoked = revokedIn(message);
+      if (revoked !== null && this.#options.verifier.revoke(revoked)) {
+        this.#noticed.set(revoked, Date.now());
+        if (this.#failingSince !== null) {
+          this.#options.logger.warn({
+            msg: 'key sync: key revoked by notice while the store is unreadable',
+            id: revoked,
+          });
+        }
+      }
+      this.refresh().then(
+        () => this.#recovered(),
+        (err: unknown) => this.#failed(err),
+      );
+    });
     subscriber.on('ready', () => {
       // ioredis resubscribes on reconnect; catch up on whatever was published meanwhile.
       subscriber.subscribe(channel).then(
         () => {
           this.#subscribed = true;
           this.#redisWarned = false;
-          void this.refresh().catch((err: unknown) => this.#failed(err));
+          this.refresh().then(
+            () => this.#recovered(),
+            (err: unknown) => this.#failed(err),
+          );
         },
         (err: unknown) => this.#redisTrouble(err),
       );
@@ -160,16 +218,28 @@ export class KeySync {
   }
 
   #failed(err: unknown): void {
-    if (this.#failing) return;
-    this.#failing = true;
-    // The index keeps serving what it last read; revocations wait until the store answers.
-    this.#options.logger.error({ msg: 'key sync: cannot read the key store', error: String(err) });
+    const now = Date.now();
+    if (this.#failingSince !== null && now - this.#failingLoggedAt < STILL_FAILING_LOG_MS) return;
+    this.#failingSince ??= now;
+    this.#failingLoggedAt = now;
+    // The index keeps serving what it last read; revocations arrive by Redis notice, if any.
+    this.#options.logger.error({
+      msg: 'key sync: cannot read the key store',
+      since: new Date(this.#failingSince).toISOString(),
+      revocationsBy: this.#subscribed ? 'redis' : 'none until the store answers',
+      error: String(err),
+    });
   }
 
   #recovered(): void {
-    if (!this.#failing) return;
-    this.#failing = false;
-    this.#options.logger.info({ msg: 'key sync: key store readable again' });
+    if (this.#failingSince === null) return;
+    const since = this.#failingSince;
+    this.#failingSince = null;
+    this.#options.logger.info({
+      msg: 'key sync: key store readable again',
+      unreadableSince: new Date(since).toISOString(),
+      unreadableForMs: Date.now() - since,
+    });
   }
 }
 
@@ -185,7 +255,7 @@ function createSubscriber(url: string): Redis {
 
 /** Tells every gateway process that the store changed: a publish on the installation's channel. */
 export interface KeyChangeNotifier {
-  notify(version: number): Promise<void>;
+  notify(change: KeyChange): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -203,9 +273,9 @@ export async function createRedisNotifier(
   });
   publisher.on('error', () => undefined);
   return {
-    async notify(version: number): Promise<void> {
+    async notify(change: KeyChange): Promise<void> {
       try {
-        await publisher.publish(channel, String(version));
+        await publisher.publish(channel, encodeKeyChange(change));
       } catch (err) {
         // The change is in the store: every process still learns of it at its next safety poll.
         logger?.warn({ msg: 'key sync: change notice not published', error: String(err) });

@@ -232,3 +232,26 @@ describe('ApiKeyVerifier', () => {
     expect(index.version).toBe(4);
   });
 });
+
+describe('ApiKeyVerifier.revoke', () => {
+  it('refuses a key from now on, ahead of the store, until the store says otherwise', () => {
+    const key = generateApiKey('live');
+    const index = new ApiKeyVerifier();
+    index.apply([storedKey(hashApiKey(key), 1)]);
+    const id = keyIdOf(hashApiKey(key));
+    expect(index.verify(key).ok).toBe(true);
+    expect(index.revoke(id)).toBe(true);
+    expect(index.verify(key)).toEqual({ ok: false, reason: 'revoked' });
+    expect(index.stateOf(id, Date.now())).toBe('revoked'); // tokens minted from it too
+    expect(index.version).toBe(1); // the store's changes are still read from where they were
+    expect(index.revoke(keyIdOf(hashApiKey(generateApiKey('live'))))).toBe(false);
+    // The store, read again, has the last word: a key it holds active is accepted again...
+    index.settle(id);
+    expect(index.verify(key).ok).toBe(true);
+    // ...and one it holds revoked stays refused.
+    index.revoke(id);
+    index.apply([storedKey(hashApiKey(key), 2, 'revoked')]);
+    index.settle(id);
+    expect(index.verify(key)).toEqual({ ok: false, reason: 'revoked' });
+  });
+});

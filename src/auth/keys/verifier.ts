@@ -27,9 +27,10 @@ interface IndexEntry {
   /**
    * The record's verdict, copied here so a lookup reads one object, not three (cache misses
    * dominate with a million keys): revoked, and the time from which the key is refused as
-   * expired (its expiry, or the end of its rotation overlap; Infinity when neither).
+   * expired (its expiry, or the end of its rotation overlap; Infinity when neither). `revoked`
+   * is also set by `revoke`, ahead of the store.
    */
-  readonly revoked: boolean;
+  revoked: boolean;
   readonly endsAt: number;
   /** Another key in the same slot (30 bits of the digest: a few hundred pairs per million keys). */
   next: IndexEntry | null;
@@ -52,7 +53,8 @@ const refusals: Readonly<Record<VerifyFailure, VerifyResult>> = Object.freeze({
  * timingSafeEqual). Last-use times are collected here and written back in batches by KeySync,
  * never per request.
  *
- * The index only changes through `apply`, fed by KeySync from the store's change sequence.
+ * The index changes through `apply`, fed by KeySync from the store's change sequence, and
+ * `revoke`, a revocation announced ahead of the store until the store has been read again.
  */
 export class ApiKeyVerifier {
   /** Slot (30 bits of the digest: a small integer, the fastest Map key) → chain of entries. */
@@ -110,6 +112,26 @@ export class ApiKeyVerifier {
     if (entry === null) return 'unknown';
     if (entry.revoked) return 'revoked';
     return nowMs >= entry.endsAt ? 'expired' : 'active';
+  }
+
+  /**
+   * Refuses the key with this id from now on, ahead of the store (a revocation announced while
+   * the store cannot be read); the store's record replaces it when it is read. Only ever takes
+   * access away. Returns whether the index held the key.
+   */
+  revoke(id: string): boolean {
+    let entry = this.#slots.get(slotOfId(id)) ?? null;
+    while (entry !== null && entry.accepted.key.id !== id) entry = entry.next;
+    if (entry === null) return false;
+    entry.revoked = true;
+    return true;
+  }
+
+  /** Takes back a `revoke` made ahead of the store: the key is judged by its stored record again. */
+  settle(id: string): void {
+    let entry = this.#slots.get(slotOfId(id)) ?? null;
+    while (entry !== null && entry.accepted.key.id !== id) entry = entry.next;
+    if (entry !== null) entry.revoked = entry.accepted.key.status === 'revoked';
   }
 
   /** Adds or replaces the records of changed keys, in change order. */
