@@ -1,7 +1,7 @@
 /**
  * The admin API as the dashboard reads it: same origin, the session cookie (sent by the browser),
  * and the session's CSRF token on every change. Only the documented routes (docs/monitoring.md,
- * README "API keys and the admin API").
+ * docs/authentication.md, "The admin API").
  */
 
 // One definition of what the admin API answers, shared with the server: type imports are erased,

@@ -1,6 +1,6 @@
 import { errorCatalogue, type ErrorCode } from './catalogue.js';
 
-/** Base of the problem `type` URIs (RFC 9457 §3.1.1): stable, documented in the README's catalogue. */
+/** Base of the problem `type` URIs (RFC 9457 §3.1.1): stable, documented in docs/problems.md. */
 export const PROBLEM_TYPE_BASE = 'https://gatehouse.dev/problems/';
 
 export interface Problem {
@@ -34,7 +34,11 @@ export interface ProblemFieldError {
  * request-specific value: nothing the client sent and nothing internal is echoed. `errors`, an
  * extension member (§3.2), lists refused fields as the gateway words them.
  */
-export function problemBody(code: ErrorCode, requestId: string, errors?: readonly ProblemFieldError[]): string {
+export function problemBody(
+  code: ErrorCode,
+  requestId: string,
+  errors?: readonly ProblemFieldError[],
+): string {
   const base = precomputed.get(code) ?? precomputed.get('GH_INTERNAL')!;
   const problem: Problem = { ...base, instance: `urn:uuid:${requestId}` };
   if (errors === undefined || errors.length === 0) return JSON.stringify(problem);
