@@ -1,11 +1,58 @@
-import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { Ajv2020, type ErrorObject, type Options, type ValidateFunction } from 'ajv/dist/2020.js';
 import { formatPath, type ConfigPath, type IssueList } from './issues.js';
 import { configSchema, type ConfigFile } from './schema.js';
 
-// Compiled once, at import: start-up work, never per request.
-const ajv = new Ajv2020({ allErrors: true, useDefaults: true, verbose: true, allowUnionTypes: true });
-ajv.addKeyword('hint');
-const validateConfig = ajv.compile<ConfigFile>(configSchema);
+/** How the configuration schema is compiled, here and by tools/build-config-validator.mjs. */
+export const CONFIG_AJV_OPTIONS: Options = {
+  allErrors: true,
+  useDefaults: true,
+  verbose: true,
+  allowUnionTypes: true,
+};
+/** The schema's own keyword: the hint an issue shows. */
+export const CONFIG_AJV_KEYWORDS = ['hint'];
+
+/**
+ * The SHA-256 of what a validator is compiled from (the schema, the options, the keywords and the
+ * ajv that compiles it), which one compiled ahead of time must carry to be used.
+ */
+export function configSchemaDigest(): string {
+  const { version } = createRequire(import.meta.url)('ajv/package.json') as { version: string };
+  const source = {
+    schema: configSchema,
+    options: CONFIG_AJV_OPTIONS,
+    keywords: CONFIG_AJV_KEYWORDS,
+    ajv: version,
+  };
+  return createHash('sha256').update(JSON.stringify(source)).digest('hex');
+}
+
+/**
+ * Once, at import: the validator `npm run build` compiled from this very schema
+ * (dist/config/config-validator.cjs; loading it takes ~20 ms where compiling takes ~200), or else
+ * the schema compiled now (the sources run by the tests, or a stale build).
+ */
+const validateConfig: ValidateFunction<ConfigFile> = builtValidator() ?? compiledValidator();
+
+function builtValidator(): ValidateFunction<ConfigFile> | null {
+  try {
+    const built = createRequire(import.meta.url)('./config-validator.cjs') as ValidateFunction<ConfigFile> & {
+      schemaDigest?: unknown;
+    };
+    return built.schemaDigest === configSchemaDigest() ? built : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The schema compiled in this process. */
+export function compiledValidator(): ValidateFunction<ConfigFile> {
+  const ajv = new Ajv2020(CONFIG_AJV_OPTIONS);
+  for (const keyword of CONFIG_AJV_KEYWORDS) ajv.addKeyword(keyword);
+  return ajv.compile<ConfigFile>(configSchema);
+}
 
 /**
  * Checks `data` against the schema, filling in defaults (it is modified in place), and adds one
@@ -82,7 +129,11 @@ function translateError(error: ErrorObject, root: unknown): Translated | null {
       };
     case 'enum': {
       const allowed = (params.allowedValues as unknown[]).map(String).join(', ');
-      return { at, message: `${show(error.data)} is not one of: ${allowed}`, hint: schemaHint ?? `use one of: ${allowed}` };
+      return {
+        at,
+        message: `${show(error.data)} is not one of: ${allowed}`,
+        hint: schemaHint ?? `use one of: ${allowed}`,
+      };
     }
     case 'const':
       return {

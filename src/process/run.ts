@@ -3,6 +3,7 @@ import { loadConfig } from '../config/index.js';
 import { StoreUnavailable } from '../config/store-failure.js';
 import type { LogConfig } from '../config/types.js';
 import { configWarnings } from '../config/warnings.js';
+import { JSON_SCANNER } from '../contract/validation/json-wasm.js';
 import { createLogger, reopenLogFile } from '../observe/logger.js';
 import { failureLine } from './failure-line.js';
 import { startGatehouse, type Gatehouse } from './gatehouse.js';
@@ -20,6 +21,7 @@ export async function runGateway(configFile: string): Promise<Gatehouse> {
     await logStartFailure(logger, config.log, err);
     throw err; // the CLI prints the same line on stderr and exits 1
   });
+  logger.info({ msg: 'JSON scanner', scanner: JSON_SCANNER, node: process.versions.node });
   for (const [name, address] of gateway.addresses) {
     logger.info({ msg: 'listening', listener: name, url: `https://${address.address}:${address.port}` });
   }

@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { compileResponseFilter, ShapeBreach, type ResponseFilter } from './response-filter.js';
 import { filterResponseBytes, filterResponseBytesInScript } from './response-filter-bytes.js';
-import { filterInModule, NEEDS_SCRIPT, WASM_MAX_ANSWER } from './json-wasm.js';
+import { filterInModule, JSON_SCANNER, NEEDS_SCRIPT, WASM_MAX_ANSWER } from './json-wasm.js';
 
 function filterOf(schema: unknown): ResponseFilter {
   const filter = compileResponseFilter(schema);
@@ -77,3 +77,42 @@ function schemaOfList(): unknown {
     properties: { items: { type: 'array', items: { type: 'object', properties: { id: {}, name: {} } } } },
   };
 }
+
+describe('without the WebAssembly module (GATEHOUSE_JSON_SCANNER=typescript)', () => {
+  it('leaves every body and answer to the TypeScript scanners, with the same verdicts', async () => {
+    vi.stubEnv('GATEHOUSE_JSON_SCANNER', 'typescript');
+    vi.resetModules();
+    try {
+      const wasm = await import('./json-wasm.js');
+      const json = await import('./safe-json.js');
+      const bytes = await import('./response-filter-bytes.js');
+      const { compileResponseFilter: compileAgain } = await import('./response-filter.js');
+      expect(wasm.JSON_SCANNER).toBe('typescript');
+      expect(wasm.requestBodyVerdict(Buffer.from('{"a":1}'), 32, 1000)).toBe(wasm.TO_SCRIPT);
+      const bounds = { maxDepth: 32, maxKeys: 1000 };
+      expect(json.parseBoundedJson(Buffer.from('{"amount":5,"memo":"é"}'), bounds)).toEqual({
+        amount: 5,
+        memo: 'é',
+      });
+      expect(() => json.parseBoundedJson(Buffer.from('{"a":1,"a":2}'), bounds)).toThrow(/must not repeat the key "a"/);
+      expect(() => json.parseBoundedJson(Buffer.from('{"a":0.99999999999999999}'), bounds)).toThrow();
+      const filter = compileAgain({
+        type: 'object',
+        properties: { items: { type: 'array', items: { type: 'object', properties: { id: {}, name: {} } } } },
+      })!;
+      const raw = answerOf(4096);
+      expect(wasm.filterInModule(filter, raw, null)).toBe(wasm.NEEDS_SCRIPT);
+      const out = bytes.filterResponseBytes(filter, raw, null) as Buffer;
+      expect(JSON.parse(out.toString('utf8')).items[3]).toEqual({ id: 3, name: 'item 3' });
+    } finally {
+      vi.unstubAllEnvs();
+      vi.resetModules();
+    }
+  });
+});
+
+describe('with the WebAssembly module', () => {
+  it('says so for the start-up log', () => {
+    expect(JSON_SCANNER).toBe('webassembly');
+  });
+});

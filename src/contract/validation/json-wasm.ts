@@ -1,4 +1,5 @@
-import loadWabt from 'wabt';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { ESCAPES, HEX_DIGITS } from './json-bytes.js';
 import {
   extraFilterFor,
@@ -42,12 +43,44 @@ interface WasmMemory {
 }
 const { WebAssembly: wasm } = globalThis as unknown as { WebAssembly: WasmGlobal };
 
-/** The module of the contract's JSON scanners, assembled once per process from its text (json-wat.ts). */
-const JSON_MODULE = await assemble(JSON_WAT);
+/**
+ * The module of the contract's JSON scanners (json-wat.ts), or null when the TypeScript scanners
+ * do all the work (`GATEHOUSE_JSON_SCANNER=typescript`, or no module at hand): the same answers,
+ * slower on large bodies.
+ */
+const JSON_MODULE = await loadJsonModule();
 
-async function assemble(text: string): Promise<WasmModule> {
-  const wabt = await loadWabt();
-  const parsed = wabt.parseWat('json.wat', text, { simd: true, multi_value: true });
+/** Which scanner checks JSON first in this process, for the start-up log. */
+export const JSON_SCANNER: 'webassembly' | 'typescript' = JSON_MODULE === null ? 'typescript' : 'webassembly';
+
+async function loadJsonModule(): Promise<WasmModule | null> {
+  if (process.env['GATEHOUSE_JSON_SCANNER'] === 'typescript') return null;
+  return builtModule() ?? (await assembledModule());
+}
+
+/**
+ * The binary `npm run build` writes beside this file (tools/build-wasm.mjs), if it was made from
+ * this very text: its digest is checked, so a stale binary is never used.
+ */
+function builtModule(): WasmModule | null {
+  try {
+    const digest = readFileSync(new URL('./json.wasm.sha256', import.meta.url), 'utf8').trim();
+    if (digest !== createHash('sha256').update(JSON_WAT).digest('hex')) return null;
+    return new wasm.Module(readFileSync(new URL('./json.wasm', import.meta.url)));
+  } catch {
+    return null;
+  }
+}
+
+/** Where nothing was built (the sources run by the tests): the text assembled by wabt, a development dependency. */
+async function assembledModule(): Promise<WasmModule | null> {
+  let wabt;
+  try {
+    wabt = await (await import('wabt')).default();
+  } catch {
+    return null;
+  }
+  const parsed = wabt.parseWat('json.wat', JSON_WAT, { simd: true, multi_value: true });
   try {
     parsed.validate();
     return new wasm.Module(parsed.toBinary({}).buffer);
@@ -105,8 +138,8 @@ class ScanEngine {
   /** By node address, for the record of removals. */
   readonly #filters = new Map<number, ResponseFilter>();
 
-  constructor() {
-    const instance = new wasm.Instance(JSON_MODULE);
+  constructor(module: WasmModule) {
+    const instance = new wasm.Instance(module);
     this.#memory = instance.exports.memory as WasmMemory;
     this.#run = instance.exports.run as Run;
     this.#scanRequest = instance.exports.scanRequest as ScanRequest;
@@ -253,7 +286,7 @@ export function isUnescapedAscii(c: number): boolean {
   return c >= 0x20 /* space */ && c < 0x80 && c !== 0x22 /* " */ && c !== 0x5c; /* \ */
 }
 
-let engine = new ScanEngine();
+let engine = JSON_MODULE === null ? null : new ScanEngine(JSON_MODULE);
 
 /**
  * `filterResponseBytes` (response-filter-bytes.ts) in WebAssembly, for answers up to
@@ -264,7 +297,8 @@ export function filterInModule(
   raw: Buffer,
   removed: string[] | null,
 ): Buffer | 'invalid' | ShapeBreach | typeof NEEDS_SCRIPT {
-  if (engine.full) engine = new ScanEngine();
+  if (engine === null) return NEEDS_SCRIPT;
+  if (engine.full) engine = new ScanEngine(JSON_MODULE!);
   return engine.filter(filter, raw, removed);
 }
 
@@ -274,8 +308,8 @@ export function filterInModule(
  * the script scanner.
  */
 export function requestBodyVerdict(body: Buffer, maxDepth: number, maxKeys: number): number {
-  if (body.length > WASM_MAX_ANSWER || maxDepth > MAX_REQUEST_DEPTH) return TO_SCRIPT;
-  if (engine.full) engine = new ScanEngine();
+  if (engine === null || body.length > WASM_MAX_ANSWER || maxDepth > MAX_REQUEST_DEPTH) return TO_SCRIPT;
+  if (engine.full) engine = new ScanEngine(JSON_MODULE!);
   return engine.scanRequest(body, maxDepth, maxKeys);
 }
 
