@@ -54,16 +54,26 @@ program
   .option('--out <dir>', 'the folder to write the two files to', '.')
   .option('--force', 'overwrite files that exist')
   .addHelpText('after', INIT_HELP)
-  .action(async (options: { openapi: string; upstream: string; name?: string; out: string; force?: boolean }) => {
-    const { initCommand } = await import('./cli/init-command.js');
-    process.exitCode = await initCommand(options);
-  });
+  .action(
+    async (options: { openapi: string; upstream: string; name?: string; out: string; force?: boolean }) => {
+      const { initCommand } = await import('./cli/init-command.js');
+      process.exitCode = await initCommand(options);
+    },
+  );
 
 program
   .command('demo')
   .description('run the demo: an example upstream behind Gatehouse on https://127.0.0.1:8443')
   .action(async () => {
-    const { runDemo } = await import('./demo/run-demo.js');
+    const { runDemo } = await import('./demo/run-demo.js').catch((err: unknown) => {
+      // An installed package has no demo bank: its fastify and argon2 are development dependencies.
+      const missing = (err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND';
+      if (!missing || !/'(fastify|argon2)'/.test(String((err as Error).message))) throw err;
+      throw new Error(
+        'the demo runs in a checkout of Gatehouse (npm install && npm start there): ' +
+          'the package installs the gateway, not the demo bank',
+      );
+    });
     await runDemo();
   });
 
@@ -93,10 +103,19 @@ keys
   .option('--expires <duration>', 'lifetime, e.g. 90d, 24h (default: no expiry)')
   .option('--env <live|test>', 'environment tag in the key', 'live')
   .option('--json', 'print JSON')
-  .action(async (options: { config: string; consumer: string; scopes?: string; expires?: string; env?: string; json?: boolean }) => {
-    const { keysCreate } = await import('./admin/keys-command.js');
-    process.exitCode = await keysCreate(options);
-  });
+  .action(
+    async (options: {
+      config: string;
+      consumer: string;
+      scopes?: string;
+      expires?: string;
+      env?: string;
+      json?: boolean;
+    }) => {
+      const { keysCreate } = await import('./admin/keys-command.js');
+      process.exitCode = await keysCreate(options);
+    },
+  );
 
 keys
   .command('list')
@@ -126,10 +145,12 @@ keys
   .option('--overlap <duration>', 'how long the old key keeps working, e.g. 24h', '24h')
   .option('--expires <duration>', "the new key's lifetime (default: the old key's)")
   .option('--json', 'print JSON')
-  .action(async (id: string, options: { config: string; overlap?: string; expires?: string; json?: boolean }) => {
-    const { keysRotate } = await import('./admin/keys-command.js');
-    process.exitCode = await keysRotate(id, options);
-  });
+  .action(
+    async (id: string, options: { config: string; overlap?: string; expires?: string; json?: boolean }) => {
+      const { keysRotate } = await import('./admin/keys-command.js');
+      process.exitCode = await keysRotate(id, options);
+    },
+  );
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // One line an operator can act on, never a stack trace (GATEHOUSE_DEBUG=1 prints it).
