@@ -5,7 +5,7 @@ import type { KeysAdminSecrets, KeysStoreUrls } from './keys-admin.js';
 import type { TlsMaterial } from './tls-material.js';
 import type { AdminConfig, GatehouseConfig, KeysConfig, UpstreamConfig, UpstreamTls } from './types.js';
 import { configDefaults } from './defaults.js';
-import { buildAuthConfig, type AuthMaterial } from '../auth/config-material.js';
+import { buildAuthConfig, type AuthMaterial } from './auth-material.js';
 import { buildMonitoringConfig } from './monitoring-build.js';
 import type { MonitoringSecrets } from './monitoring-material.js';
 

@@ -8,7 +8,7 @@ import { ConfigError, IssueList, type ConfigIssue, type ConfigPath } from './iss
 import { loadKeysAdminSecrets, loadKeysStoreUrls } from './keys-admin.js';
 import { loadLimitsRedisUrl } from './redis-secret.js';
 import { loadMonitoringSecrets } from './monitoring-material.js';
-import { loadAuthMaterial } from '../auth/config-material.js';
+import { loadAuthMaterial } from './auth-material.js';
 import { loadTlsMaterial } from './tls-material.js';
 import type { GatehouseConfig, KeysConfig } from './types.js';
 import { parseYamlSource, type YamlSource } from './yaml-source.js';

@@ -4,6 +4,7 @@ import { startKeyServices, type KeyServices } from '../auth/keys/services.js';
 import type { GatehouseConfig, ListenerConfig } from '../config/types.js';
 import { RedisBanSync } from '../limits/ban-sync.js';
 import { BanList } from '../limits/bans.js';
+import { limiterDecisionCounts } from '../limits/journey-note.js';
 import type { JourneyBuffer } from '../observe/journey.js';
 import { createJsonLineStream } from '../observe/logger.js';
 import { Monitor } from '../observe/monitor.js';
@@ -66,6 +67,7 @@ export async function startGateway(config: GatehouseConfig, logger: Logger): Pro
     eventLog,
     logger,
     upstreams: () => prober.states(),
+    limiterDecisions: limiterDecisionCounts,
   });
   const identifyApiKey = (key: string): string | null => {
     const verified = keys.verifier.verify(key);

@@ -61,7 +61,10 @@ export async function buildRuntime(
   if (auth.builtin !== null) apis.push(auth.builtin.api);
   const routes = buildRouteTable(apis, { maxTargetBytes: config.limits.maxPathBytes });
   const devices = await deviceCookiesOf(config);
-  const limits = await createLimits(config, apis, logger, bans);
+  // A policy keyed on a body field reads the body early with the body stage's own reader (the same
+  // streaming size limit); the body stage then finds `ctx.body` set and skips. Only operations
+  // whose policies name a body field pay for this, once the limits needing no body admitted them.
+  const limits = await createLimits(config, apis, createBodyStage(config.limits).onRequest, logger, bans);
   await nextTurn();
   const contracts = await compileContractsInSlices(apis, contractOptionsOf(config));
   limits.preAuth.trustKnownCredentials(credentialIdentifier(auth, apiKeyHeadersOf(auth, config)));

@@ -1,18 +1,5 @@
-import type { LimitsConfig } from '../config/types.js';
 import type { RequestContext } from '../gateway/request-context.js';
-import type { Stage } from '../gateway/stage.js';
-import { createBodyStage } from '../gateway/stages/body.js';
 import { LimitsNote } from './note.js';
-
-/**
- * Reading the body early, for a policy keyed on a body field (the login username). The body
- * stage's own reader does it (same streaming size limit); it finds `ctx.body` set and skips.
- * Only operations whose policies name a body field pay for this, and only once the limits that
- * need no body have admitted the request.
- */
-export function createBodyReader(limits: LimitsConfig): Stage['onRequest'] {
-  return createBodyStage(limits).onRequest;
-}
 
 export function bodyPending(ctx: RequestContext): boolean {
   return ctx.body === null && ctx.req.hasBody;

@@ -2,8 +2,8 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Logger } from 'pino';
 import type { GatehouseConfig, RedisConfig } from '../config/types.js';
 import type { CompiledApi } from '../contract/index.js';
+import type { Stage } from '../gateway/stage.js';
 import { createLogger } from '../observe/logger.js';
-import { createBodyReader } from './body-field.js';
 import { ConcurrencyGuard } from './concurrency.js';
 import { Limiter, type SharedStore } from './limiter.js';
 import { MemoryStore } from './memory-store.js';
@@ -37,6 +37,8 @@ const REDIS_READY_MS = 1000;
 export async function createLimits(
   config: GatehouseConfig,
   apis: readonly CompiledApi[],
+  /** Reads the request body early, for a policy keyed on a body field (the gateway's body stage). */
+  readBody: Stage['onRequest'],
   logger: Logger | null = null,
   bans: BanList = new BanList(),
 ): Promise<Limits> {
@@ -51,7 +53,6 @@ export async function createLimits(
   const shared = config.redis === null || log === null ? null : await openSharedStore(config.redis, log);
   const limiter = new Limiter(memory, shared);
   const concurrency = new ConcurrencyGuard(config.concurrency);
-  const readBody = createBodyReader(config.limits);
   return {
     preAuth: new PreAuthLimiter({
       plans: preAuthPlans,

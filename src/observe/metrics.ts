@@ -1,6 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { errorCatalogue, THREATS, type ErrorCode, type Threat } from '../errors/catalogue.js';
-import { limiterDecisionCounts } from '../limits/journey-note.js';
 import type { BanList } from '../limits/bans.js';
 import type { SecurityEvent } from './events.js';
 import type { JourneyRecord } from './journey.js';
@@ -26,6 +25,7 @@ export interface UpstreamState {
 export interface MetricsSources {
   readonly bans: BanList;
   readonly upstreams: () => readonly UpstreamState[];
+  readonly limiterDecisions: () => ReadonlyMap<string, number>;
 }
 
 const GAUGES_NAMED_LIKE_COUNTERS = [
@@ -98,6 +98,7 @@ export class GatewayMetrics {
         }
       },
     });
+    const limiterDecisions = sources.limiterDecisions;
     new Counter({
       name: 'gatehouse_limiter_decisions_total',
       help: 'Rate-limit decisions by outcome (admitted, refused, delayed, shadow: a shadow policy would have refused, fallback: decided without the shared store).',
@@ -105,7 +106,7 @@ export class GatewayMetrics {
       registers,
       collect() {
         this.reset();
-        for (const [outcome, n] of limiterDecisionCounts()) this.inc({ outcome }, n);
+        for (const [outcome, n] of limiterDecisions()) this.inc({ outcome }, n);
       },
     });
     const credentials = this.#credentials;

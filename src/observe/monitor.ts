@@ -25,6 +25,8 @@ export interface MonitorOptions {
   /** The gateway's log, for alert deliveries. */
   readonly logger: Logger;
   readonly upstreams: () => readonly UpstreamState[];
+  /** Rate-limit decisions by outcome since the start (src/limits), read when metrics are scraped. */
+  readonly limiterDecisions: () => ReadonlyMap<string, number>;
 }
 
 /** The event a refusal with this code writes; null for outcomes that are no security decision (an upstream down). */
@@ -126,7 +128,11 @@ export class Monitor {
     this.journeys = new JourneyBuffer(options.journeyBufferSize);
     this.events = new EventLog(config.events.bufferSize);
     this.bans = options.bans;
-    this.metrics = new GatewayMetrics({ bans: options.bans, upstreams: options.upstreams });
+    this.metrics = new GatewayMetrics({
+      bans: options.bans,
+      upstreams: options.upstreams,
+      limiterDecisions: options.limiterDecisions,
+    });
     this.#eventLog = options.eventLog;
     this.#enabled = config.enabled;
     this.#alerts = config.alerts === null ? null : new AlertSender(config.alerts, options.logger);

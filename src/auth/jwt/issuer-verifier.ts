@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import type { JwtIssuerConfig } from '../../config/types.js';
 import type { ClaimMapping } from './claims.js';
-import { jwksFromKeyFile } from './public-jwks.js';
+import { jwksFromKeyFile } from '../../config/public-jwks.js';
 import { RemoteJwks } from './remote-jwks.js';
 import { staticKeyResolver } from './static-keys.js';
 

@@ -1,6 +1,6 @@
 import { createLocalJWKSet, errors, type JWTVerifyGetKey } from 'jose';
 import { Agent, request } from 'undici';
-import { publicSigningKeys } from './public-jwks.js';
+import { publicSigningKeys } from '../../config/public-jwks.js';
 
 export interface RemoteJwksOptions {
   /** https:// only (checked at load): a key set fetched in clear could be replaced on the way. */

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkConfig, loadConfig } from '../config/index.js';
-import { makeConfigDir, minimalYaml, type ConfigDir } from '../config/testing.js';
+import { checkConfig, loadConfig } from './index.js';
+import { makeConfigDir, minimalYaml, type ConfigDir } from './testing.js';
 
 const ecPublic = () =>
   generateKeyPairSync('ec', { namedCurve: 'P-256' })

@@ -1,13 +1,13 @@
 import { createHash, createPrivateKey, createSecretKey, type KeyObject } from 'node:crypto';
-import type { LoadContext } from '../config/files.js';
-import type { ConfigPath, IssueList } from '../config/issues.js';
-import { privateKeyProblem } from '../config/pem.js';
-import { isRecord, recordsIn, stringIn, type RawRecord } from '../config/raw.js';
-import type { AuthEntry } from '../config/schema.js';
-import { readSecretRef } from '../config/secrets.js';
-import { readOptionalCertificates } from '../config/tls-material.js';
-import type { AuthConfig, JwtIssuerConfig, OAuthClientConfig } from '../config/types.js';
-import { jwksFromKeyFile } from './jwt/public-jwks.js';
+import type { LoadContext } from './files.js';
+import type { ConfigPath, IssueList } from './issues.js';
+import { privateKeyProblem } from './pem.js';
+import { isRecord, recordsIn, stringIn, type RawRecord } from './raw.js';
+import type { AuthEntry } from './schema.js';
+import { readSecretRef } from './secrets.js';
+import { readOptionalCertificates } from './tls-material.js';
+import type { AuthConfig, JwtIssuerConfig, OAuthClientConfig } from './types.js';
+import { jwksFromKeyFile } from './public-jwks.js';
 
 /** The files and secrets the `auth` section names, read and checked; keyed by list index. */
 export interface AuthMaterial {

@@ -1,0 +1,153 @@
+/**
+ * The parts of src/ and the one direction their imports go: errors and config at the bottom, the
+ * libraries (contract, observe, auth, limits) above them, the gateway adapting them, the admin
+ * server and the process wiring it all, the CLI on top. A part imports only parts below it, so no
+ * import loop can form between parts, and none may form between files.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const src = path.join(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'), 'src');
+
+/** Bottom first. `(root)` is src/cli.ts and src/runtime-flags.ts. */
+const LAYERS = [
+  'errors',
+  'config',
+  'sqlite',
+  'tls',
+  'contract',
+  'observe',
+  'auth',
+  'limits',
+  'gateway',
+  'admin',
+  'process',
+  'cli',
+  'bank',
+  'demo',
+  '(root)',
+] as const;
+
+/**
+ * Type-only imports that still point up: auth, limits and observe take the gateway's request
+ * context (and observe the limits' note on it) as a type. Nothing may be added to this list.
+ */
+const TYPE_IMPORTS_UP = new Set(['auth -> gateway', 'limits -> gateway', 'observe -> limits']);
+
+interface Import {
+  readonly from: string;
+  readonly to: string;
+  readonly typeOnly: boolean;
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(full);
+    const isSource =
+      entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') && entry.name !== 'testing.ts';
+    return isSource ? [full] : [];
+  });
+}
+
+/** Every relative import and re-export of every source file, with whether it brings types only. */
+function importsOf(files: readonly string[]): Import[] {
+  const statement = /^(?:import|export)\s+(type\s+)?([^'";]*?)\s*from\s+'(\.{1,2}\/[^']+)'/gm;
+  return files.flatMap((file) =>
+    [...readFileSync(file, 'utf8').matchAll(statement)].map((match) => {
+      const names = match[2]!.trim();
+      const allTypes =
+        names.startsWith('{') &&
+        names
+          .slice(1, -1)
+          .split(',')
+          .map((name) => name.trim())
+          .filter((name) => name !== '')
+          .every((name) => name.startsWith('type '));
+      const to = path.resolve(path.dirname(file), match[3]!).replace(/\.js$/, '.ts');
+      return { from: file, to, typeOnly: match[1] !== undefined || allTypes };
+    }),
+  );
+}
+
+const partOf = (file: string): string => {
+  const relative = path.relative(src, file).split(path.sep);
+  return relative.length === 1 ? '(root)' : relative[0]!;
+};
+
+/** The files in loops of the graph (Tarjan's strongly connected components of two or more). */
+function loops(edges: ReadonlyMap<string, readonly string[]>): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const found: string[][] = [];
+  const visit = (node: string): void => {
+    index.set(node, index.size);
+    low.set(node, index.get(node)!);
+    stack.push(node);
+    onStack.add(node);
+    for (const next of edges.get(node) ?? []) {
+      if (!index.has(next)) {
+        visit(next);
+        low.set(node, Math.min(low.get(node)!, low.get(next)!));
+      } else if (onStack.has(next)) low.set(node, Math.min(low.get(node)!, index.get(next)!));
+    }
+    if (low.get(node) !== index.get(node)) return;
+    const component: string[] = [];
+    let member: string;
+    do {
+      member = stack.pop()!;
+      onStack.delete(member);
+      component.push(member);
+    } while (member !== node);
+    if (component.length > 1) found.push(component.map((file) => path.relative(src, file)).sort());
+  };
+  for (const node of edges.keys()) if (!index.has(node)) visit(node);
+  return found;
+}
+
+const files = sourceFiles(src);
+const imports = importsOf(files).filter((edge) => files.includes(edge.to));
+
+describe('the parts of src/', () => {
+  it('are all placed in a layer', () => {
+    expect(imports.length).toBeGreaterThan(300);
+    const parts = new Set(files.map(partOf));
+    expect([...parts].filter((part) => !(LAYERS as readonly string[]).includes(part))).toEqual([]);
+  });
+
+  it('import only the parts below them', () => {
+    const up = new Set<string>();
+    for (const edge of imports) {
+      const [from, to] = [partOf(edge.from), partOf(edge.to)];
+      if (from === to) continue;
+      const rank = (part: string) => (LAYERS as readonly string[]).indexOf(part);
+      if (rank(to) < rank(from)) continue;
+      const pair = `${from} -> ${to}`;
+      if (edge.typeOnly && TYPE_IMPORTS_UP.has(pair)) continue;
+      up.add(
+        `${path.relative(src, edge.from)} -> ${path.relative(src, edge.to)}${edge.typeOnly ? ' (type)' : ''}`,
+      );
+    }
+    expect([...up].sort()).toEqual([]);
+  });
+
+  it('form no import loop between files that load each other', () => {
+    const edges = new Map<string, string[]>(files.map((file) => [file, []]));
+    for (const edge of imports) if (!edge.typeOnly) edges.get(edge.from)!.push(edge.to);
+    expect(loops(edges)).toEqual([]);
+  });
+
+  it('finds a loop when there is one (the check itself)', () => {
+    const edges = new Map([
+      ['/a', ['/b']],
+      ['/b', ['/c']],
+      ['/c', ['/a']],
+      ['/d', ['/a']],
+    ]);
+    expect(loops(edges)).toHaveLength(1);
+  });
+});
