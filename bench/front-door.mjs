@@ -7,10 +7,7 @@
 //    Reported: how many honest requests got their answer (5 of 42 before).
 // Gatehouse runs as `gatehouse start` (dist/) in front of a plain upstream on loopback.
 // Usage: npm run build && node bench/front-door.mjs [--seconds 10] [--slow 6] [--holders 500]
-import { Buffer } from 'node:buffer';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +15,7 @@ import { clearInterval, setInterval, setTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import { parseArgs } from 'node:util';
+import { spawnGatehouse, startPlainUpstream } from './lib/gatehouse-cli.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -26,15 +24,9 @@ const { values: opt } = parseArgs({
     holders: { type: 'string', default: '500' },
   },
 });
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-front-door-'));
 const big = JSON.stringify({ items: 'x'.repeat(28_000) });
-const upstream = http.createServer((req, res) => {
-  const body = req.url === '/big' ? big : '{"ok":true}';
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-});
-await new Promise((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+const upstream = await startPlainUpstream((req) => (req.url === '/big' ? big : '{"ok":true}'));
 
 writeFileSync(
   path.join(dir, 'api.yaml'),
@@ -68,22 +60,7 @@ preAuthLimit: { perAddress: null }
 log: { level: info, access: false }
 `,
 );
-const child = spawn(
-  process.execPath,
-  [path.join(root, 'dist/cli.js'), 'start', '--config', path.join(dir, 'gatehouse.yaml')],
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-);
-const port = await new Promise((resolve, reject) => {
-  let out = '';
-  child.stdout.on('data', (chunk) => {
-    out += chunk;
-    const match = /"url":"https:\/\/[^"]*:(\d+)"/.exec(out);
-    if (match) resolve(Number(match[1]));
-  });
-  child.once('exit', (code) => reject(new Error(`gatehouse exited (${code}): ${out}`)));
-});
+const { child, port } = await spawnGatehouse(path.join(dir, 'gatehouse.yaml'));
 const ca = readFileSync(path.join(dir, 'state/certs/ca.crt'));
 const rssMb = () => {
   const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');

@@ -9,15 +9,15 @@
 // for a run without the scan and a run with it, in the same command.
 // Gatehouse runs as `gatehouse start` (dist/) with its defaults, in front of a plain upstream.
 // Usage: npm run build && node bench/key-scan.mjs [--seconds 10] [--callers 5] [--scanners 32]
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { apiKeyItemsApi, cliPath, root, spawnGatehouse, startPlainUpstream } from './lib/gatehouse-cli.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -27,31 +27,11 @@ const { values: opt } = parseArgs({
   },
 });
 const SECONDS = Number(opt.seconds);
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const { generateApiKey } = await import(path.join(root, 'dist/auth/keys/key-format.js'));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-key-scan-'));
-const upstream = http.createServer((req, res) => {
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': 11 });
-  res.end('{"ok":true}');
-});
-await new Promise((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+const upstream = await startPlainUpstream();
 
-writeFileSync(
-  path.join(dir, 'api.yaml'),
-  `openapi: 3.1.0
-info: { title: key scan bench, version: '1' }
-components:
-  securitySchemes:
-    apiKey: { type: apiKey, in: header, name: X-API-Key }
-security: [ { apiKey: [] } ]
-paths:
-  /items/{id}:
-    get:
-      parameters: [ { name: id, in: path, required: true, schema: { type: string, maxLength: 16 } } ]
-      responses:
-        '200': { description: an item, content: { application/json: { schema: { type: object, properties: { ok: { type: boolean } } } } } }
-`,
-);
+writeFileSync(path.join(dir, 'api.yaml'), apiKeyItemsApi('key scan bench'));
 writeFileSync(
   path.join(dir, 'gatehouse.yaml'),
   `stateDir: ./state
@@ -64,34 +44,15 @@ log: { level: info, access: false }
 `,
 );
 const cli = (args) =>
-  execFileSync(
-    process.execPath,
-    [path.join(root, 'dist/cli.js'), ...args, '--config', path.join(dir, 'gatehouse.yaml')],
-    {
-      encoding: 'utf8',
-    },
-  );
+  execFileSync(process.execPath, [cliPath, ...args, '--config', path.join(dir, 'gatehouse.yaml')], {
+    encoding: 'utf8',
+  });
 const keys = Array.from(
   { length: Number(opt.callers) },
   (_, i) => JSON.parse(cli(['keys', 'create', '--consumer', `caller-${i}`, '--json'])).key,
 );
 
-const child = spawn(
-  process.execPath,
-  [path.join(root, 'dist/cli.js'), 'start', '--config', path.join(dir, 'gatehouse.yaml')],
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-);
-const port = await new Promise((resolve, reject) => {
-  let out = '';
-  child.stdout.on('data', (chunk) => {
-    out += chunk;
-    const match = /"url":"https:\/\/[^"]*:(\d+)"/.exec(out);
-    if (match) resolve(Number(match[1]));
-  });
-  child.once('exit', (code) => reject(new Error(`gatehouse exited (${code}): ${out}`)));
-});
+const { child, port } = await spawnGatehouse(path.join(dir, 'gatehouse.yaml'));
 const ca = readFileSync(path.join(dir, 'state/certs/ca.crt'));
 
 /** One GET with this key on a kept-alive connection of `agent`: its status (0 when it failed) and milliseconds. */

@@ -4,9 +4,8 @@
 // authenticated GET forwarded to a plain upstream, with an API key, the access log on). Each is
 // run --runs times, one after the other; every run's figure is printed, then the median.
 // Usage: npm run build && node bench/start-up.mjs [--runs 5]
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,34 +13,14 @@ import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { apiKeyItemsApi, cliPath, spawnGatehouse, startPlainUpstream } from './lib/gatehouse-cli.mjs';
 
 const { values: opt } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
 const RUNS = Number(opt.runs);
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const cliPath = path.join(root, 'dist/cli.js');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-start-up-'));
 const config = path.join(dir, 'gatehouse.yaml');
-const upstream = http.createServer((req, res) => {
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': 11 });
-  res.end('{"ok":true}');
-});
-await new Promise((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-writeFileSync(
-  path.join(dir, 'api.yaml'),
-  `openapi: 3.1.0
-info: { title: start-up bench, version: '1' }
-components:
-  securitySchemes:
-    apiKey: { type: apiKey, in: header, name: X-API-Key }
-security: [ { apiKey: [] } ]
-paths:
-  /items/{id}:
-    get:
-      parameters: [ { name: id, in: path, required: true, schema: { type: string, maxLength: 16 } } ]
-      responses:
-        '200': { description: an item, content: { application/json: { schema: { type: object, properties: { ok: { type: boolean } } } } } }
-`,
-);
+const upstream = await startPlainUpstream();
+writeFileSync(path.join(dir, 'api.yaml'), apiKeyItemsApi('start-up bench'));
 writeFileSync(
   config,
   `stateDir: ./state
@@ -64,19 +43,8 @@ const timed = (args) => {
 /** Spawns `gatehouse start`, then asks for /items/1 every 5 ms until one is answered 200. */
 async function firstAnswer(key) {
   const started = performance.now();
-  const child = spawn(process.execPath, [cliPath, 'start', '--config', config], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const { child, port } = await spawnGatehouse(config);
   try {
-    let out = '';
-    const port = await new Promise((resolve, reject) => {
-      child.stdout.on('data', (chunk) => {
-        out += chunk;
-        const match = /"url":"https:\/\/[^"]*:(\d+)"/.exec(out);
-        if (match) resolve(Number(match[1]));
-      });
-      child.once('exit', (code) => reject(new Error(`gatehouse exited (${code}): ${out}`)));
-    });
     const ca = readFileSync(path.join(dir, 'state/certs/ca.crt'));
     for (;;) {
       const status = await new Promise((resolve) => {
