@@ -20,4 +20,6 @@ export interface Principal {
   readonly claims: Readonly<Record<string, unknown>>;
   /** Seconds since the epoch when the credential stops being valid, when it has an end. */
   readonly expiresAt: number | null;
+  /** The API key a token of the gateway's own was minted from (its `key_id`): a ban of that key refuses the token too. */
+  readonly mintedFrom?: string;
 }

@@ -167,6 +167,33 @@ describe('a token minted from an API key follows the key: revoked through the ad
     expect((await h.get('/items/1', { headers: bearer(fromSecret) })).status).toBe(200);
   });
 
+  it('is refused while its key is banned, and works again once the ban is lifted; the upstream is not reached', async () => {
+    const created = await admin.create('banned-partner');
+    const token = await mintToken(h, { 'x-api-key': created.key });
+    expect((await h.get('/items/1', { headers: bearer(token) })).status).toBe(200);
+    const banned = await fetchAnswer(h.agent, `https://127.0.0.1:${h.gateway.adminAddress!.port}/bans`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'key', value: created.record.id, duration: '1m', reason: 'test' }),
+    });
+    expect(banned.status).toBe(201);
+    const before = h.upstream.hits();
+    const refused = await h.get('/items/1', { headers: bearer(token) });
+    expectProblem(refused, 403, 'access-banned');
+    expect(h.upstream.hits()).toBe(before);
+    const { ban } = banned.json() as { ban: { id: string } };
+    const lifted = await fetchAnswer(
+      h.agent,
+      `https://127.0.0.1:${h.gateway.adminAddress!.port}/bans/${ban.id}`,
+      {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      },
+    );
+    expect(lifted.status).toBe(200);
+    expect((await h.get('/items/1', { headers: bearer(token) })).status).toBe(200);
+  });
+
   it('works during a rotation overlap, and is refused once the overlap ends', async () => {
     const old = await admin.create('rotating');
     const token = await mintToken(h, { 'x-api-key': old.key });

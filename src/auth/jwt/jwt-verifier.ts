@@ -105,9 +105,10 @@ export class JwtVerifier {
       throw new JwtRefused(describeJoseFailure(err, issuer.issuer));
     }
     const tokenId = typeof payload.jti === 'string' ? payload.jti : digestId(token);
-    const principal = principalFromClaims(payload, issuer.issuer, issuer.mapping, tokenId);
-    if (typeof principal === 'string') throw new JwtRefused(`jwt.claims: ${principal}`);
+    const verified = principalFromClaims(payload, issuer.issuer, issuer.mapping, tokenId);
+    if (typeof verified === 'string') throw new JwtRefused(`jwt.claims: ${verified}`);
     const mintedFrom = mintingKeyOf(payload, issuer);
+    const principal = mintedFrom === null ? verified : Object.freeze({ ...verified, mintedFrom });
     // Cached even when its key is gone: a replayed token is then refused by a lookup, not by jose.
     this.#cache.set(token, principal, payload.exp! * 1000, mintedFrom);
     if (mintedFrom !== null) this.#refuseUnlessKeyActive(mintedFrom, this.#clock());

@@ -18,6 +18,8 @@ export function createRateLimitStage(limiter: RateLimiter, bans: BanList): Stage
       if (principal !== null && bans.size !== 0) {
         refuseIfBanned(bans, 'consumer', principal.consumer);
         refuseIfBanned(bans, 'key', principal.credential.id);
+        // A token minted from a banned key is refused with it, as a revoked key's tokens are.
+        if (principal.mintedFrom !== undefined) refuseIfBanned(bans, 'key', principal.mintedFrom);
       }
       return limiter.onRequest(ctx);
     },
