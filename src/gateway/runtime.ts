@@ -56,38 +56,47 @@ export async function buildRuntime(
     await nextTurn();
   }
   const auth = await buildAuth(config, apis, apiKeys, logger);
-  await nextTurn();
-  // The token endpoint and JWKS are a built-in API: routed, limited and validated like the others.
-  if (auth.builtin !== null) apis.push(auth.builtin.api);
-  const routes = buildRouteTable(apis, { maxTargetBytes: config.limits.maxPathBytes });
-  const devices = await deviceCookiesOf(config);
-  // A policy keyed on a body field reads the body early with the body stage's own reader (the same
-  // streaming size limit); the body stage then finds `ctx.body` set and skips. Only operations
-  // whose policies name a body field pay for this, once the limits needing no body admitted them.
-  const limits = await createLimits(config, apis, createBodyStage(config.limits).onRequest, logger, bans);
-  await nextTurn();
-  const contracts = await compileContractsInSlices(apis, contractOptionsOf(config));
-  limits.preAuth.trustKnownCredentials(credentialIdentifier(auth, apiKeyHeadersOf(auth, config)));
-  limits.preAuth.recogniseDevices(devices);
-  const targets = new Map<string, UpstreamTarget>();
-  for (const api of config.apis) targets.set(api.name, createUpstreamTarget(api, devCerts));
-  if (auth.builtin !== null) targets.set(BUILTIN_API_NAME, auth.builtin.target);
-  // The journey of DESIGN.md, in order; pre-auth limit, authenticate, rate limit, authorize and
-  // validate take their places between route and body as those parts are built.
-  const pipeline = new Pipeline([
-    createTransportStage(config.limits, apiKeyHeadersOf(auth, config)),
-    ...(config.cors === null ? [] : [createCorsStage(config.cors, routes)]),
-    createRouteStage(routes),
-    createPreAuthLimitStage(limits.preAuth),
-    createAuthenticateStage(auth),
-    createRateLimitStage(limits.rateLimit, bans),
-    createAuthorizeStage(auth),
-    createBodyStage(config.limits),
-    createValidateStage(contracts),
-    createForwardStage(targets),
-  ]);
-  const loginFailureStatuses = new Set(config.preAuthLimit.login.failureStatuses);
-  return { config, pipeline, targets, apis, limits, auth, loginFailureStatuses };
+  // From here a failure (a reload refused) must not leave the new auth's timers, or the new
+  // limits' Redis connections, behind.
+  let limits: Limits | null = null;
+  try {
+    await nextTurn();
+    // The token endpoint and JWKS are a built-in API: routed, limited and validated like the others.
+    if (auth.builtin !== null) apis.push(auth.builtin.api);
+    const routes = buildRouteTable(apis, { maxTargetBytes: config.limits.maxPathBytes });
+    const devices = await deviceCookiesOf(config);
+    // A policy keyed on a body field reads the body early with the body stage's own reader (the same
+    // streaming size limit); the body stage then finds `ctx.body` set and skips. Only operations
+    // whose policies name a body field pay for this, once the limits needing no body admitted them.
+    limits = await createLimits(config, apis, createBodyStage(config.limits).onRequest, logger, bans);
+    await nextTurn();
+    const contracts = await compileContractsInSlices(apis, contractOptionsOf(config));
+    limits.preAuth.trustKnownCredentials(credentialIdentifier(auth, apiKeyHeadersOf(auth, config)));
+    limits.preAuth.recogniseDevices(devices);
+    const targets = new Map<string, UpstreamTarget>();
+    for (const api of config.apis) targets.set(api.name, createUpstreamTarget(api, devCerts));
+    if (auth.builtin !== null) targets.set(BUILTIN_API_NAME, auth.builtin.target);
+    // The journey of DESIGN.md, in order; pre-auth limit, authenticate, rate limit, authorize and
+    // validate take their places between route and body as those parts are built.
+    const pipeline = new Pipeline([
+      createTransportStage(config.limits, apiKeyHeadersOf(auth, config)),
+      ...(config.cors === null ? [] : [createCorsStage(config.cors, routes)]),
+      createRouteStage(routes),
+      createPreAuthLimitStage(limits.preAuth),
+      createAuthenticateStage(auth),
+      createRateLimitStage(limits.rateLimit, bans),
+      createAuthorizeStage(auth),
+      createBodyStage(config.limits),
+      createValidateStage(contracts),
+      createForwardStage(targets),
+    ]);
+    const loginFailureStatuses = new Set(config.preAuthLimit.login.failureStatuses);
+    return { config, pipeline, targets, apis, limits, auth, loginFailureStatuses };
+  } catch (err) {
+    await limits?.close();
+    await auth.close();
+    throw err;
+  }
 }
 
 /**
