@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import './runtime-flags.js';
+import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import { CHECK_CONFIG_HELP, INIT_HELP, ROUTES_HELP } from './cli/help-text.js';
 import { failureLine } from './process/failure-line.js';
 
+const MAX_WORKERS = 64;
 const program = new Command();
 program
   .name('gatehouse')
@@ -13,10 +15,15 @@ program
   .command('start')
   .description('run the gateway with a configuration file; SIGHUP reloads it, SIGTERM/SIGINT stop gracefully')
   .requiredOption('-c, --config <file>', 'the YAML configuration')
-  .action(async (options: { config: string }) => {
+  .option(
+    '-w, --workers <n>',
+    `worker processes behind the listeners, each a whole gateway (default: one per CPU, ${availableParallelism()} here)`,
+  )
+  .action(async (options: { config: string; workers?: string }) => {
+    const workers = workerCount(options.workers);
     // Each command loads what it needs when it runs: --help and check-config stay quick.
-    const { runGateway } = await import('./process/run.js');
-    await runGateway(options.config);
+    const { startCommand } = await import('./process/start.js');
+    await startCommand(options.config, workers);
   });
 
 program
@@ -151,6 +158,16 @@ keys
       process.exitCode = await keysRotate(id, options);
     },
   );
+
+/** `--workers`: a whole number from 1 to MAX_WORKERS; absent, one per CPU (at most MAX_WORKERS). */
+function workerCount(text: string | undefined): number {
+  if (text === undefined) return Math.min(availableParallelism(), MAX_WORKERS);
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > MAX_WORKERS) {
+    throw new Error(`--workers ${text}: use a whole number from 1 to ${MAX_WORKERS} (default: one per CPU)`);
+  }
+  return n;
+}
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // One line an operator can act on, never a stack trace (GATEHOUSE_DEBUG=1 prints it).

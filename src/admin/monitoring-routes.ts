@@ -41,7 +41,7 @@ export async function routeMonitoring(
     return {
       status: 200,
       route: 'GET /summary',
-      body: { ...monitor.summary(), readiness: services.readiness() },
+      body: { ...(await (services.whole?.summary() ?? monitor.summary())), readiness: services.readiness() },
     };
   }
   if (path === '/events') {
@@ -50,7 +50,7 @@ export async function routeMonitoring(
   }
   if (path.startsWith('/journeys/')) {
     if (method !== 'GET') throw methodNotAllowed('GET', '/journeys/{requestId}');
-    return journeyOf(path.slice('/journeys/'.length), monitor);
+    return journeyOf(path.slice('/journeys/'.length), services);
   }
   if (path === '/bans') {
     if (method === 'GET') {
@@ -116,10 +116,11 @@ function listEvents(params: URLSearchParams, monitor: Monitor): AdminAnswer {
   };
 }
 
-function journeyOf(id: string, monitor: Monitor): AdminAnswer {
+async function journeyOf(id: string, services: AdminServices): Promise<AdminAnswer> {
   if (!REQUEST_ID.test(id))
     throw new GatehouseError('GH_ADMIN_BAD_REQUEST', 'a request id is a lowercase UUID');
-  const journey = monitor.journeys.find(id);
+  const journey =
+    services.monitor.journeys.find(id) ?? (await services.whole?.journey(id)) ?? undefined;
   if (journey === undefined) {
     throw new GatehouseError(
       'GH_ADMIN_NOT_FOUND',

@@ -4,7 +4,8 @@ import { KeyRequestError, type KeyLifecycle } from '../auth/keys/lifecycle.js';
 import { keyRequestProblem, type KeyRequest } from '../auth/keys/record.js';
 import { GatehouseError } from '../errors/gatehouse-error.js';
 import type { Readiness } from '../gateway/readiness.js';
-import type { Monitor } from '../observe/monitor.js';
+import type { JourneyRecord } from '../observe/journey.js';
+import type { Monitor, MonitorSummary } from '../observe/monitor.js';
 import { expectFields, methodNotAllowed, type AdminAnswer } from './answers.js';
 import { readJsonBody } from './body.js';
 import { routeMonitoring } from './monitoring-routes.js';
@@ -15,6 +16,19 @@ export interface AdminServices {
   readonly monitor: Monitor;
   /** What `GET /readyz` answers. */
   readonly readiness: () => Readiness;
+  /**
+   * The views of the whole gateway when it runs as several workers (`gatehouse start --workers`):
+   * the summary, journeys and metrics of every worker; absent, the monitor's own answer them.
+   */
+  readonly whole?: WholeGateway;
+}
+
+/** The admin's views over every worker of one gateway (src/process/worker.ts). */
+export interface WholeGateway {
+  summary(): Promise<MonitorSummary>;
+  journey(requestId: string): Promise<JourneyRecord | null>;
+  /** The Prometheus text of every worker's metrics, added up. */
+  metrics(): Promise<string>;
 }
 
 /** The overlap a rotation gets when the caller names none: a day to roll the new key out. */

@@ -196,7 +196,7 @@ async function routeRequest(
     return {
       status: 200,
       route: 'GET /metrics',
-      body: await metrics.text(),
+      body: await (options.services.whole?.metrics() ?? metrics.text()),
       contentType: metrics.contentType,
     };
   }

@@ -299,6 +299,12 @@ export interface RedisBreakerConfig {
 export interface RateLimitsConfig {
   /** Gateway processes sharing the limits: a fallback admits limit / replicas locally. */
   readonly replicas: number;
+  /**
+   * Workers of one gateway splitting each limit in memory, without Redis (`gatehouse start
+   * --workers`): each admits limit / localShare and says so in RateLimit-Policy. Set by the
+   * process, never by the file; absent means 1.
+   */
+  readonly localShare?: number;
   /** Keys the in-memory store keeps per policy (least recently used evicted beyond). */
   readonly maxKeys: number;
   /** Throttled requests waiting at once in this process (429 beyond). */

@@ -6,7 +6,8 @@ import { RedisBanSync } from '../limits/ban-sync.js';
 import { BanList } from '../limits/bans.js';
 import { limiterDecisionCounts } from '../limits/journey-note.js';
 import type { JourneyBuffer } from '../observe/journey.js';
-import { createJsonLineStream } from '../observe/logger.js';
+import type { EventSink } from '../observe/events.js';
+import { createJsonLineStream, type JsonLineStream } from '../observe/logger.js';
 import { Monitor } from '../observe/monitor.js';
 import { requestId } from '../observe/request-id.js';
 import { ensureDevCertificates, type DevCertificates } from '../tls/dev-certs.js';
@@ -35,21 +36,35 @@ export interface Gateway {
   close(graceMs?: number): Promise<void>;
 }
 
+/** How this process takes part in a gateway of several workers (`gatehouse start --workers`). */
+export interface GatewayOptions {
+  /** Where this worker's security events go, to be counted and written by the lead (Monitor). */
+  readonly forwardEvents?: EventSink;
+  /** The bans to start with, shared with the other workers (src/process/worker.ts). */
+  readonly bans?: BanList;
+}
+
 /**
  * Starts Gatehouse: prepares certificates, compiles the contract, opens the listeners. The
  * request handler reads the current runtime once per request, so a reload never changes the
  * rules under a request already in flight. Monitoring, bans and keys apply at start and are
  * kept across reloads.
  */
-export async function startGateway(config: GatehouseConfig, logger: Logger): Promise<Gateway> {
+export async function startGateway(
+  config: GatehouseConfig,
+  logger: Logger,
+  options: GatewayOptions = {},
+): Promise<Gateway> {
   // Before anything is opened: the HTTP parser both doors use must be the one expected.
   checkParserBinding();
   let devCerts = await prepareDevCertificates(config);
   const keys = await startKeyServices(config, logger);
-  const bans = new BanList();
+  const bans = options.bans ?? new BanList();
   const banSync =
     config.redis === null ? null : new RedisBanSync(bans, config.redis.url, config.redis.keyPrefix, logger);
-  const eventLog = createJsonLineStream(config.monitoring.events.destination);
+  const forwardEvents = options.forwardEvents;
+  const eventLog =
+    forwardEvents === undefined ? createJsonLineStream(config.monitoring.events.destination) : NO_STREAM;
   let runtime: Runtime = await buildRuntime(config, devCerts, keys.verifier, logger, bans).catch(
     async (err: unknown) => {
       await banSync?.close();
@@ -68,6 +83,7 @@ export async function startGateway(config: GatehouseConfig, logger: Logger): Pro
     logger,
     upstreams: () => prober.states(),
     limiterDecisions: limiterDecisionCounts,
+    ...(forwardEvents === undefined ? {} : { forwardEvents }),
   });
   const identifyApiKey = (key: string): string | null => {
     const verified = keys.verifier.verify(key);
@@ -153,6 +169,13 @@ export async function startGateway(config: GatehouseConfig, logger: Logger): Pro
     },
   };
 }
+
+/** The event stream of a worker whose events the lead writes. */
+const NO_STREAM: JsonLineStream = Object.freeze({
+  write: () => undefined,
+  reopen: () => Promise.resolve(),
+  close: () => undefined,
+});
 
 /**
  * Reloads run one at a time, in the order asked, and the newest wins: while one runs, the next

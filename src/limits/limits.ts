@@ -44,7 +44,7 @@ export async function createLimits(
 ): Promise<Limits> {
   const replicas = config.rateLimits.replicas;
   const operationPlans = compileOperationPlans(config.rateLimits, apis);
-  const preAuthRules = compilePreAuthRules(config.preAuthLimit, replicas);
+  const preAuthRules = compilePreAuthRules(config.preAuthLimit, replicas, config.rateLimits.localShare);
   const preAuthPlans = compilePreAuthPlans(preAuthRules, apis);
   const memory = new MemoryStore(config.rateLimits.maxKeys);
   // Store outages are logged; a limiter built outside a gateway (tests, benches) gets a logger of its own.

@@ -65,6 +65,21 @@ describe('x-gatehouse-rate-limit', () => {
     expect(rule.policyHeader).toBe('"known";q=5;w=60');
     expect(rule.fallback?.policyHeader).toBe('"known";q=2;w=60');
   });
+
+  it('gives each worker splitting a limit in memory its share, named and inline, rate and quota', () => {
+    const api = compileTestApi({
+      '/x': { get: { ...ok, 'x-gatehouse-rate-limit': 'known' } },
+      '/y': {
+        get: { ...ok, 'x-gatehouse-rate-limit': { name: 'day', type: 'quota', limit: 9, period: 'day' } },
+      },
+    });
+    const plans = compileOperationPlans(config({ replicas: 2, localShare: 2 }), [api]);
+    const [x, y] = api.operations.map((op) => plans.get(op)!.rules[0]!);
+    expect(x!.policyHeader).toBe('"known";q=2;w=60');
+    expect(x!.limit).toBe(2);
+    expect(y!.policyHeader).toBe('"day";q=4;w=86400');
+    expect(y!.limit).toBe(4);
+  });
 });
 
 describe('x-gatehouse-login and the pre-auth plans', () => {

@@ -53,7 +53,7 @@ export function compileOperationPlans(
     for (const operation of api.operations) {
       const entries = [...applied];
       for (const ref of readPolicyReferences(operation, api.file)) {
-        const entry = resolveReference(ref, named, operation, config.replicas, api.file);
+        const entry = resolveReference(ref, named, operation, config, api.file);
         if (entries.some((e) => e.name === entry.name)) continue; // already applied: once is enough
         entries.push(entry);
       }
@@ -66,7 +66,11 @@ export function compileOperationPlans(
 function compileNamedPolicies(config: RateLimitsConfig): Map<string, Entry> {
   const named = new Map<string, Entry>();
   for (const [name, policy] of Object.entries(config.policies)) {
-    named.set(name, { name, rule: compilePolicy(name, policy, config.replicas), key: policy.key });
+    named.set(name, {
+      name,
+      rule: compilePolicy(name, policy, config.replicas, config.localShare),
+      key: policy.key,
+    });
   }
   return named;
 }
@@ -75,7 +79,7 @@ function resolveReference(
   ref: PolicyReference,
   named: ReadonlyMap<string, Entry>,
   operation: Operation,
-  replicas: number,
+  sharing: Pick<RateLimitsConfig, 'replicas' | 'localShare'>,
   file: string,
 ): Entry {
   if (ref.kind === 'named') {
@@ -89,7 +93,7 @@ function resolveReference(
   }
   return {
     name: ref.name,
-    rule: compileInline(ref.name, ref.policy, operation, replicas, file),
+    rule: compileInline(ref.name, ref.policy, operation, sharing, file),
     key: ref.policy.key,
   };
 }
@@ -99,11 +103,11 @@ function compileInline(
   name: string,
   policy: RateLimitPolicyConfig,
   operation: Operation,
-  replicas: number,
+  sharing: Pick<RateLimitsConfig, 'replicas' | 'localShare'>,
   file: string,
 ): Rule {
   try {
-    const rule = compilePolicy(name, policy, replicas);
+    const rule = compilePolicy(name, policy, sharing.replicas, sharing.localShare);
     const keyPrefix = `${rule.keyPrefix}${operation.apiName}:${operation.method}:${operation.template}:`;
     return { ...rule, keyPrefix, fallback: rule.fallback === null ? null : { ...rule.fallback, keyPrefix } };
   } catch (err) {

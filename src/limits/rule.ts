@@ -56,8 +56,13 @@ export interface Rule {
 const PERIOD_SECONDS: Readonly<Record<QuotaPeriod, number>> = { hour: 3600, day: 86_400, month: 2_592_000 };
 
 /** Compiles a policy of `rateLimits.policies` or of `x-gatehouse-rate-limit`. */
-export function compilePolicy(name: string, policy: RateLimitPolicyConfig, replicas: number): Rule {
-  if (policy.type === 'quota') return compileQuota(name, policy, replicas);
+export function compilePolicy(
+  name: string,
+  policy: RateLimitPolicyConfig,
+  replicas: number,
+  localShare = 1,
+): Rule {
+  if (policy.type === 'quota') return compileQuota(name, policy, replicas, localShare);
   if (policy.window === undefined) throw new TypeError(`rate policy "${name}" has no window`);
   const maxDelayMs = policy.mode === 'delay' ? parseDuration(policy.maxDelay ?? '1s') : 0;
   return gcraRule({
@@ -73,10 +78,11 @@ export function compilePolicy(name: string, policy: RateLimitPolicyConfig, repli
     enforced: !policy.shadow,
     onStoreFailure: policy.onStoreFailure,
     replicas,
+    localShare,
   });
 }
 
-function compileQuota(name: string, policy: RateLimitPolicyConfig, replicas: number): Rule {
+function compileQuota(name: string, policy: RateLimitPolicyConfig, replicas: number, localShare: number): Rule {
   if (policy.period === undefined) throw new TypeError(`quota policy "${name}" has no period`);
   if (policy.mode === 'delay')
     throw new TypeError(`quota policy "${name}" cannot delay: only rate policies can`);
@@ -96,7 +102,8 @@ function compileQuota(name: string, policy: RateLimitPolicyConfig, replicas: num
   const header = (limit: number): string => `"${name}";q=${limit};w=${PERIOD_SECONDS[policy.period!]}`;
   const share = Math.max(1, Math.floor(policy.limit / replicas));
   const fallback: Rule = { ...base, limit: share, policyHeader: header(share), fallback: null };
-  return { ...base, limit: policy.limit, policyHeader: header(policy.limit), fallback };
+  const limit = Math.max(1, Math.floor(policy.limit / localShare));
+  return { ...base, limit, policyHeader: header(limit), fallback };
 }
 
 interface GcraSpec {
@@ -108,6 +115,8 @@ interface GcraSpec {
   readonly enforced: boolean;
   readonly onStoreFailure: StoreFailurePolicy;
   readonly replicas: number;
+  /** Processes splitting the limit in memory (RateLimitsConfig.localShare): each admits its share. */
+  readonly localShare: number;
 }
 
 function gcraRule(spec: GcraSpec): Rule {
@@ -135,8 +144,9 @@ function gcraRule(spec: GcraSpec): Rule {
       fallback,
     };
   };
-  const share = (n: number): number => Math.max(1, Math.floor(n / spec.replicas));
-  return make(limit, burst, make(share(limit), share(burst), null));
+  const share = (n: number, by: number): number => Math.max(1, Math.floor(n / by));
+  const fallback = make(share(limit, spec.replicas), share(burst, spec.replicas), null);
+  return make(share(limit, spec.localShare), share(burst, spec.localShare), fallback);
 }
 
 /** `"name";q=100;w=60`; a window under a second (or not a whole one) is stated per whole second. */
@@ -162,10 +172,24 @@ export interface PreAuthRules {
   readonly backoffDevice: Rule;
 }
 
-export function compilePreAuthRules(config: PreAuthLimitConfig, replicas: number): PreAuthRules {
+export function compilePreAuthRules(
+  config: PreAuthLimitConfig,
+  replicas: number,
+  localShare = 1,
+): PreAuthRules {
   const onStoreFailure = config.onStoreFailure;
   const rate = (name: string, keyPrefix: string, kind: 'rate' | 'penalty', spec: SimpleRateConfig): Rule =>
-    gcraRule({ name, kind, keyPrefix, rate: spec, maxDelayMs: 0, enforced: true, onStoreFailure, replicas });
+    gcraRule({
+      name,
+      kind,
+      keyPrefix,
+      rate: spec,
+      maxDelayMs: 0,
+      enforced: true,
+      onStoreFailure,
+      replicas,
+      localShare,
+    });
   const backoff = (name: string, keyPrefix: string): Rule => {
     const settings: BackoffSettings = {
       freeFailures: config.login.backoff.freeFailures,

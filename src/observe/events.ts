@@ -143,9 +143,21 @@ export class EventLog {
   }
 
   emit(type: SecurityEventType, fields: EventFields): SecurityEvent {
+    return this.#append(new Date().toISOString(), type, fields);
+  }
+
+  /**
+   * An event another worker of the same gateway emitted (`gatehouse start --workers`): kept here
+   * under an id of this log, with its own time, and told to the subscribers like one emitted here.
+   */
+  ingest(event: SecurityEvent): SecurityEvent {
+    return this.#append(event.time, event.type, event);
+  }
+
+  #append(time: string, type: SecurityEventType, fields: EventFields): SecurityEvent {
     const event: SecurityEvent = {
       id: this.#nextId,
-      time: new Date().toISOString(),
+      time,
       type,
       requestId: fields.requestId ?? null,
       address: fields.address ?? null,

@@ -51,8 +51,8 @@ export function createLogger(config: LogConfig): Logger {
 /** A stream of JSON lines of our own making (security events): no logger fields, no redaction pass. */
 export interface JsonLineStream {
   write(record: object): void;
-  /** After log rotation; a no-op on stdout and stderr. */
-  reopen(): void;
+  /** After log rotation; a no-op on stdout and stderr. Resolves once the new file is open. */
+  reopen(): Promise<void>;
   /** Writes what is pending and closes the file. */
   close(): void;
 }
@@ -72,9 +72,7 @@ export function createJsonLineStream(destination: string): JsonLineStream {
         : pino.destination({ dest: destination, mkdir: true, ...BUFFERING });
   return {
     write: (record) => void sink.write(JSON.stringify(record) + '\n'),
-    reopen: () => {
-      if (toFile) sink.reopen();
-    },
+    reopen: () => (toFile ? flushThenReopen(sink) : Promise.resolve()),
     close: () => {
       if (toFile) sink.end();
       else sink.flush();
@@ -83,9 +81,31 @@ export function createJsonLineStream(destination: string): JsonLineStream {
 }
 
 /**
- * Reopens the file a logger writes to (after logrotate moved it away: `SIGUSR2`); sonic-boom
- * writes what is pending to the old file first. Loggers on stdout or stderr are left as they are.
+ * Reopens the file a logger writes to (after logrotate moved it away: `SIGUSR2`): what is pending
+ * goes to the old file first, what is logged once this resolves to the new one. Loggers on stdout
+ * or stderr are left as they are.
  */
-export function reopenLogFile(logger: Logger): void {
-  files.get(logger)?.reopen();
+export function reopenLogFile(logger: Logger): Promise<void> {
+  const file = files.get(logger);
+  return file === undefined ? Promise.resolve() : flushThenReopen(file);
+}
+
+/** sonic-boom reopens without writing its buffer first: it would land in the new file. */
+function flushThenReopen(file: ReturnType<typeof pino.destination>): Promise<void> {
+  return new Promise((resolve) => {
+    const reopen = (): void => {
+      // Settled either way: a file that cannot be reopened is said by the stream's own error.
+      const done = (): void => {
+        file.off('ready', done).off('error', done);
+        resolve();
+      };
+      file.once('ready', done).once('error', done);
+      file.reopen();
+    };
+    try {
+      file.flush(() => reopen());
+    } catch {
+      reopen(); // not open yet: nothing was written to flush
+    }
+  });
 }

@@ -153,6 +153,8 @@ export class GatewayMetrics {
       help: 'Bans in force, by kind.',
       labelNames: ['kind'],
       registers,
+      // Every worker of a gateway holds the same bans: the whole gateway's count is any one's.
+      aggregator: 'max',
       collect() {
         this.reset();
         for (const kind of ['address', 'consumer', 'key']) this.set({ kind }, 0);
@@ -187,6 +189,8 @@ export class GatewayMetrics {
       help: '1 when the last readiness probe reached the upstream (TLS handshake), 0 when it did not.',
       labelNames: ['api'],
       registers,
+      // Each worker probes on its own: across workers, up only when every one reached it.
+      aggregator: 'min',
       collect() {
         this.reset();
         for (const u of sources.upstreams())

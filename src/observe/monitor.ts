@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { MonitoringConfig } from '../config/types.js';
-import { errorCatalogue, type ErrorCode, type Threat } from '../errors/catalogue.js';
+import { errorCatalogue, THREATS, type ErrorCode, type Threat } from '../errors/catalogue.js';
 import type { Ban, BanKind, BanList } from '../limits/bans.js';
 import { AlertSender } from './alerts.js';
 import { Detectors, type Detection, type LoginOutcome } from './detectors.js';
@@ -8,6 +8,7 @@ import {
   EventLog,
   type EventFields,
   type EventQuery,
+  type EventSink,
   type SecurityEvent,
   type SecurityEventType,
 } from './events.js';
@@ -27,6 +28,23 @@ export interface MonitorOptions {
   readonly upstreams: () => readonly UpstreamState[];
   /** Rate-limit decisions by outcome since the start (src/limits), read when metrics are scraped. */
   readonly limiterDecisions: () => ReadonlyMap<string, number>;
+  /**
+   * Where this process's security events go instead of its own metrics and event stream: the
+   * lead worker of `gatehouse start --workers`, which counts and writes every worker's events.
+   * Absent: here.
+   */
+  readonly forwardEvents?: EventSink;
+}
+
+/** What one process counted for the summary (Monitor.counts). */
+export interface SummaryCounts {
+  readonly table: ReturnType<GatewayMetrics['threatTable']>;
+  readonly series: ReturnType<TrafficHistory['series']>;
+}
+
+/** Adds `part` into `into`, index by index (two series over the same seconds). */
+function addInto(into: number[], part: readonly number[]): void {
+  for (let i = 0; i < into.length; i += 1) into[i]! += part[i] ?? 0;
 }
 
 /** The event a refusal with this code writes; null for outcomes that are no security decision (an upstream down). */
@@ -137,8 +155,12 @@ export class Monitor {
     this.#enabled = config.enabled;
     this.#alerts = config.alerts === null ? null : new AlertSender(config.alerts, options.logger);
     this.#detectors = new Detectors(config.detectors, (detection) => this.#detected(detection));
-    this.events.subscribe((event) => this.metrics.observeEvent(event));
-    this.events.subscribe((event) => this.#eventLog.write(event));
+    if (options.forwardEvents !== undefined) {
+      this.events.subscribe(options.forwardEvents);
+    } else {
+      this.events.subscribe((event) => this.metrics.observeEvent(event));
+      this.events.subscribe((event) => this.#eventLog.write(event));
+    }
   }
 
   /**
@@ -238,9 +260,39 @@ export class Monitor {
     };
   }
 
+  /** What this process counted of the summary: added up over the workers of one gateway. */
+  counts(now: number): SummaryCounts {
+    return { table: this.metrics.threatTable(), series: this.history.series(now, SUMMARY_SECONDS) };
+  }
+
+  /**
+   * The summary of a gateway of several workers, asked of the lead (which holds every worker's
+   * security events and bans): the request counts and the chart added up over `counts`, one per
+   * worker, the lead's own among them, all taken at `now`.
+   */
+  wholeSummary(now: number, counts: readonly SummaryCounts[]): MonitorSummary {
+    const summary = this.summary(now);
+    const threats = Object.fromEntries(THREATS.map((threat) => [threat, 0])) as Record<Threat, number>;
+    const series = {
+      ...summary.series,
+      requests: summary.series.requests.map(() => 0),
+      refused: summary.series.refused.map(() => 0),
+    };
+    let requests = 0;
+    let refused = 0;
+    for (const part of counts) {
+      requests += part.table.requests;
+      refused += part.table.refused;
+      for (const threat of THREATS) threats[threat] += part.table.threats[threat] ?? 0;
+      addInto(series.requests, part.series.requests);
+      addInto(series.refused, part.series.refused);
+    }
+    return { ...summary, totals: { requests, refused, served: requests - refused }, threats, series };
+  }
+
   /** Reopens the security-event file (after log rotation). */
-  reopenEventLog(): void {
-    this.#eventLog.reopen();
+  reopenEventLog(): Promise<void> {
+    return this.#eventLog.reopen();
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 import { ConfigError } from '../config/issues.js';
 import { StoreUnavailable } from '../config/store-failure.js';
 import { ContractError } from '../contract/contract-error.js';
+import { WorkersFailed } from './worker-messages.js';
 
 /**
  * What a command that failed prints: one line an operator can act on, never a stack trace
@@ -8,11 +9,18 @@ import { ContractError } from '../contract/contract-error.js';
  * `gatehouse start` writes the same text to its log file.
  */
 export function failureLine(err: unknown): string {
-  if (err instanceof ConfigError || err instanceof ContractError || err instanceof StoreUnavailable) {
+  if (
+    err instanceof ConfigError ||
+    err instanceof ContractError ||
+    err instanceof StoreUnavailable ||
+    err instanceof WorkersFailed // a worker's own failure line
+  ) {
     return err.message;
   }
   const { code, syscall } = (err ?? {}) as NodeJS.ErrnoException;
-  if (syscall === 'listen' && (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')) {
+  // A worker of `gatehouse start --workers` meets the same refusal as `bind` (the primary binds).
+  const listening = syscall === 'listen' || syscall === 'bind';
+  if (listening && (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')) {
     const { address, port } = err as NodeJS.ErrnoException & { address?: string; port?: number };
     return (
       `cannot listen on ${address ?? '?'}:${port ?? '?'} (${code}): another process holds it or the address is not ` +

@@ -2,7 +2,8 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { startAdminServer, type AdminServer } from '../admin/server.js';
 import type { GatehouseConfig } from '../config/types.js';
-import { startGateway, type Gateway } from '../gateway/gateway.js';
+import type { WholeGateway } from '../admin/routes.js';
+import { startGateway, type Gateway, type GatewayOptions } from '../gateway/gateway.js';
 import type { TlsMaterial } from '../gateway/listener.js';
 import { ensureDevCertificates } from '../tls/dev-certs.js';
 
@@ -12,12 +13,21 @@ export interface Gatehouse extends Gateway {
   readonly adminAddress: AddressInfo | null;
 }
 
+/** The gateway's options, and the admin's views over every worker (src/process/worker.ts). */
+export interface GatehouseOptions extends GatewayOptions {
+  readonly whole?: (gateway: Gateway) => WholeGateway;
+}
+
 /**
  * Starts the gateway, then the admin API in front of its key lifecycle and monitor. Admin
  * settings apply at start; a reload keeps them. Closing stops the admin listener first.
  */
-export async function startGatehouse(config: GatehouseConfig, logger: Logger): Promise<Gatehouse> {
-  const gateway = await startGateway(config, logger);
+export async function startGatehouse(
+  config: GatehouseConfig,
+  logger: Logger,
+  options: GatehouseOptions = {},
+): Promise<Gatehouse> {
+  const gateway = await startGateway(config, logger, options);
   let admin: AdminServer | null = null;
   if (config.admin !== null) {
     try {
@@ -29,6 +39,7 @@ export async function startGatehouse(config: GatehouseConfig, logger: Logger): P
           lifecycle: gateway.keys.lifecycle,
           monitor: gateway.monitor,
           readiness: () => gateway.readiness(),
+          ...(options.whole === undefined ? {} : { whole: options.whole(gateway) }),
         },
         scrapeToken: config.monitoring.scrapeToken,
         logger,

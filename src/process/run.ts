@@ -1,32 +1,45 @@
 import type { Logger } from 'pino';
 import { loadConfig } from '../config/index.js';
 import { StoreUnavailable } from '../config/store-failure.js';
-import type { LogConfig } from '../config/types.js';
+import type { GatehouseConfig, LogConfig } from '../config/types.js';
 import { configWarnings } from '../config/warnings.js';
 import { JSON_SCANNER } from '../contract/validation/json-wasm.js';
 import { createLogger, reopenLogFile } from '../observe/logger.js';
 import { failureLine } from './failure-line.js';
 import { startGatehouse, type Gatehouse } from './gatehouse.js';
+import type { WorkerLink } from './worker.js';
+import { workerConfig } from './worker-config.js';
 
 /**
  * The `gatehouse start` process: serve, reload on SIGHUP (a bad new configuration is refused and
  * the old one keeps serving), reopen log files on SIGUSR2 (after logrotate moved them), stop
  * gracefully on SIGTERM/SIGINT.
  */
-export async function runGateway(configFile: string): Promise<Gatehouse> {
-  const config = await loadConfig(configFile);
+export async function runGateway(configFile: string, link: WorkerLink | null = null): Promise<Gatehouse> {
+  const load = async (): Promise<GatehouseConfig> => {
+    const loaded = await loadConfig(configFile);
+    return link === null ? loaded : workerConfig(loaded, link.role);
+  };
+  const config = await load();
   const logger = createLogger(config.log);
-  for (const warning of configWarnings(config)) logger.warn({ msg: 'configuration warning', warning });
-  const gateway = await startGatehouse(config, logger).catch(async (err: unknown) => {
+  // Each line a worker writes says which worker wrote it.
+  if (link !== null) logger.setBindings({ worker: link.role.index });
+  // With workers, the primary has said the warnings once already.
+  if (link === null)
+    for (const warning of configWarnings(config)) logger.warn({ msg: 'configuration warning', warning });
+  const options = link === null ? {} : link.gatewayOptions(await link.startingBans(config.redis === null));
+  const gateway = await startGatehouse(config, logger, options).catch(async (err: unknown) => {
     await logStartFailure(logger, config.log, err);
     throw err; // the CLI prints the same line on stderr and exits 1
   });
+  link?.join(gateway, logger);
   logger.info({ msg: 'JSON scanner', scanner: JSON_SCANNER, node: process.versions.node });
   for (const [name, address] of gateway.addresses) {
-    logger.info({ msg: 'listening', listener: name, url: `https://${address.address}:${address.port}` });
+    const url = `https://${address.address}:${address.port}`;
+    logger.info({ msg: 'listening', listener: name, url });
   }
   process.on('SIGHUP', () => {
-    loadConfig(configFile)
+    load()
       .then((next) => gateway.reload(next))
       .then(
         () => logger.info({ msg: 'configuration reloaded', file: configFile }),
@@ -38,9 +51,9 @@ export async function runGateway(configFile: string): Promise<Gatehouse> {
       );
   });
   process.on('SIGUSR2', () => {
-    reopenLogFile(logger);
-    gateway.monitor.reopenEventLog();
-    logger.info({ msg: 'log files reopened' });
+    void Promise.all([reopenLogFile(logger), gateway.monitor.reopenEventLog()]).then(() =>
+      logger.info({ msg: 'log files reopened' }),
+    );
   });
   const stop = (signal: string): void => {
     logger.info({ msg: 'stopping', signal });
@@ -49,8 +62,21 @@ export async function runGateway(configFile: string): Promise<Gatehouse> {
       () => process.exit(1),
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  if (link === null) {
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  } else {
+    // A worker may hear a stop twice (from the primary, and from a terminal's Ctrl-C or a
+    // service manager signalling the whole group): the second must not cut its drain short.
+    let stopping = false;
+    const once = (signal: string): void => {
+      if (!stopping) stop(signal);
+      stopping = true;
+    };
+    process.on('SIGTERM', () => once('SIGTERM'));
+    process.on('SIGINT', () => once('SIGINT'));
+  }
+  link?.ready();
   return gateway;
 }
 

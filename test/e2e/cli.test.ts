@@ -178,8 +178,8 @@ describe('gatehouse start: log files reopened on SIGUSR2 (log rotation)', () => 
   let agent: Agent;
   let output = '';
   const file = (name: string): Promise<string> => readFile(path.join(dir, name), 'utf8').catch(() => '');
-  const eventually = async (check: () => Promise<boolean>): Promise<void> => {
-    for (let i = 0; i < 100 && !(await check()); i += 1) await new Promise((r) => setTimeout(r, 50));
+  const eventually = async (check: () => Promise<boolean>, tries = 100): Promise<void> => {
+    for (let i = 0; i < tries && !(await check()); i += 1) await new Promise((r) => setTimeout(r, 50));
   };
 
   beforeAll(async () => {
@@ -192,11 +192,13 @@ describe('gatehouse start: log files reopened on SIGUSR2 (log rotation)', () => 
       gatehouseYaml(upstream.url).replace('destination: stdout', 'destination: ./access.log') +
         'monitoring: { events: { destination: ./events.log } }\n',
     );
-    child = spawn('node', [cli, 'start', '--config', path.join(dir, 'gatehouse.yaml')]);
+    // Two workers, each writing to the same files: each must reopen them.
+    child = spawn('node', [cli, 'start', '--config', path.join(dir, 'gatehouse.yaml'), '--workers', '2']);
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     agent = new Agent({ connect: { ca: certs.caCert } });
-    await eventually(async () => /"msg":"listening"/.test(await file('access.log')));
+    // Both workers serve (on a busy machine, several seconds).
+    await eventually(async () => /"msg":"workers serving"/.test(await file('access.log')), 400);
   });
   afterAll(async () => {
     child.kill('SIGTERM');
@@ -213,7 +215,7 @@ describe('gatehouse start: log files reopened on SIGUSR2 (log rotation)', () => 
     await rename(path.join(dir, 'access.log'), path.join(dir, 'access.log.1'));
     await rename(path.join(dir, 'events.log'), path.join(dir, 'events.log.1'));
     child.kill('SIGUSR2');
-    await eventually(async () => (await file('access.log')).includes('log files reopened'));
+    await eventually(async () => (await file('access.log')).split('log files reopened').length === 3);
     const after = await fetchAnswer(agent, `${base}/nowhere`, {});
     const afterId = String(after.headers['x-request-id']);
     await eventually(async () => (await file('events.log')).includes(afterId));

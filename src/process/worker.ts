@@ -1,0 +1,226 @@
+import type { Logger } from 'pino';
+import { AggregatorRegistry, type Registry } from 'prom-client';
+import type { WholeGateway } from '../admin/routes.js';
+import type { Gateway } from '../gateway/gateway.js';
+import { BanList, type Ban } from '../limits/bans.js';
+import type { SecurityEvent } from '../observe/events.js';
+import type { JourneyRecord } from '../observe/journey.js';
+import type { SummaryCounts } from '../observe/monitor.js';
+import {
+  ASK_TIMEOUT_MS,
+  isMessage,
+  type FromWorker,
+  type PeerNote,
+  type Question,
+  type ToWorker,
+  type WorkerRole,
+} from './worker-messages.js';
+import type { GatehouseOptions } from './gatehouse.js';
+
+const COUNTING = new Set(['counter', 'histogram']);
+
+type WorkerMetrics = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+/** A worker's metrics, and which process of which slot they are from. */
+interface MetricsAnswer {
+  readonly index: number;
+  readonly pid: number;
+  readonly metrics: WorkerMetrics;
+}
+
+/** How long a worker's security events wait to go to the lead together, and how many at most. */
+const EVENT_BATCH_MS = 20;
+const EVENT_BATCH_MAX = 500;
+/** Events waiting past this (the primary or the lead not keeping up) are dropped and counted. */
+const EVENT_QUEUE_MAX = 20_000;
+
+/**
+ * A worker's line to the others, through the primary: notes it sends and receives (security
+ * events for the lead, bans), and questions the lead asks every worker (itself among them) to
+ * answer the admin API for the whole gateway.
+ */
+export class WorkerLink {
+  readonly role: WorkerRole;
+  readonly #pending = new Map<number, (answers: readonly unknown[]) => void>();
+  #nextId = 1;
+  /** The bans that travel between workers (null when Redis carries them). */
+  #bans: BanList | null = null;
+  /** The lead's event log, once its gateway runs. */
+  #ingest: ((events: readonly SecurityEvent[], dropped: number) => void) | null = null;
+  /** This worker's events waiting to go to the lead, and how many did not fit. */
+  readonly #queued: SecurityEvent[] = [];
+  #dropped = 0;
+  #flushTimer: NodeJS.Timeout | null = null;
+  /** The lead's view of every worker's metrics (#keepMetrics). */
+  readonly #lastMetrics = new Map<number, MetricsAnswer>();
+  #retired: WorkerMetrics[] = [];
+  #answer: (question: Question) => unknown = () => null;
+
+  constructor(role: WorkerRole) {
+    this.role = role;
+    process.on('message', (message: unknown) => this.#receive(message));
+  }
+
+  get isLead(): boolean {
+    return this.role.index === 0;
+  }
+
+  /**
+   * The bans this worker starts with, before it listens. When no Redis carries them (`relay`),
+   * bans set or lifted here go to every other worker and theirs come here from now on, and a
+   * worker that starts while others serve (every one but the lead's first start) takes the bans
+   * in force from them first: no request is served without them.
+   */
+  async startingBans(relay: boolean): Promise<BanList> {
+    const bans = new BanList();
+    if (!relay) return bans;
+    this.#bans = bans;
+    bans.listen({
+      set: (ban) => this.#send({ gh: 'to-all', note: { kind: 'ban', ban } }),
+      lifted: (ban) => this.#send({ gh: 'to-all', note: { kind: 'lift', ban } }),
+    });
+    if (this.isLead && !this.role.replacement) return bans;
+    for (const list of await this.ask({ what: 'bans' })) {
+      if (Array.isArray(list)) for (const ban of list as Ban[]) bans.apply(ban);
+    }
+    return bans;
+  }
+
+  /** What the gateway of this worker is started with: its events sent to the lead, the lead's admin views. */
+  gatewayOptions(bans: BanList): GatehouseOptions {
+    if (this.isLead) return { bans, whole: (gateway) => this.#wholeViews(gateway) };
+    return { bans, forwardEvents: (event) => this.#forward(event) };
+  }
+
+  /** Connects a started gateway: the lead takes in the others' events; every worker answers the lead. */
+  join(gateway: Gateway, logger: Logger): void {
+    const { monitor } = gateway;
+    if (this.isLead) {
+      this.#ingest = (events, dropped) => {
+        for (const event of events) monitor.events.ingest(event);
+        if (dropped > 0) logger.warn({ msg: 'security events dropped by a worker under load', dropped });
+      };
+    }
+    this.#answer = (question) => {
+      if (question.what === 'counts') return monitor.counts(question.now);
+      if (question.what === 'journey') return monitor.journeys.find(question.requestId) ?? null;
+      if (question.what === 'bans') return monitor.bans.list();
+      return monitor.metrics.registry
+        .getMetricsAsJSON()
+        .then((metrics): MetricsAnswer => ({ index: this.role.index, pid: process.pid, metrics }));
+    };
+  }
+
+  /** Tells the primary why this worker could not start, then exits. */
+  failed(reason: string): void {
+    if (!process.connected) process.exit(1);
+    process.send?.({ gh: 'failed', reason } satisfies FromWorker, () => process.exit(1));
+  }
+
+  /** Tells the primary this worker serves. */
+  ready(): void {
+    this.#send({ gh: 'ready' });
+  }
+
+  /** Every worker's answer (those that answered within ASK_TIMEOUT_MS). */
+  ask(question: Question): Promise<readonly unknown[]> {
+    const id = this.#nextId++;
+    return new Promise((resolve) => {
+      // The primary answers after its own timeout; this one covers a primary that is gone.
+      const timer = setTimeout(() => settle([]), ASK_TIMEOUT_MS * 2).unref();
+      const settle = (answers: readonly unknown[]): void => {
+        clearTimeout(timer);
+        this.#pending.delete(id);
+        resolve(answers);
+      };
+      this.#pending.set(id, settle);
+      this.#send({ gh: 'ask', id, question });
+    });
+  }
+
+  #wholeViews(gateway: Gateway): WholeGateway {
+    return {
+      summary: async () => {
+        const now = Date.now();
+        const counts = (await this.ask({ what: 'counts', now })) as SummaryCounts[];
+        return gateway.monitor.wholeSummary(now, counts);
+      },
+      journey: async (requestId) => {
+        const answers = (await this.ask({ what: 'journey', requestId })) as (JourneyRecord | null)[];
+        return answers.find((journey) => journey !== null) ?? null;
+      },
+      metrics: async () => {
+        for (const answer of await this.ask({ what: 'metrics' })) {
+          if (answer !== null) await this.#keepMetrics(answer as MetricsAnswer);
+        }
+        const current = [...this.#lastMetrics.values()].map((answer) => answer.metrics);
+        return AggregatorRegistry.aggregate([...current, ...this.#retired]).metrics();
+      },
+    };
+  }
+
+  /**
+   * Keeps each worker's last metrics, so the sums never go down: a worker that did not answer
+   * counts with its last answer, and the counters of one that was replaced (a new pid in its
+   * place) stay in `#retired`, added to the others (gauges leave with their worker).
+   */
+  async #keepMetrics(answer: MetricsAnswer): Promise<void> {
+    const last = this.#lastMetrics.get(answer.index);
+    this.#lastMetrics.set(answer.index, answer);
+    if (last === undefined || last.pid === answer.pid) return;
+    // The type is the text format's word at run time ('counter'), whatever the typings say.
+    const counting = last.metrics.filter((metric) => COUNTING.has(String(metric.type)));
+    const registry = AggregatorRegistry.aggregate([...this.#retired, counting]);
+    this.#retired = [(await registry.getMetricsAsJSON()) as unknown as WorkerMetrics];
+  }
+
+  #receive(message: unknown): void {
+    if (!isMessage<ToWorker>(message)) return;
+    if (message.gh === 'note') this.#note(message.note);
+    else if (message.gh === 'answers') this.#pending.get(message.id)?.(message.answers);
+    else if (message.gh === 'question') void this.#reply(message.id, message.question);
+  }
+
+  /**
+   * Queues one of this worker's security events for the lead; the queue goes out as one message
+   * every EVENT_BATCH_MS (or at EVENT_BATCH_MAX), so a flood of refusals costs a message per
+   * batch, not per event. Past EVENT_QUEUE_MAX waiting, events are dropped and counted: the
+   * access log still has every request.
+   */
+  #forward(event: SecurityEvent): void {
+    if (this.#queued.length >= EVENT_QUEUE_MAX) {
+      this.#dropped += 1;
+      return;
+    }
+    this.#queued.push(event);
+    if (this.#queued.length >= EVENT_BATCH_MAX) this.#flushEvents();
+    else this.#flushTimer ??= setTimeout(() => this.#flushEvents(), EVENT_BATCH_MS);
+  }
+
+  #flushEvents(): void {
+    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
+    const events = this.#queued.splice(0, EVENT_BATCH_MAX);
+    const dropped = this.#dropped;
+    this.#dropped = 0;
+    this.#send({ gh: 'to-lead', note: { kind: 'events', events, dropped } });
+    if (this.#queued.length > 0) this.#flushTimer = setTimeout(() => this.#flushEvents(), EVENT_BATCH_MS);
+  }
+
+  #note(note: PeerNote): void {
+    if (note.kind === 'events') this.#ingest?.(note.events, note.dropped);
+    else if (note.kind === 'ban') this.#bans?.apply(note.ban);
+    else this.#bans?.removeTarget(note.ban.kind, note.ban.value);
+  }
+
+  async #reply(id: number, question: Question): Promise<void> {
+    const answer = await Promise.resolve()
+      .then(() => this.#answer(question))
+      .catch(() => null);
+    this.#send({ gh: 'reply', id, answer });
+  }
+
+  #send(message: FromWorker): void {
+    if (process.connected) process.send?.(message);
+  }
+}
