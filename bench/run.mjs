@@ -1,27 +1,36 @@
 #!/usr/bin/env node
-// Gatehouse benchmark: the same upstream measured directly (a), behind nginx (b), behind
-// Gatehouse (c), behind fastify + @fastify/http-proxy (d) and behind Gatehouse with monitoring off
-// (e: journeys and access log only); interleaved wrk rounds, CPU time of each proxy process from
-// /proc, then an open-loop latency check of Gatehouse at half its peak. With c and e, what
-// monitoring costs: c's CPU per request over e's, round by round (the two run back to back).
-// Usage: npm run bench -- [--rounds 5] [--duration 5] [--warmup 2] [--connections 64] [--only a,b,c,d,e]
-//        [--auth none|jwt|key]  (the credential every request carries; c checks it)
+// Gatehouse benchmark, by default in the configuration a user deploys: every request carries one
+// of --keys API keys, and each proxy checks it. The same upstream is measured directly (a),
+// behind nginx with a key map and limit_req (b), behind Gatehouse with every check on (c: the key,
+// a per-principal rate limit in memory, path validation, the response contract, the identity
+// assertion, the access log), behind fastify + @fastify/http-proxy + @fastify/rate-limit + a key
+// check (d), and behind the same Gatehouse with the Redis limiter (r) and with JWTs, more distinct
+// tokens than its cache holds (j), and with --workers 2 (w); optionally monitoring off (e). Interleaved
+// wrk rounds, CPU time of each proxy's process tree from /proc; then Gatehouse's p99 at half its
+// peak (open loop), its RSS after a million requests, and the CLI's start-up times.
+// Usage: npm run bench -- [--rounds 5] [--duration 5] [--warmup 2] [--connections 64]
+//        [--only a,b,c,d,r,j,w[,e]] [--auth key|jwt|none] [--keys 8] [--tokens 20000]
+//        [--limiter memory|none] [--workers 2] [--start-up-runs 3] [--million]
 //        [--scenario items|transfer|transfer-body|transfer-raw|report|report-leaky|report-raw]  (bench/lib/targets.mjs)
+//        --auth none measures the old, unchecked path (the operation public, b and d plain proxies).
 //        A list (--scenario report-raw,report) runs the scenarios alternately against the same
 //        processes; for c, each checked scenario is then compared with its -raw twin round by round,
 //        at each scenario's peak (wrk) and at one fixed rate for all (open loop).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { cpuSeconds, fail, freePorts, onExit, stopAll, which } from './lib/proc.mjs';
-import { runWrk, writeLuaScript } from './lib/wrk.mjs';
+import { cpuSeconds, fail, freePorts, onExit, rssMb, runToEnd, stopAll, which } from './lib/proc.mjs';
+import { runWrk } from './lib/wrk.mjs';
 import { buildOpenLoop, openLoop } from './lib/openloop.mjs';
 import {
   CLI,
+  expectChecked,
   loadCerts,
+  redisUrl,
   SCENARIOS,
   scenarioOpenLoop,
   startFastify,
@@ -32,32 +41,50 @@ import {
   writeScenarioLuaScript,
 } from './lib/targets.mjs';
 
-const NAMES = {
-  a: 'upstream direct',
-  b: 'nginx proxy',
-  c: 'gatehouse',
-  d: 'fastify+http-proxy',
-  e: 'gatehouse, monitoring off',
-};
-
 const { values: opt } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
     duration: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '64' },
-    only: { type: 'string', default: 'a,b,c,d' },
-    // Credential on every request, checked by c: none, jwt (a cached bearer token) or key (an API key).
-    auth: { type: 'string', default: 'none' },
+    only: { type: 'string', default: 'a,b,c,d,r,j,w' },
+    // Credential on every request, checked by every proxy: key (API keys), jwt (c: bearer tokens), none.
+    auth: { type: 'string', default: 'key' },
+    keys: { type: 'string', default: '8' },
+    tokens: { type: 'string', default: '20000' },
+    // The rate limit of c, e, j and w (r is always Redis); b and d limit when it is not none.
+    limiter: { type: 'string', default: 'memory' },
+    workers: { type: 'string', default: '2' },
+    'start-up-runs': { type: 'string', default: '3' },
+    // Run c up to a million requests served in all, then read its RSS.
+    million: { type: 'boolean', default: true },
     // What every request is (bench/lib/targets.mjs SCENARIOS): items, transfer, report, …, or a list.
     scenario: { type: 'string', default: 'items' },
   },
+  allowNegative: true,
 });
 const rounds = Number(opt.rounds);
 const duration = Number(opt.duration);
 const warmup = Number(opt.warmup);
 const connections = Number(opt.connections);
 const only = [...new Set(opt.only.split(',').map((s) => s.trim()))];
+const keyCount = Number(opt.keys);
+const tokenCount = Number(opt.tokens);
+const workers = Number(opt.workers);
+const startUpRuns = Number(opt['start-up-runs']);
+const gatehouses = ['c', 'e', 'r', 'j', 'w'];
+/** Whether b and d do the deployed work too: a key check (with --auth key) and a rate limit. */
+const peersChecked = opt.auth === 'key';
+const NAMES = {
+  a: 'upstream direct',
+  b: peersChecked ? 'nginx: key map, limit_req' : 'nginx proxy',
+  c: 'gatehouse',
+  d: peersChecked ? 'fastify: key, rate-limit' : 'fastify+http-proxy',
+  e: 'gatehouse, monitoring off',
+  r: 'gatehouse, Redis limiter',
+  j: `gatehouse, ${opt.tokens} JWTs`,
+  w: `gatehouse, ${opt.workers} workers`,
+};
 const scenarios = [...new Set(opt.scenario.split(',').map((s) => s.trim()))];
 const firstWarmup = Math.max(warmup, 5); // JIT and connection pools get warm before round 1
 
@@ -76,11 +103,35 @@ function spread(rs, key, digits) {
   return { median: med, min, max, text: `${fmt(med, digits)} (${fmt(min, digits)}–${fmt(max, digits)})` };
 }
 
-function preflight() {
+/** Whether Redis answers PING at REDIS_URL (target r needs it). */
+function redisAnswers(url) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: hostname, port: Number(port || 6379) });
+    const done = (ok) => (socket.destroy(), resolve(ok));
+    socket.setTimeout(2000, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (data) => done(data.toString().startsWith('+PONG')));
+  });
+}
+
+/** The pid of the redis-server on this machine (the one REDIS_URL names, when it is local), or null. */
+function redisServerPid() {
+  const port = new URL(redisUrl()).port || '6379';
+  const found = spawnSync('pgrep', ['-f', `redis-server .*:${port}`]).stdout.toString().trim().split('\n')[0];
+  return found ? Number(found) : null;
+}
+
+async function preflight() {
   const usage =
-    'usage: node bench/run.mjs [--rounds N] [--duration S] [--warmup S] [--connections N] [--only a,b,c,d,e] [--auth none|jwt|key] [--scenario S[,S…]]';
-  const positive = [rounds, duration, connections].every((n) => Number.isInteger(n) && n > 0);
-  if (only.some((t) => !NAMES[t]) || !positive || !(warmup >= 0)) {
+    'usage: node bench/run.mjs [--rounds N] [--duration S] [--warmup S] [--connections N] [--only a,b,c,d,r,j,e,w] ' +
+    '[--auth key|jwt|none] [--keys N] [--tokens N] [--limiter memory|none] [--workers N] [--start-up-runs N] [--no-million] [--scenario S[,S…]]';
+  const positive = [rounds, duration, connections, keyCount, tokenCount, workers].every(
+    (n) => Number.isInteger(n) && n > 0,
+  );
+  const known = only.every((t) => NAMES[t]) && ['key', 'jwt', 'none'].includes(opt.auth);
+  if (!known || !positive || !(warmup >= 0) || !['memory', 'none'].includes(opt.limiter) || !(startUpRuns >= 0)) {
     console.error(usage);
     process.exit(2);
   }
@@ -101,8 +152,12 @@ function preflight() {
       process.exit(1);
     }
   }
-  if ((only.includes('c') || only.includes('e')) && !existsSync(CLI)) {
-    console.error(`${CLI} is missing: run \`npm run build\` first (or leave c out: --only a,b,d)`);
+  if (only.some((t) => gatehouses.includes(t)) && !existsSync(CLI)) {
+    console.error(`${CLI} is missing: run \`npm run build\` first (or leave the Gatehouse targets out: --only a,b,d)`);
+    process.exit(1);
+  }
+  if (only.includes('r') && !(await redisAnswers(redisUrl()))) {
+    console.error(`target r needs Redis at ${redisUrl()} (set REDIS_URL), or leave it out: --only a,b,c,d,j`);
     process.exit(1);
   }
 }
@@ -122,7 +177,7 @@ function header() {
   console.log(
     `targets ${only.join(',')}; ${rounds} interleaved rounds of wrk -t1 -c${connections} -d${duration}s ` +
       `(${warmup}s warm-up before each, ${firstWarmup}s before round 1), scenario ${opt.scenario}; ` +
-      `TLS front, mTLS to one nginx upstream; credential on each request: ${opt.auth}; load average now ${machine.loadavg.map((l) => l.toFixed(2)).join(' ')}`,
+      `TLS front, mTLS to one nginx upstream; credential on each request: ${opt.auth === 'key' ? `one of ${keyCount} API keys` : opt.auth}; rate limit: ${opt.limiter}; load average now ${machine.loadavg.map((l) => l.toFixed(2)).join(' ')}`,
   );
   return machine;
 }
@@ -130,27 +185,54 @@ function header() {
 async function startTargets(tmp) {
   const stateDir = path.join(tmp, 'state');
   const certs = await loadCerts(stateDir);
-  const [upMtls, upDirect, pNginx, pGate, pFastify, pQuiet] = await freePorts(6);
+  const [upMtls, upDirect, ...ports] = await freePorts(2 + only.length);
+  const portOf = Object.fromEntries(only.map((t, i) => [t, ports[i]]));
   const upstream = await startUpstream(tmp, certs, { mtls: upMtls, direct: upDirect });
   const targets = { a: { proc: upstream, port: upDirect } };
-  if (only.includes('b'))
-    targets.b = { proc: await startNginxProxy(tmp, certs, pNginx, upMtls), port: pNginx };
-  let headers = {};
-  if (only.includes('c')) {
-    const gatehouse = await startGatehouse(tmp, stateDir, pGate, upMtls, { auth: opt.auth });
-    targets.c = { proc: gatehouse.child, port: pGate };
-    headers = gatehouse.headers;
-  }
-  if (only.includes('d')) targets.d = { proc: await startFastify(certs, pFastify, upMtls), port: pFastify };
-  if (only.includes('e')) {
-    // Its own configuration folder, the same state (certificates, key store): c's key works here too.
-    const dir = path.join(tmp, 'e');
+  // The Gatehouse targets first: the first one's keys are given to the others and to b and d. Each
+  // has its own configuration folder and the same state (certificates, key store).
+  let keys = keyCount;
+  let headerSets = null;
+  const limit = opt.limiter;
+  const variants = {
+    c: { auth: opt.auth, rateLimit: limit },
+    e: { auth: opt.auth, rateLimit: limit, monitoring: false },
+    r: { auth: opt.auth, rateLimit: 'redis' },
+    j: { auth: 'jwt', tokens: tokenCount, rateLimit: limit },
+    w: { auth: opt.auth, rateLimit: limit, workers },
+  };
+  for (const t of gatehouses.filter((x) => only.includes(x))) {
+    const dir = path.join(tmp, t);
     mkdirSync(dir);
-    const quiet = await startGatehouse(dir, stateDir, pQuiet, upMtls, { auth: opt.auth, monitoring: false });
-    targets.e = { proc: quiet.child, port: pQuiet };
-    if (!only.includes('c')) headers = quiet.headers;
+    const g = await startGatehouse(dir, stateDir, portOf[t], upMtls, { ...variants[t], keys });
+    targets[t] = {
+      proc: g.child,
+      port: portOf[t],
+      headerSets: t === 'j' ? g.headerSets : null,
+      storePid: t === 'r' ? redisServerPid() : null,
+    };
+    if (g.keys) keys = g.keys;
+    if (t !== 'j') headerSets ??= g.headerSets;
   }
-  return { upstream, targets, headers };
+  // Without a Gatehouse target that made keys, b and d check none (and say so in their names).
+  const peerKeys = peersChecked && Array.isArray(keys) ? keys : null;
+  const limited = peerKeys !== null && limit !== 'none';
+  if (only.includes('b'))
+    targets.b = {
+      proc: await startNginxProxy(tmp, certs, portOf.b, upMtls, { keys: peerKeys, limit: limited }),
+      port: portOf.b,
+    };
+  if (only.includes('d'))
+    targets.d = {
+      proc: await startFastify(tmp, certs, portOf.d, upMtls, { keys: peerKeys, limit: limited }),
+      port: portOf.d,
+    };
+  for (const t of ['b', 'd', ...gatehouses].filter((x) => targets[x]))
+    if (t === 'j' || (peersChecked && (gatehouses.includes(t) || peerKeys)))
+      await expectChecked(NAMES[t], targets[t].port, (targets[t].headerSets ?? [{ 'x-api-key': peerKeys[0].key }])[0]);
+  headerSets ??= peerKeys?.map(({ key }) => ({ 'x-api-key': key })) ?? [{}];
+  for (const t of ['b', 'd']) if (targets[t] && peersChecked && !peerKeys) NAMES[t] += ' (NO key check)';
+  return { upstream, targets, headerSets };
 }
 
 /** Result rows are keyed by target, or by target and scenario when several alternate ("c report"). */
@@ -163,19 +245,25 @@ async function runRounds(upstream, targets, scripts) {
     const order = round % 2 === 1 ? scenarios : [...scenarios].reverse();
     for (const t of only)
       for (const scenario of order) {
-        const script = scripts[scenario];
-        const { proc, port } = targets[t];
+        const script = scripts[t][scenario];
+        const target = targets[t];
+        const { proc, port } = target;
         const warm = round === 1 && scenario === order[0] ? firstWarmup : warmup;
-        if (warm > 0) await runWrk({ port, seconds: warm, connections, script });
-        const [cpu0, up0] = [cpuSeconds(proc.pid), cpuSeconds(upstream.pid)];
+        if (warm > 0) target.served += (await runWrk({ port, seconds: warm, connections, script })).requests;
+        const storeCpu = () => (target.storePid ? cpuSeconds(target.storePid) : 0);
+        const [cpu0, up0, store0] = [cpuSeconds(proc.pid), cpuSeconds(upstream.pid), storeCpu()];
         const w = await runWrk({ port, seconds: duration, connections, script });
+        target.served += w.requests;
         const [cpu, upCpu] = [cpuSeconds(proc.pid) - cpu0, cpuSeconds(upstream.pid) - up0];
+        const storeCpuUsPerReq = target.storePid ? ((storeCpu() - store0) * 1e6) / w.requests : null;
         const r = {
           round,
           scenario,
           ...w,
           cpuSeconds: cpu,
           upstreamCpuSeconds: upCpu,
+          // r: redis-server's CPU for the same requests (its other clients' too: keep it idle).
+          storeCpuUsPerReq,
           cpuUsPerReq: (cpu * 1e6) / w.requests,
           reqPerCpuSecond: w.requests / cpu,
         };
@@ -202,6 +290,7 @@ function summarize(results) {
       p99Ms: spread(rs, 'p99Ms', 2),
       cpuUsPerReq: spread(rs, 'cpuUsPerReq', 1),
       reqPerCpuSecond: spread(rs, 'reqPerCpuSecond', 0),
+      storeCpuUsPerReq: rs[0].storeCpuUsPerReq == null ? null : spread(rs, 'storeCpuUsPerReq', 1),
       non2xx: rs.reduce((n, r) => n + r.non2xx, 0),
       socketErrors: rs.reduce((n, r) => n + r.socketErrors, 0),
     };
@@ -227,7 +316,6 @@ function summarize(results) {
 
   const ratios = {};
   const checks = scenarios.length === 1 ? {} : checkCosts(results);
-  const monitoring = monitoringCost(results);
   for (const o of ['a', 'b', 'd'].filter((t) => summary.c && summary[t])) {
     const perCpu = summary.c.reqPerCpuSecond.median / summary[o].reqPerCpuSecond.median;
     const rps = summary.c.rps.median / summary[o].rps.median;
@@ -238,25 +326,38 @@ function summarize(results) {
         (withErrors.length ? `   (NOT comparable: ${withErrors.join(' and ')} had errors)` : ''),
     );
   }
-  return { summary, ratios, checks, monitoring };
+  const paired = {
+    e: 'monitoring on over off (c over e)',
+    r: 'Redis limiter over memory (r over c)',
+    j: `JWTs, ${opt.tokens} distinct (cache misses), over API keys (j over c)`,
+    w: `${opt.workers} workers over 1 (w over c)`,
+  };
+  const costs = {};
+  for (const [t, what] of Object.entries(paired))
+    costs[t] = t === 'e' ? pairedCost(results, 'c', 'e', what) : pairedCost(results, t, 'c', what);
+  for (const t of ['r', 'j', 'w'].filter((x) => summary.c && summary[x])) {
+    const rps = summary[t].rps.median / summary.c.rps.median;
+    ratios[`${t}/c`] = { rps, comparable: !hasErrors(summary[t]) && !hasErrors(summary.c) };
+    console.log(`  ${t}/c: ${fmt(rps, 2)}× req/s`);
+  }
+  return { summary, ratios, checks, costs };
 }
 
 /**
- * With targets c and e: c's CPU per request over e's in each round (the same traffic, back to
- * back), per scenario, and the median of those ratios: what metrics, security events and the
- * detectors add to a request.
+ * Target x's CPU per request over target y's in each round (the same traffic, run one after the
+ * other), per scenario, and the median of those ratios: what x's difference costs a request.
  */
-function monitoringCost(results) {
+function pairedCost(results, x, y, what) {
   const costs = {};
   for (const scenario of scenarios) {
-    const on = results[rowKey('c', scenario)];
-    const off = results[rowKey('e', scenario)];
-    if (!on || !off) continue;
-    const perRound = on.map((r, i) => r.cpuUsPerReq / off[i].cpuUsPerReq);
-    const comparable = ![...on, ...off].some(hasErrors);
+    const xs = results[rowKey(x, scenario)];
+    const ys = results[rowKey(y, scenario)];
+    if (!xs || !ys) continue;
+    const perRound = xs.map((r, i) => r.cpuUsPerReq / ys[i].cpuUsPerReq);
+    const comparable = ![...xs, ...ys].some(hasErrors);
     costs[scenario] = { ratioPerRound: perRound, medianRatio: median(perRound), comparable };
     console.log(
-      `  monitoring on over off (c over e), ${scenario}: ${pct(median(perRound))} CPU per request ` +
+      `  ${what}, ${scenario}: ${pct(median(perRound))} CPU per request ` +
         `(median of ${perRound.length} rounds: ${perRound.map(pct).join(', ')})` +
         (comparable ? '' : '   (NOT comparable: errors in a round)'),
     );
@@ -367,17 +468,80 @@ async function halfLoadCheck(target, peakRps, headers) {
   return h;
 }
 
+/**
+ * Runs wrk against target c until it has served a million requests in all (the rounds' and this
+ * run's), then reads the RSS of its process tree.
+ */
+async function rssAfterMillion(target, script, peakRps) {
+  const before = rssMb(target.proc.pid);
+  const servedBefore = target.served;
+  while (target.served < 1e6) {
+    const seconds = Math.min(30, Math.max(1, Math.ceil((1e6 - target.served) / Math.max(peakRps, 1000))));
+    target.served += (await runWrk({ port: target.port, seconds, connections, script })).requests;
+  }
+  const after = rssMb(target.proc.pid);
+  console.log(
+    `\ngatehouse RSS after ${target.served} requests served: ${fmt(after, 1)} MB ` +
+      `(${fmt(before, 1)} MB after the rounds' ${servedBefore})`,
+  );
+  return { requests: target.served, rssMb: after, rssMbAfterRounds: before, requestsAfterRounds: servedBefore };
+}
+
+/** bench/start-up.mjs in a child process, after every target has stopped: its report, as text. */
+async function startUpTimes() {
+  const script = new URL('./start-up.mjs', import.meta.url).pathname;
+  const out = await runToEnd(process.execPath, [script, '--runs', String(startUpRuns)]);
+  console.log(`\nstart-up (bench/start-up.mjs --runs ${startUpRuns}):\n${out.trimEnd()}`);
+  return out;
+}
+
+/** The figures the README's table reports, from this run. */
+function headline({ summary, ratios, costs, halfLoad, million }) {
+  if (!summary.c) return;
+  const lines = [];
+  const ratio = (key) => (ratios[key]?.comparable ? `${fmt(ratios[key].reqPerCpuSecond, 2)}×` : 'not comparable');
+  const what =
+    opt.auth === 'key'
+      ? `${keyCount} API keys, per-principal rate limit (${opt.limiter}), path validation, response contract, identity assertion, access log`
+      : `--auth ${opt.auth}, rate limit ${opt.limiter}: NOT the deployed configuration`;
+  lines.push(`headline, gatehouse with ${what}:`);
+  if (summary.b) lines.push(`  per CPU-second: ${ratio('c/b')} ${NAMES.b}`);
+  if (summary.d) lines.push(`  per CPU-second: ${ratio('c/d')} ${NAMES.d}`);
+  for (const [t, what] of [
+    ['r', 'Redis limiter over memory'],
+    ['j', `JWT path, ${opt.tokens} distinct tokens, over API keys`],
+    ['w', `${opt.workers} workers over 1`],
+  ]) {
+    const cost = costs[t]?.[scenarios[0]];
+    if (!cost) continue;
+    const store = t === 'r' ? summary.r.storeCpuUsPerReq : null;
+    const withStore = store
+      ? `; with redis-server's own CPU (${fmt(store.median, 1)} µs/request): ${pct((summary.r.cpuUsPerReq.median + store.median) / summary.c.cpuUsPerReq.median)}`
+      : '';
+    lines.push(`  ${what}: ${pct(cost.medianRatio)} CPU per request, ${fmt(ratios[`${t}/c`].rps, 2)}× req/s${withStore}`);
+  }
+  if (halfLoad) lines.push(`  p99 at half of peak (open loop): ${fmt(halfLoad.p99Ms, 2)} ms`);
+  if (million) lines.push(`  RSS after ${million.requests} requests: ${fmt(million.rssMb, 1)} MB`);
+  console.log(`\n${lines.join('\n')}`);
+}
+
 async function main() {
-  preflight();
+  await preflight();
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-bench-'));
   onExit(() => rmSync(tmp, { recursive: true, force: true }));
   const machine = header();
-  const { upstream, targets, headers } = await startTargets(tmp);
-  const scripts = Object.fromEntries(
-    scenarios.map((x) => [x, writeScenarioLuaScript(tmp, x, headers) ?? writeLuaScript(tmp, headers)]),
-  );
+  const { upstream, targets, headerSets } = await startTargets(tmp);
+  const headers = headerSets[0];
+  const scripts = {};
+  for (const [t, target] of Object.entries(targets)) {
+    target.served = 0;
+    const sets = target.headerSets ?? headerSets;
+    scripts[t] = Object.fromEntries(
+      scenarios.map((x) => [x, writeScenarioLuaScript(tmp, x, sets, `${target.headerSets ? t : 'all'}-${x}`)]),
+    );
+  }
   const results = await runRounds(upstream, targets, scripts);
-  const { summary, ratios, checks, monitoring } = summarize(results);
+  const { summary, ratios, checks, costs } = summarize(results);
   const atFixedRate =
     targets.c && Object.keys(checks).length > 0 ? await fixedRateCosts(targets.c, summary, headers) : null;
   // The open-loop check sends GET /items: only meaningful for that scenario.
@@ -385,30 +549,27 @@ async function main() {
     summary.c && opt.scenario === 'items'
       ? await halfLoadCheck(targets.c, summary.c.rps.median, headers)
       : null;
+  const million =
+    summary.c && opt.million
+      ? await rssAfterMillion(targets.c, scripts.c[scenarios[0]], summary.c.rps.median)
+      : null;
+  await stopAll();
+  const startUp = startUpRuns > 0 && existsSync(CLI) ? await startUpTimes() : null;
+  headline({ summary, ratios, costs, halfLoad, million });
 
   const outDir = new URL('./results/', import.meta.url).pathname;
   mkdirSync(outDir, { recursive: true });
   const outFile = path.join(outDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  const settings = {
-    rounds,
-    duration,
-    warmup,
-    firstWarmup,
-    connections,
-    only,
-    auth: opt.auth,
-    scenario: opt.scenario,
-  };
+  const settings = { rounds, duration, warmup, firstWarmup, connections, only, names: NAMES, ...opt };
   writeFileSync(
     outFile,
     JSON.stringify(
-      { machine, settings, results, summary, ratios, checks, monitoring, atFixedRate, halfLoad },
+      { machine, settings, results, summary, ratios, checks, costs, atFixedRate, halfLoad, million, startUp },
       null,
       2,
     ) + '\n',
   );
   console.log(`\nfull results: ${path.relative(process.cwd(), outFile)}`);
-  await stopAll();
 }
 
 main().then(() => process.exit(0), fail);

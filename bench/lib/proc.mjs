@@ -166,9 +166,9 @@ export async function waitReady(child, port, urlPath, tls, timeoutMs = 20000) {
 
 const TICK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
-/** CPU seconds (utime+stime) used so far by pid and all its live descendants. */
-export function cpuSeconds(rootPid) {
-  const procs = new Map(); // pid -> { ppid, ticks }
+/** pid and all its live descendants, from /proc: [pid, fields of /proc/pid/stat after the name]. */
+function processTree(rootPid) {
+  const procs = new Map(); // pid -> { ppid, fields }
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let stat;
@@ -177,15 +177,29 @@ export function cpuSeconds(rootPid) {
     } catch {
       continue; // exited meanwhile
     }
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] = state (field 3)
-    procs.set(Number(entry), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] = state (field 3)
+    procs.set(Number(entry), { ppid: Number(fields[1]), fields });
   }
-  let ticks = 0;
+  const tree = [];
   const todo = [rootPid];
   while (todo.length) {
     const pid = todo.pop();
-    ticks += procs.get(pid)?.ticks ?? 0;
+    if (procs.has(pid)) tree.push([pid, procs.get(pid).fields]);
     for (const [child, p] of procs) if (p.ppid === pid) todo.push(child);
   }
+  return tree;
+}
+
+/** CPU seconds (utime+stime) used so far by pid and all its live descendants. */
+export function cpuSeconds(rootPid) {
+  const ticks = processTree(rootPid).reduce((n, [, f]) => n + Number(f[11]) + Number(f[12]), 0);
   return ticks / TICK;
+}
+
+const PAGE = Number(execFileSync('getconf', ['PAGESIZE']).toString().trim()) || 4096;
+
+/** Resident memory of pid and all its live descendants, in MB (pages counted once per process). */
+export function rssMb(rootPid) {
+  const pages = processTree(rootPid).reduce((n, [, f]) => n + Number(f[21]), 0);
+  return (pages * PAGE) / 1e6;
 }

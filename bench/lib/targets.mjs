@@ -6,7 +6,7 @@ import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { spawnTracked, waitReady } from './proc.mjs';
+import { httpsGet, spawnTracked, waitReady } from './proc.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = path.join(ROOT, 'dist/cli.js');
@@ -98,17 +98,73 @@ export async function startUpstream(dir, certs, { mtls, direct }) {
   return child;
 }
 
+/**
+ * Proves a target checks credentials: GET /items/42 without one is refused with 401, and with
+ * `headers` (a valid credential) an id longer than 64 characters is refused without an answer from
+ * the upstream (nginx and fastify 404, Gatehouse 400).
+ */
+export async function expectChecked(name, port, headers) {
+  const bare = await httpsGet(port, PROBE);
+  const long = await httpsGet(port, `/items/${'x'.repeat(65)}`, { headers });
+  if (bare.status !== 401 || ![400, 404].includes(long.status) || long.body.includes('widget'))
+    throw new Error(`${name} does not check requests: ${bare.status} without a key, ${long.status} for a long id`);
+}
+
 /** The name nginx must verify in the upstream certificate: a DNS SAN if there is one. */
 function upstreamName(certPem) {
   const san = new X509Certificate(certPem).subjectAltName ?? '';
   return /DNS:([^,\s]+)/.exec(san)?.[1] ?? '127.0.0.1';
 }
 
-export async function startNginxProxy(dir, certs, port, upstreamPort) {
+/**
+ * nginx as a TLS proxy. With `keys` ({ key, consumer } of the API keys the gateway was given), it
+ * does what the deployed Gatehouse does that nginx can: the path checked by a regular expression
+ * (GET /items/{id}, id at most 64 characters), the X-API-Key header looked up in a map (401 when
+ * absent or unknown), the key not forwarded and its consumer named to the upstream, and with
+ * `limit`, `limit_req` per consumer (generous: it decides on every request, never refuses here).
+ */
+export async function startNginxProxy(dir, certs, port, upstreamPort, { keys = null, limit = keys !== null } = {}) {
+  const proxy = `proxy_pass https://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_ssl_certificate ${certs.clientCertPath};
+      proxy_ssl_certificate_key ${certs.clientKeyPath};
+      proxy_ssl_trusted_certificate ${certs.caCertPath};
+      proxy_ssl_verify on;
+      proxy_ssl_verify_depth 2;
+      proxy_ssl_name ${upstreamName(certs.serverCert)};
+      proxy_ssl_session_reuse on;
+      proxy_ssl_protocols TLSv1.2 TLSv1.3;`;
+  const checked = keys !== null;
+  const map = checked
+    ? `  map_hash_bucket_size 128;
+  map $http_x_api_key $consumer {
+    default "";
+${keys.map(({ key, consumer }) => `    "${key}" "${consumer}";`).join('\n')}
+  }
+${limit ? '  limit_req_zone $consumer zone=per_consumer:10m rate=100000r/s;\n  limit_req_status 429;\n' : ''}`
+    : '';
+  const guarded = `if ($consumer = "") { return 401; }
+      ${limit ? 'limit_req zone=per_consumer burst=100000 nodelay;' : ''}
+      proxy_set_header X-API-Key "";
+      proxy_set_header X-Consumer $consumer;
+      ${proxy}`;
+  // The other scenarios' paths (--scenario) are checked for a key and a limit, not for their shape.
+  const locations = checked
+    ? `location ~ "^/items/[A-Za-z0-9_-]{1,64}$" {
+      ${guarded}
+    }
+    location ~ ^/items/ { return 404; }
+    location / {
+      ${guarded}
+    }`
+    : `location / {
+      ${proxy}
+    }`;
   const child = startNginx(
     dir,
     'proxy',
-    `  upstream up {
+    `${map}  upstream up {
     server 127.0.0.1:${upstreamPort};
     keepalive 128;
     keepalive_requests 10000000;
@@ -119,85 +175,88 @@ export async function startNginxProxy(dir, certs, port, upstreamPort) {
     ssl_certificate ${certs.serverCertPath};
     ssl_certificate_key ${certs.serverKeyPath};
     ssl_protocols TLSv1.2 TLSv1.3;
-    location / {
-      proxy_pass https://up;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_ssl_certificate ${certs.clientCertPath};
-      proxy_ssl_certificate_key ${certs.clientKeyPath};
-      proxy_ssl_trusted_certificate ${certs.caCertPath};
-      proxy_ssl_verify on;
-      proxy_ssl_verify_depth 2;
-      proxy_ssl_name ${upstreamName(certs.serverCert)};
-      proxy_ssl_session_reuse on;
-      proxy_ssl_protocols TLSv1.2 TLSv1.3;
-    }
+    ${locations}
   }`,
   );
-  await waitReady(child, port, PROBE);
+  await waitReady(child, port, PROBE, checked ? { headers: { 'x-api-key': keys[0].key } } : {});
   return child;
 }
 
 /**
- * Authentication of target c (--auth): `none` (the operation is x-gatehouse-public), `jwt` (one
- * ES256 bearer token from a static-key issuer: verified once, then served from the cache) or
- * `key` (one API key created in the key store before start). Returns what the configuration and
- * the operation need, and the headers every request (and the readiness probe) carries.
+ * Authentication of a Gatehouse target (--auth): `none` (the operation is x-gatehouse-public),
+ * `jwt` (`tokens` distinct ES256 bearer tokens from a static-key issuer, one consumer each: with
+ * more tokens than the verified-token cache holds, cycled in order, every request verifies a
+ * signature) or `key` (`keys` API keys created in the key store before start, one consumer each).
+ * Returns what the configuration and the operation need, and the header sets requests carry in
+ * turn (null for keys: made once the configuration is written).
  */
-async function gatehouseAuth(dir, mode) {
-  if (mode === 'none') return { yaml: '', operation: 'x-gatehouse-public: true', headers: {} };
-  if (mode === 'key') return { yaml: '', operation: "security: [ { key: ['items:read'] } ]", headers: null };
+async function gatehouseAuth(dir, mode, { tokens }) {
+  if (mode === 'none') return { yaml: '', operation: 'x-gatehouse-public: true', headerSets: [{}] };
+  if (mode === 'key') return { yaml: '', operation: "security: [ { key: ['items:read'] } ]", headerSets: null };
   if (mode !== 'jwt') throw new Error(`--auth ${mode}: use none, jwt or key`);
   const { SignJWT } = await import('jose');
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   writeFileSync(path.join(dir, 'issuer.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
-  const token = await new SignJWT({ sub: 'bench', scope: 'items:read' })
-    .setProtectedHeader({ alg: 'ES256', kid: 'bench-1' })
-    .setIssuer('https://issuer.bench')
-    .setAudience('gatehouse-bench')
-    .setIssuedAt()
-    .setExpirationTime('2h')
-    .sign(privateKey);
+  const headerSets = [];
+  for (let i = 1; i <= tokens; i++) {
+    const token = await new SignJWT({ sub: `bench-${i}`, scope: 'items:read' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'bench-1' })
+      .setIssuer('https://issuer.bench')
+      .setAudience('gatehouse-bench')
+      .setIssuedAt()
+      .setExpirationTime('2h')
+      .sign(privateKey);
+    headerSets.push({ authorization: `Bearer ${token}` });
+  }
   return {
     yaml: `auth:
   issuers:
     - { issuer: "https://issuer.bench", audience: gatehouse-bench, algorithms: [ES256], keys: ["file:./issuer.pem"] }
 `,
     operation: "security: [ { bearer: ['items:read'] } ]",
-    headers: { authorization: `Bearer ${token}` },
+    headerSets,
   };
 }
 
-/** `gatehouse keys create` through the CLI, as an operator would; returns the key. */
-function createApiKey(config) {
-  const args = ['--config', config, '--consumer', 'bench', '--scopes', 'items:read', '--json'];
-  const out = execFileSync(process.execPath, [CLI, 'keys', 'create', ...args]).toString();
-  return JSON.parse(out).key;
+/** `gatehouse keys create` through the CLI, as an operator would, `count` times: { key, consumer }. */
+export function createApiKeys(config, count) {
+  const keys = [];
+  for (let i = 1; i <= count; i++) {
+    const consumer = `bench-${i}`;
+    const args = ['--config', config, '--consumer', consumer, '--scopes', 'items:read', '--json'];
+    const out = execFileSync(process.execPath, [CLI, 'keys', 'create', ...args]).toString();
+    keys.push({ key: JSON.parse(out).key, consumer });
+  }
+  return keys;
 }
 
 /**
- * BENCH_GATEHOUSE_RATE_LIMIT=memory|redis puts a rate limit on every operation of target c: one
- * policy per client (principal, else address) and item, 1000 keys in the bench's traffic, generous
- * enough never to refuse, so what is measured is the cost of deciding. `redis` uses REDIS_URL
- * (default redis://127.0.0.1:6379) under a key prefix of its own.
+ * The rate limit of a Gatehouse target: `memory` or `redis` (default: BENCH_GATEHOUSE_RATE_LIMIT,
+ * else none) puts one policy on every operation, per principal (each key or token its own
+ * bucket), generous enough never to refuse, so what is measured is the cost of deciding. `redis`
+ * uses REDIS_URL (default redis://127.0.0.1:6379) under a key prefix of its own.
  */
-function rateLimitYaml() {
-  const store = process.env.BENCH_GATEHOUSE_RATE_LIMIT ?? '';
-  if (store === '') return '';
+function rateLimitYaml(store, name) {
+  if (store === '' || store === 'none') return '';
   if (store !== 'memory' && store !== 'redis')
-    throw new Error('BENCH_GATEHOUSE_RATE_LIMIT: use memory or redis');
+    throw new Error(`rate limit store ${store}: use memory, redis or none`);
   const policy = `rateLimits:
   apply: [bench]
   policies:
-    bench: { key: [principal, "param:id"], limit: 100000, window: 1s }
+    bench: { key: [principal], limit: 100000, window: 1s }
 `;
   if (store === 'memory') return policy;
-  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  return `${policy}redis: { url: "${url}", keyPrefix: "bench-${process.pid}:", timeoutMs: 100 }\n`;
+  return `${policy}redis: { url: "${redisUrl()}", keyPrefix: "bench-${process.pid}-${name}:", timeoutMs: 100 }\n`;
 }
 
+export const redisUrl = () => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
 /**
- * Starts Gatehouse; resolves to the process and the headers requests must carry (--auth).
+ * Starts Gatehouse; resolves to the process, the header sets requests carry in turn (`headerSets`,
+ * the first as `headers`) and, with API keys, the keys ({ key, consumer }). `keys` is how many to
+ * create, or the keys of an earlier target with the same state folder; `tokens` how many distinct
+ * JWTs (--auth jwt); `rateLimit` memory, redis or none (rateLimitYaml); `workers` the number of
+ * worker processes (`gatehouse start --workers`; 1, one process, unless said).
  * `wrapper` runs node under another program (bench/instructions.mjs: valgrind), which may need
  * a longer `readyTimeoutMs`; `nodeArgs` go to node (bench/check-share.mjs: --perf-basic-prof);
  * `monitoring: false` turns metrics, security events and detectors off (target e of bench/run.mjs).
@@ -209,13 +268,17 @@ export async function startGatehouse(
   upstreamPort,
   {
     auth = 'none',
+    keys = 1,
+    tokens = 1,
+    rateLimit = process.env.BENCH_GATEHOUSE_RATE_LIMIT ?? '',
+    workers = 1,
     wrapper = [],
     readyTimeoutMs = 20000,
     nodeArgs: extraNodeArgs = [],
     monitoring = true,
   } = {},
 ) {
-  const credentials = await gatehouseAuth(dir, auth);
+  const credentials = await gatehouseAuth(dir, auth, { tokens });
   writeFileSync(
     path.join(dir, 'openapi.yaml'),
     `openapi: 3.1.0
@@ -255,22 +318,30 @@ apis:
     basePath: /
     upstream: { url: "https://127.0.0.1:${upstreamPort}", tls: dev }
 log: { level: warn, access: true, destination: ${path.join(dir, 'access.log')} }
-${monitoring ? '' : 'monitoring: { enabled: false }\n'}${credentials.yaml}${rateLimitYaml()}`,
+${monitoring ? '' : 'monitoring: { enabled: false }\n'}${credentials.yaml}${rateLimitYaml(rateLimit, path.basename(dir))}`,
   );
-  const headers = credentials.headers ?? { 'x-api-key': createApiKey(config) };
+  const apiKeys = auth !== 'key' ? null : Array.isArray(keys) ? keys : createApiKeys(config, keys);
+  const headerSets = apiKeys?.map(({ key }) => ({ 'x-api-key': key })) ?? credentials.headerSets;
+  const headers = headerSets[0];
   // BENCH_GATEHOUSE_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the proxy.
   const nodeArgs = [
     ...(process.env.BENCH_GATEHOUSE_NODE_ARGS ?? '').split(' ').filter(Boolean),
     ...extraNodeArgs,
   ];
-  const command = [...wrapper, process.execPath, ...nodeArgs, CLI, 'start', '--config', config];
+  const start = ['start', '--config', config, '--workers', String(workers)];
+  const command = [...wrapper, process.execPath, ...nodeArgs, CLI, ...start];
   const child = spawnTracked('gatehouse', command[0], command.slice(1), { cwd: dir, logFile: true });
   await waitReady(child, port, PROBE, { headers }, readyTimeoutMs);
-  return { child, headers };
+  return { child, headers, headerSets, keys: apiKeys };
 }
 
-export async function startFastify(certs, port, upstreamPort) {
+/** fastify + @fastify/http-proxy; with `keys`, also the key check and rate limit (fastify-proxy.mjs). */
+export async function startFastify(dir, certs, port, upstreamPort, { keys = null, limit = keys !== null } = {}) {
+  const keysFile = path.join(dir, 'fastify-keys.json');
+  if (keys !== null) writeFileSync(keysFile, JSON.stringify(keys));
   const env = {
+    ...(keys === null ? {} : { BENCH_KEYS: keysFile }),
+    ...(limit ? { BENCH_RATE_LIMIT: '1' } : {}),
     ...process.env,
     BENCH_PORT: String(port),
     BENCH_UPSTREAM: `https://127.0.0.1:${upstreamPort}`,
@@ -282,7 +353,7 @@ export async function startFastify(certs, port, upstreamPort) {
   };
   const script = fileURLToPath(new URL('./fastify-proxy.mjs', import.meta.url));
   const child = spawnTracked('fastify', process.execPath, [script], { cwd: ROOT, env, logFile: true });
-  await waitReady(child, port, PROBE);
+  await waitReady(child, port, PROBE, keys === null ? {} : { headers: { 'x-api-key': keys[0].key } });
   return child;
 }
 
@@ -448,39 +519,44 @@ export function scenarioOpenLoop(scenario, headers = {}) {
 }
 
 /**
- * The wrk script of a scenario (null for `items`, which bench/lib/wrk.mjs writes): 1000
- * pre-formatted requests cycled through, each with `headers` (the credential of --auth).
+ * The wrk script of a scenario: max(1000, header sets) pre-formatted requests cycled through,
+ * request n with header set n (modulo their number): the credentials of --auth, one per key or
+ * token, taken in turn.
  */
-export function writeScenarioLuaScript(dir, scenario, headers = {}) {
+export function writeScenarioLuaScript(dir, scenario, headerSets = [{}], name = scenario) {
   if (!SCENARIOS.includes(scenario))
     throw new Error(`--scenario ${scenario}: use one of ${SCENARIOS.join(', ')}`);
-  if (scenario === 'items') return null;
   const post = scenario.startsWith('transfer');
-  const all = {
-    ...headers,
-    ...(post
-      ? {
-          'content-type': scenario === 'transfer-raw' ? 'application/octet-stream' : 'application/json',
-          'idempotency-key': '0b8f3c1e-6a2d-4f7b-9e1c-5d4a3b2c1f0e',
-        }
-      : {}),
-  };
-  const table = Object.entries(all)
-    .map(([name, value]) => `[${JSON.stringify(name)}] = ${JSON.stringify(value)}`)
-    .join(', ');
+  const extra = post
+    ? {
+        'content-type': scenario === 'transfer-raw' ? 'application/octet-stream' : 'application/json',
+        'idempotency-key': '0b8f3c1e-6a2d-4f7b-9e1c-5d4a3b2c1f0e',
+      }
+    : {};
+  const table = (headers) =>
+    `{ ${Object.entries({ ...headers, ...extra })
+      .map(([key, value]) => `[${JSON.stringify(key)}] = ${JSON.stringify(value)}`)
+      .join(', ')} }`;
+  const prefix = scenario === 'items' ? 'items' : scenario;
   const request = post
-    ? `wrk.format("POST", "/${scenario.replace('transfer', 'transfers')}", headers, ${JSON.stringify(TRANSFER_BODY)})`
-    : `wrk.format("GET", "/${scenario}/" .. n, headers)`;
-  const file = path.join(dir, `${scenario}.lua`);
+    ? `wrk.format("POST", "/${scenario.replace('transfer', 'transfers')}", h, ${JSON.stringify(TRANSFER_BODY)})`
+    : `wrk.format("GET", "/${prefix}/" .. ((n - 1) % 1000 + 1), h)`;
+  const file = path.join(dir, `${name}.lua`);
   writeFileSync(
     file,
     `local reqs, i = {}, 0
-local headers = { ${table} }
+local sets = {
+${headerSets.map((h) => `  ${table(h)},`).join('\n')}
+}
+local count = math.max(1000, #sets)
 init = function(args)
-  for n = 1, 1000 do reqs[n] = ${request} end
+  for n = 1, count do
+    local h = sets[(n - 1) % #sets + 1]
+    reqs[n] = ${request}
+  end
 end
 request = function()
-  i = i % 1000 + 1
+  i = i % count + 1
   return reqs[i]
 end
 `,

@@ -1,32 +1,5 @@
 // Run wrk and parse its `--latency` report.
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { runToEnd } from './proc.mjs';
-
-/**
- * A Lua script cycling through 1000 pre-formatted requests /items/1 … /items/1000, each with
- * `headers` (the credential of `--auth`; every target gets the same bytes).
- */
-export function writeLuaScript(dir, headers = {}) {
-  const file = path.join(dir, 'items.lua');
-  const table = Object.entries(headers)
-    .map(([name, value]) => `[${JSON.stringify(name)}] = ${JSON.stringify(value)}`)
-    .join(', ');
-  writeFileSync(
-    file,
-    `local reqs, i = {}, 0
-local headers = { ${table} }
-init = function(args)
-  for n = 1, 1000 do reqs[n] = wrk.format("GET", "/items/" .. n, headers) end
-end
-request = function()
-  i = i % 1000 + 1
-  return reqs[i]
-end
-`,
-  );
-  return file;
-}
 
 const UNIT_MS = { us: 0.001, ms: 1, s: 1000, m: 60000, h: 3600000 };
 
