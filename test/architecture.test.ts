@@ -141,6 +141,23 @@ describe('the parts of src/', () => {
     expect(loops(edges)).toEqual([]);
   });
 
+  it('reach the HTTP parser binding only through gateway/http1/, front door and upstream client alike', () => {
+    const binding = /_http_common|http_parser|HTTPParser\b/;
+    const touching = files
+      .filter((file) => binding.test(readFileSync(file, 'utf8')))
+      .map((file) => path.relative(src, file));
+    const http1 = touching.filter((file) => file.startsWith(path.join('gateway', 'http1') + path.sep));
+    expect(http1).toContain(path.join('gateway', 'http1', 'parser.ts'));
+    const users = touching.filter((file) => !http1.includes(file)).sort();
+    expect(users).toEqual([
+      path.join('gateway', 'front', 'connection.ts'),
+      path.join('gateway', 'upstream-client', 'connection.ts'),
+    ]);
+    for (const user of users)
+      expect(readFileSync(path.join(src, user), 'utf8')).toMatch(/from '\.\.\/http1\/parser\.js'/);
+    expect(readFileSync(path.join(src, 'gateway', 'http1', 'parser.ts'), 'utf8')).toMatch(/_http_common/);
+  });
+
   it('finds a loop when there is one (the check itself)', () => {
     const edges = new Map([
       ['/a', ['/b']],

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { AdminConfig, LimitsConfig } from '../config/types.js';
 import { GatehouseError, toGatehouseError } from '../errors/gatehouse-error.js';
 import { Listener, type TlsMaterial, type TransportRefusal } from '../gateway/listener.js';
-import { securityHeaders, writeProblem } from '../gateway/respond.js';
+import { securityHeaders, writeProblem } from '../gateway/problems.js';
 import type { AdminAnswer } from './answers.js';
 import { createAdminCredentialCheck, createTokenCheck } from './credential.js';
 import {

@@ -15,10 +15,10 @@ import { GatewayListener, type TlsMaterial, type TransportRefusal } from './list
 import type { FrontRequest } from './front/request.js';
 import type { FrontResponse } from './front/response.js';
 import { UpstreamProber, type Readiness } from './readiness.js';
-import { recordJourney, recordTransportRefusal } from './record.js';
+import { recordJourney, recordTransportRefusal } from './stages/record.js';
 import { RequestContext } from './request-context.js';
 import { buildRuntime, retireRuntime, type Runtime } from './runtime.js';
-import { checkParserBinding } from './upstream-client/llhttp.js';
+import { checkParserBinding } from './http1/parser.js';
 
 export interface Gateway {
   /** Bound addresses, by listener name. */

@@ -7,7 +7,7 @@ import type { LimitsConfig } from '../config/types.js';
 import { errorCatalogue, type ErrorCode } from '../errors/catalogue.js';
 import { problemBody } from '../errors/problem.js';
 import { AddressGate } from './address-gate.js';
-import { HSTS_VALUE } from './respond.js';
+import { HSTS_VALUE } from './problems.js';
 import { FrontConnection, type FrontHost } from './front/connection.js';
 import type { FrontRequest } from './front/request.js';
 import type { FrontResponse } from './front/response.js';

@@ -1,6 +1,6 @@
 import { toGatehouseError } from '../errors/gatehouse-error.js';
 import type { RequestContext } from './request-context.js';
-import { sendProblem } from './respond.js';
+import { sendProblem } from './problems.js';
 import type { Stage } from './stage.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { LimitsConfig } from '../../config/types.js';
 import type { ErrorCode } from '../../errors/catalogue.js';
-import { HTTPParser, PARSER_METHODS, type LlhttpParser } from '../upstream-client/llhttp.js';
+import { HTTPParser, PARSER_METHODS, type LlhttpParser } from '../http1/parser.js';
 import { FrontRequest, type BodySource } from './request.js';
 import { FrontResponse, type AnswerSink } from './response.js';
 

@@ -6,7 +6,7 @@ import type { Stage } from '../stage.js';
 
 /**
  * CORS as the Fetch standard defines it (§3.2, "CORS protocol"), answered by the gateway only:
- * the upstream's own Access-Control-* headers are dropped (upstream-exchange.ts). An allowed
+ * the upstream's own Access-Control-* headers are dropped (respond.ts). An allowed
  * origin gets its headers on every answer, problems included; any other origin gets none, so the
  * browser keeps the answer from the calling page. A preflight is answered here, without the
  * upstream, and only for a declared path and method; anything else falls through to the route

@@ -4,7 +4,7 @@ import type { FrontRequest } from '../front/request.js';
 import type { RequestContext } from '../request-context.js';
 import type { Stage } from '../stage.js';
 import type { UpstreamTarget } from '../upstream.js';
-import { UpstreamExchange } from './upstream-exchange.js';
+import { UpstreamExchange } from './respond.js';
 import { listsToken } from '../headers.js';
 
 /**

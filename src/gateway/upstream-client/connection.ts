@@ -1,7 +1,7 @@
 import { connect as connectPlain, type Socket } from 'node:net';
 import { connect, type SecureContext } from 'node:tls';
 import type { Exchange, ExchangeHost } from './exchange.js';
-import { HTTPParser, type ParseError, type LlhttpParser } from './llhttp.js';
+import { HTTPParser, type ParseError, type LlhttpParser } from '../http1/parser.js';
 import { describeError, UpstreamError } from './upstream-error.js';
 
 export interface ConnectionOptions {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkParserBinding, HTTPParser, PARSER_METHODS } from './llhttp.js';
+import { checkParserBinding, HTTPParser, PARSER_METHODS } from './parser.js';
 
 describe("Node's HTTP parser binding", () => {
   it('parses the canned request and answer as expected, and refuses the canned smuggling attempt', () => {

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import { errorCatalogue } from '../errors/catalogue.js';
-import { upstreamLoginOutcome } from '../limits/note.js';
-import { newJourney } from '../observe/journey.js';
-import type { Monitor } from '../observe/monitor.js';
-import type { TransportRefusal } from './listener.js';
-import type { RequestContext } from './request-context.js';
+import { errorCatalogue } from '../../errors/catalogue.js';
+import { upstreamLoginOutcome } from '../../limits/note.js';
+import { newJourney } from '../../observe/journey.js';
+import type { Monitor } from '../../observe/monitor.js';
+import type { TransportRefusal } from '../listener.js';
+import type { RequestContext } from '../request-context.js';
 
 /** Status logged for a request whose client went away before the answer was complete. */
 const CLIENT_CLOSED = 499;

@@ -5,7 +5,7 @@ import { answerFailsLogin } from '../../limits/extension.js';
 import { loginDeviceCookie } from '../../limits/note.js';
 import { GatehouseError } from '../../errors/gatehouse-error.js';
 import type { RequestContext } from '../request-context.js';
-import { securityPreamble, sendProblem } from '../respond.js';
+import { securityPreamble, sendProblem } from '../problems.js';
 import type { UpstreamTarget } from '../upstream.js';
 import { listsToken } from '../headers.js';
 import type { UpstreamHandler } from '../upstream-client/types.js';
