@@ -29,7 +29,7 @@ const load = async (module) => {
 const { Monitor } = await load('observe/monitor');
 const { newJourney } = await load('observe/journey');
 const { createJsonLineStream, createLogger } = await load('observe/logger');
-const { BanList } = await load('limits/bans');
+const { BanList } = await load('observe/bans');
 const { configDefaults } = await load('config/defaults');
 const { buildMonitoringConfig } = await load('config/monitoring-build');
 

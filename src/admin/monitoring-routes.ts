@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../errors/gatehouse-error.js';
 import { isIP } from 'node:net';
-import { BAN_KINDS, normaliseAddress, type BanKind } from '../limits/bans.js';
+import { BAN_KINDS, normaliseAddress, type BanKind } from '../observe/bans.js';
 import { SECURITY_EVENT_TYPES, type SecurityEventType } from '../observe/events.js';
 import type { Monitor } from '../observe/monitor.js';
 import type { AdminServices } from './routes.js';
@@ -119,8 +119,7 @@ function listEvents(params: URLSearchParams, monitor: Monitor): AdminAnswer {
 async function journeyOf(id: string, services: AdminServices): Promise<AdminAnswer> {
   if (!REQUEST_ID.test(id))
     throw new GatehouseError('GH_ADMIN_BAD_REQUEST', 'a request id is a lowercase UUID');
-  const journey =
-    services.monitor.journeys.find(id) ?? (await services.whole?.journey(id)) ?? undefined;
+  const journey = services.monitor.journeys.find(id) ?? (await services.whole?.journey(id)) ?? undefined;
   if (journey === undefined) {
     throw new GatehouseError(
       'GH_ADMIN_NOT_FOUND',

@@ -67,7 +67,7 @@ export const errorCatalogue = {
   GH_UPSTREAM_CONTRACT_VIOLATION: { status: 502, title: 'Bad gateway', threat: 'information-leakage' },
   // Not a refusal: the gateway's own answer to an allowed CORS preflight (Fetch standard, §3.2.2).
   GH_CORS_PREFLIGHT: { status: 204, title: 'No content', threat: null },
-  // An address, consumer or key banned by an operator or a detector (src/limits/bans.ts).
+  // An address, consumer or key banned by an operator or a detector (src/observe/bans.ts).
   GH_ACCESS_BANNED: { status: 403, title: 'Forbidden', threat: 'brute-force' },
   GH_OVERLOADED: { status: 503, title: 'Service unavailable', threat: 'brute-force' },
   GH_INTERNAL: { status: 500, title: 'Internal error', threat: null },

@@ -5,13 +5,14 @@ import { buildAuth, type ApiKeyCheck, type AuthRuntime } from '../auth/setup.js'
 import type { GatehouseConfig } from '../config/types.js';
 import { buildRouteTable, compileApi, loadApiDocument, type CompiledApi } from '../contract/index.js';
 import { compileContractsInSlices, contractOptionsOf } from '../contract/validation/index.js';
-import { BanList } from '../limits/bans.js';
+import { BanList } from '../observe/bans.js';
 import { DeviceCookies } from '../limits/device-cookie.js';
 import { loadDeviceKey } from '../limits/device-key.js';
 import { createLimits, type Limits } from '../limits/limits.js';
 import type { CredentialIdentifier } from '../limits/pre-auth.js';
 import type { DevCertificates } from '../tls/dev-certs.js';
 import { Pipeline } from './pipeline.js';
+import type { RequestContext } from './request-context.js';
 import { createAuthenticateStage } from './stages/authenticate.js';
 import { createAuthorizeStage } from './stages/authorize.js';
 import { createBodyStage } from './stages/body.js';
@@ -22,7 +23,7 @@ import { createRateLimitStage } from './stages/rate-limit.js';
 import { createRouteStage } from './stages/route.js';
 import { createTransportStage } from './stages/transport.js';
 import { createValidateStage } from './stages/validate.js';
-import { createUpstreamTarget, type UpstreamTarget } from './upstream.js';
+import { createBuiltinTarget, createUpstreamTarget, type UpstreamTarget } from './upstream.js';
 
 /**
  * Everything compiled from one configuration: route table, upstream pools and the pipeline.
@@ -35,7 +36,7 @@ export interface Runtime {
   readonly targets: ReadonlyMap<string, UpstreamTarget>;
   readonly apis: readonly CompiledApi[];
   /** Rate limits, concurrency guard and their store (src/limits). */
-  readonly limits: Limits;
+  readonly limits: Limits<RequestContext>;
   /** Policies, verifiers, signing keys and the built-in token endpoint (src/auth). */
   readonly auth: AuthRuntime;
   /** Upstream statuses of a login operation that mean "wrong credentials". */
@@ -58,7 +59,7 @@ export async function buildRuntime(
   const auth = await buildAuth(config, apis, apiKeys, logger);
   // From here a failure (a reload refused) must not leave the new auth's timers, or the new
   // limits' Redis connections, behind.
-  let limits: Limits | null = null;
+  let limits: Limits<RequestContext> | null = null;
   try {
     await nextTurn();
     // The token endpoint and JWKS are a built-in API: routed, limited and validated like the others.
@@ -75,7 +76,7 @@ export async function buildRuntime(
     limits.preAuth.recogniseDevices(devices);
     const targets = new Map<string, UpstreamTarget>();
     for (const api of config.apis) targets.set(api.name, createUpstreamTarget(api, devCerts));
-    if (auth.builtin !== null) targets.set(BUILTIN_API_NAME, auth.builtin.target);
+    if (auth.builtin !== null) targets.set(BUILTIN_API_NAME, createBuiltinTarget(auth.builtin));
     // The journey of DESIGN.md, in order; pre-auth limit, authenticate, rate limit, authorize and
     // validate take their places between route and body as those parts are built.
     const pipeline = new Pipeline([

@@ -1,6 +1,8 @@
 import { createSecureContext } from 'node:tls';
+import { BUILTIN_API_NAME, type BuiltinApi } from '../auth/oauth/builtin-api.js';
 import type { ApiConfig, UpstreamTls } from '../config/types.js';
 import type { DevCertificates } from '../tls/dev-certs.js';
+import { InProcessPool } from './upstream-client/in-process-pool.js';
 import { UpstreamPool } from './upstream-client/pool.js';
 import type { UpstreamDispatcher } from './upstream-client/types.js';
 
@@ -74,4 +76,16 @@ function upstreamTlsOptions(
 function serverNameOf(api: ApiConfig): string | null {
   const tls = api.upstream.tls;
   return tls !== null && !tls.dev && tls.serverName !== null ? tls.serverName : null;
+}
+
+/** The token endpoint and JWKS as an upstream answered in this process, without a network hop. */
+export function createBuiltinTarget(builtin: BuiltinApi): UpstreamTarget {
+  const pool = new InProcessPool((request) => builtin.answer(request.method, requestIdOf(request.headers)));
+  return { apiName: BUILTIN_API_NAME, pool, pathPrefix: '', basePathLength: 0, maxResponseBytes: 65_536 };
+}
+
+/** The X-Request-Id the forward stage gives every request it hands on. */
+function requestIdOf(headers: readonly string[]): string {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'x-request-id') return headers[i + 1]!;
+  return '';
 }

@@ -1,12 +1,12 @@
-import type { RequestContext } from '../gateway/request-context.js';
+import type { LimitedRequest } from './request.js';
 import { LimitsNote } from './note.js';
 
-export function bodyPending(ctx: RequestContext): boolean {
+export function bodyPending(ctx: LimitedRequest): boolean {
   return ctx.body === null && ctx.req.hasBody;
 }
 
 /** A top-level string or number field of a JSON or form body; '' when absent or not readable. */
-export function readBodyField(ctx: RequestContext, field: string): string {
+export function readBodyField(ctx: LimitedRequest, field: string): string {
   const note = (ctx.limits ??= new LimitsNote());
   if (note.parsedBody === undefined) note.parsedBody = parseBody(ctx);
   const body = note.parsedBody;
@@ -16,7 +16,7 @@ export function readBodyField(ctx: RequestContext, field: string): string {
   return typeof value === 'string' || typeof value === 'number' ? String(value) : '';
 }
 
-function parseBody(ctx: RequestContext): unknown {
+function parseBody(ctx: LimitedRequest): unknown {
   const body = ctx.body;
   if (body === null) return null;
   const type = (ctx.req.headers['content-type'] ?? '').toLowerCase();

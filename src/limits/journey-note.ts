@@ -1,4 +1,4 @@
-import type { RequestContext } from '../gateway/request-context.js';
+import type { LimitedRequest } from './request.js';
 import type { Decision } from './limiter.js';
 import { DELAY, REFUSE } from './store.js';
 
@@ -29,7 +29,7 @@ export function limiterDecisionCounts(): ReadonlyMap<LimiterOutcome, number> {
  * see and the client must not: that a failure policy decided instead of the store, and which
  * shadow policies would have refused. Counts the decision by outcome.
  */
-export function noteDecision(ctx: RequestContext, decision: Decision): void {
+export function noteDecision(ctx: LimitedRequest, decision: Decision): void {
   if (decision.degraded !== null) {
     count(FALLBACK);
     appendReason(ctx, `limits: ${decision.degraded}`);
@@ -56,7 +56,7 @@ function count(outcome: number): void {
   decisionCounts[outcome] = decisionCounts[outcome]! + 1;
 }
 
-function appendReason(ctx: RequestContext, text: string): void {
+function appendReason(ctx: LimitedRequest, text: string): void {
   const journey = ctx.journey;
   journey.reason = journey.reason === null ? text : `${journey.reason}; ${text}`;
 }

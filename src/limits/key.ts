@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Operation } from '../contract/index.js';
-import type { RequestContext } from '../gateway/request-context.js';
+import type { LimitedRequest } from './request.js';
 import { readBodyField } from './body-field.js';
 
 /** Builds one policy's key for one request, from the parts the policy names. */
-export type KeyBuilder = (ctx: RequestContext) => string;
+export type KeyBuilder = (ctx: LimitedRequest) => string;
 
-type PartReader = (ctx: RequestContext) => string;
+type PartReader = (ctx: LimitedRequest) => string;
 
 /** Values a client chooses freely (headers, body fields) longer than this are hashed: keys stay short. */
 const MAX_RAW_VALUE = 64;
@@ -64,21 +64,21 @@ function tagged(tag: string, value: string): string {
   return `${tag}${value.length}:${value}`;
 }
 
-function readAddress(ctx: RequestContext): string {
+function readAddress(ctx: LimitedRequest): string {
   return tagged('a', ctx.journey.clientAddress);
 }
 
-function readSubject(ctx: RequestContext): string {
+function readSubject(ctx: LimitedRequest): string {
   const principal = ctx.principal;
   return principal === null ? readAddress(ctx) : tagged('s', principal.subject);
 }
 
-function readConsumer(ctx: RequestContext): string {
+function readConsumer(ctx: LimitedRequest): string {
   const principal = ctx.principal;
   return principal === null ? readAddress(ctx) : tagged('c', principal.consumer);
 }
 
-function readApiKey(ctx: RequestContext): string {
+function readApiKey(ctx: LimitedRequest): string {
   const credential = ctx.principal?.credential;
   return credential?.kind === 'api-key' ? tagged('k', credential.id) : readAddress(ctx);
 }

@@ -2,7 +2,6 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Logger } from 'pino';
 import type { GatehouseConfig, RedisConfig } from '../config/types.js';
 import type { CompiledApi } from '../contract/index.js';
-import type { Stage } from '../gateway/stage.js';
 import { createLogger } from '../observe/logger.js';
 import { ConcurrencyGuard } from './concurrency.js';
 import { Limiter, type SharedStore } from './limiter.js';
@@ -12,13 +11,14 @@ import { PreAuthLimiter } from './pre-auth.js';
 import { RateLimiter } from './rate-limit.js';
 import { RedisStore } from './redis-store.js';
 import { compilePreAuthRules } from './rule.js';
-import { BanList } from './bans.js';
+import { BanList } from '../observe/bans.js';
 import { CircuitBreaker, type BreakerListener } from './breaker.js';
+import type { BodyReader, LimitedRequest } from './request.js';
 
 /** The limits of one runtime: what the pre-auth limit and rate limit stages run. */
-export interface Limits {
-  readonly preAuth: PreAuthLimiter;
-  readonly rateLimit: RateLimiter;
+export interface Limits<R extends LimitedRequest = LimitedRequest> {
+  readonly preAuth: PreAuthLimiter<R>;
+  readonly rateLimit: RateLimiter<R>;
   readonly concurrency: ConcurrencyGuard;
   /** true when the limits are shared through Redis. */
   readonly shared: boolean;
@@ -34,14 +34,14 @@ const REDIS_READY_MS = 1000;
  * Compiles every policy of the configuration and the contract, and opens the store. Everything
  * here happens once per configuration (start-up or reload), nothing per request.
  */
-export async function createLimits(
+export async function createLimits<R extends LimitedRequest>(
   config: GatehouseConfig,
   apis: readonly CompiledApi[],
   /** Reads the request body early, for a policy keyed on a body field (the gateway's body stage). */
-  readBody: Stage['onRequest'],
+  readBody: BodyReader<R>,
   logger: Logger | null = null,
   bans: BanList = new BanList(),
-): Promise<Limits> {
+): Promise<Limits<R>> {
   const replicas = config.rateLimits.replicas;
   const operationPlans = compileOperationPlans(config.rateLimits, apis);
   const preAuthRules = compilePreAuthRules(config.preAuthLimit, replicas, config.rateLimits.localShare);

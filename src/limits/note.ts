@@ -2,7 +2,7 @@ import type { DeviceCookies } from './device-cookie.js';
 import type { AnswerTest } from './extension.js';
 
 /**
- * What the limit stages remember about one request until it completes (RequestContext.limits):
+ * What the limit stages remember about one request until it completes (LimitedRequest.limits):
  * what to release and what to count once the outcome is known.
  */
 export class LimitsNote {

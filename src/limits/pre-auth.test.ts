@@ -8,7 +8,7 @@ import { Limiter } from './limiter.js';
 import { MemoryStore } from './memory-store.js';
 import { loginDeviceCookie } from './note.js';
 import { compilePreAuthPlans } from './plan.js';
-import { BanList } from './bans.js';
+import { BanList } from '../observe/bans.js';
 import { PreAuthLimiter } from './pre-auth.js';
 import { compileTestApi, fakeContext, manualClock, preAuthRules, principal } from './testing.js';
 

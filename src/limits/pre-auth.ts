@@ -1,9 +1,8 @@
 import type { Operation } from '../contract/index.js';
 import { GatehouseError } from '../errors/gatehouse-error.js';
-import type { RequestContext } from '../gateway/request-context.js';
-import type { Stage } from '../gateway/stage.js';
+import type { BodyReader, LimitedRequest } from './request.js';
 import { refusalOf, refusedBy } from './answer.js';
-import { banRefusal, type BanList } from './bans.js';
+import { banRefusal, type BanList } from '../observe/bans.js';
 import { bodyPending, normaliseUsername, readBodyField } from './body-field.js';
 import type { ConcurrencyGuard } from './concurrency.js';
 import type { DeviceCookies } from './device-cookie.js';
@@ -20,7 +19,7 @@ import { KnownCallers } from './known-callers.js';
  * The id of the credential a request presents (an API key's id, a cached token's), found from
  * memory without verifying anything; null when it presents none or none known.
  */
-export type CredentialIdentifier = (ctx: RequestContext) => string | null;
+export type CredentialIdentifier = (ctx: LimitedRequest) => string | null;
 
 /** Addresses, and credentials per address, remembered as having authenticated (a day at most). */
 const TRUSTED_ADDRESSES = 10_000;
@@ -39,7 +38,7 @@ const PIPELINED_PAST_REFUSAL = new GatehouseError(
  * per address and per username. A flood or a credential-stuffing run is refused here without
  * a key-store lookup or a token verification.
  */
-export class PreAuthLimiter {
+export class PreAuthLimiter<R extends LimitedRequest = LimitedRequest> {
   readonly #plans: ReadonlyMap<Operation, PreAuthPlan>;
   readonly #rules: PreAuthRules;
   readonly #usernameRules: readonly Rule[];
@@ -47,7 +46,7 @@ export class PreAuthLimiter {
   readonly #loginRules: readonly Rule[];
   readonly #limiter: Limiter;
   readonly #concurrency: ConcurrencyGuard;
-  readonly #readBody: Stage['onRequest'];
+  readonly #readBody: BodyReader<R>;
   readonly #failureStatuses: ReadonlySet<number>;
   readonly #bans: BanList;
   readonly #trusted = new KnownCallers(TRUSTED_ADDRESSES, TRUSTED_PER_ADDRESS, TRUSTED_FOR_MS);
@@ -59,7 +58,7 @@ export class PreAuthLimiter {
     rules: PreAuthRules;
     limiter: Limiter;
     concurrency: ConcurrencyGuard;
-    readBody: Stage['onRequest'];
+    readBody: BodyReader<R>;
     failureStatuses: readonly number[];
     bans: BanList;
   }) {
@@ -97,7 +96,7 @@ export class PreAuthLimiter {
     this.#devices = devices;
   }
 
-  onRequest(ctx: RequestContext): void | Promise<void> {
+  onRequest(ctx: R): void | Promise<void> {
     if (arrivedOnClosingConnection(ctx)) throw PIPELINED_PAST_REFUSAL;
     const address = ctx.journey.clientAddress;
     const shed = this.#concurrency.admit(address);
@@ -121,7 +120,7 @@ export class PreAuthLimiter {
     return this.#afterAddress(ctx, plan, decision);
   }
 
-  #afterAddress(ctx: RequestContext, plan: PreAuthPlan, decision: Decision): void | Promise<void> {
+  #afterAddress(ctx: R, plan: PreAuthPlan, decision: Decision): void | Promise<void> {
     noteDecision(ctx, decision);
     const refusal = refusalOf(decision);
     if (refusal !== null && !this.#knownCaller(ctx, plan, decision)) {
@@ -139,7 +138,7 @@ export class PreAuthLimiter {
     return Promise.resolve(this.#readBody(ctx)).then(() => this.#checkUsername(ctx, field));
   }
 
-  #checkUsername(ctx: RequestContext, field: string): void | Promise<void> {
+  #checkUsername(ctx: R, field: string): void | Promise<void> {
     const username = normaliseUsername(readBodyField(ctx, field));
     if (username === '') return; // nothing to key on: the per-address login limits still held
     const key = boundedValue(username);
@@ -157,13 +156,13 @@ export class PreAuthLimiter {
     this.#enforceUsername(ctx, decision);
   }
 
-  #enforceUsername(ctx: RequestContext, decision: Decision): void {
+  #enforceUsername(ctx: LimitedRequest, decision: Decision): void {
     this.#noteLoginRefusal(ctx, decision);
     enforce(ctx, decision);
   }
 
   /** Refused by the failed-authentication limit alone, with a credential that authenticated from here before. */
-  #knownCaller(ctx: RequestContext, plan: PreAuthPlan, decision: Decision): boolean {
+  #knownCaller(ctx: LimitedRequest, plan: PreAuthPlan, decision: Decision): boolean {
     if (this.#identify === null || !refusedBy(decision, this.#rules.failedAuth)) return false;
     for (const rule of plan.addressRules) {
       if (rule !== this.#rules.failedAuth && refusedBy(decision, rule)) return false;
@@ -174,12 +173,12 @@ export class PreAuthLimiter {
   }
 
   /** A refusal by a login limit or backoff (not the flood or failed-authentication limits) is a failed login. */
-  #noteLoginRefusal(ctx: RequestContext, decision: Decision): void {
+  #noteLoginRefusal(ctx: LimitedRequest, decision: Decision): void {
     if (this.#loginRules.some((rule) => refusedBy(decision, rule))) ctx.limits!.loginRefused = true;
   }
 
   /** Counts failed authentications and login outcomes, and releases the concurrency slot. */
-  onComplete(ctx: RequestContext): void {
+  onComplete(ctx: LimitedRequest): void {
     const note = ctx.limits;
     if (note === null) return;
     const journey = ctx.journey;
@@ -211,13 +210,13 @@ export class PreAuthLimiter {
 }
 
 /** The refusal, held back a second when the address has not too many held already (tarpit.ts). */
-function slowRefusal(ctx: RequestContext, refusal: GatehouseError): Promise<never> {
+function slowRefusal(ctx: LimitedRequest, refusal: GatehouseError): Promise<never> {
   const held = holdRefusal(ctx, refusal);
   if (held !== null) return held;
   throw refusal;
 }
 
-function enforce(ctx: RequestContext, decision: Decision): void {
+function enforce(ctx: LimitedRequest, decision: Decision): void {
   noteDecision(ctx, decision);
   const refusal = refusalOf(decision);
   if (refusal !== null) throw refusal;

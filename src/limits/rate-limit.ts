@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Operation } from '../contract/index.js';
-import type { RequestContext } from '../gateway/request-context.js';
-import type { Stage } from '../gateway/stage.js';
+import type { BodyReader, LimitedRequest } from './request.js';
 import { delayOf, policyValue, rateLimitValue, refusalOf } from './answer.js';
 import { bodyPending } from './body-field.js';
 import { noteDecision } from './journey-note.js';
@@ -15,17 +14,17 @@ import type { OperationPlan } from './plan.js';
  * request over a `delay` policy waits for its turn instead (bounded per key by `maxDelay`, and
  * per process by `maxDelayed`).
  */
-export class RateLimiter {
+export class RateLimiter<R extends LimitedRequest = LimitedRequest> {
   readonly #plans: ReadonlyMap<Operation, OperationPlan>;
   readonly #limiter: Limiter;
-  readonly #readBody: Stage['onRequest'];
+  readonly #readBody: BodyReader<R>;
   readonly #maxDelayed: number;
   #delayed = 0;
 
   constructor(options: {
     plans: ReadonlyMap<Operation, OperationPlan>;
     limiter: Limiter;
-    readBody: Stage['onRequest'];
+    readBody: BodyReader<R>;
     maxDelayed: number;
   }) {
     this.#plans = options.plans;
@@ -39,7 +38,7 @@ export class RateLimiter {
     return this.#delayed;
   }
 
-  onRequest(ctx: RequestContext): void | Promise<void> {
+  onRequest(ctx: R): void | Promise<void> {
     const plan = this.#plans.get(ctx.route!.operation);
     if (plan === undefined) return;
     if (plan.needsBody && bodyPending(ctx)) {
@@ -48,7 +47,7 @@ export class RateLimiter {
     return this.#decide(ctx, plan);
   }
 
-  #decide(ctx: RequestContext, plan: OperationPlan): void | Promise<void> {
+  #decide(ctx: LimitedRequest, plan: OperationPlan): void | Promise<void> {
     const rules = this.#delayed >= this.#maxDelayed ? plan.rejectRules : plan.rules;
     const keys = new Array<string>(plan.keys.length);
     for (let i = 0; i < keys.length; i += 1) keys[i] = plan.keys[i]!(ctx);
@@ -57,7 +56,7 @@ export class RateLimiter {
     return this.#apply(ctx, plan, decision);
   }
 
-  #apply(ctx: RequestContext, plan: OperationPlan, decision: Decision): void | Promise<void> {
+  #apply(ctx: LimitedRequest, plan: OperationPlan, decision: Decision): void | Promise<void> {
     noteDecision(ctx, decision);
     const refusal = refusalOf(decision);
     if (refusal !== null) throw refusal;
@@ -78,7 +77,7 @@ export class RateLimiter {
   };
 }
 
-function addHeaders(ctx: RequestContext, policy: string, value: string): void {
+function addHeaders(ctx: LimitedRequest, policy: string, value: string): void {
   const headers = (ctx.responseHeaders ??= []);
   headers.push('ratelimit-policy', policy);
   if (value !== '') headers.push('ratelimit', value);

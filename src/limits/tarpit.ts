@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { GatehouseError } from '../errors/gatehouse-error.js';
-import type { RequestContext } from '../gateway/request-context.js';
+import type { LimitedRequest } from './request.js';
 
 /**
  * Load shedding at the source, two ways.
@@ -30,7 +30,7 @@ const CLOSING = -1;
 const refusedAt = new WeakMap<Socket, number>();
 const heldPerAddress = new Map<string, number>();
 
-export function refuseOnConnection(ctx: RequestContext, refusal: GatehouseError): GatehouseError {
+export function refuseOnConnection(ctx: LimitedRequest, refusal: GatehouseError): GatehouseError {
   const socket = ctx.req.socket;
   const now = performance.now();
   const last = refusedAt.get(socket);
@@ -44,7 +44,7 @@ export function refuseOnConnection(ctx: RequestContext, refusal: GatehouseError)
 }
 
 /** A request that arrived on a connection being closed after a refusal: drop the connection now. */
-export function arrivedOnClosingConnection(ctx: RequestContext): boolean {
+export function arrivedOnClosingConnection(ctx: LimitedRequest): boolean {
   const socket = ctx.req.socket;
   if (refusedAt.get(socket) !== CLOSING) return false;
   socket.destroy();
@@ -52,7 +52,7 @@ export function arrivedOnClosingConnection(ctx: RequestContext): boolean {
 }
 
 /** The refusal, delivered a second from now; null when this address already has its share held. */
-export function holdRefusal(ctx: RequestContext, refusal: GatehouseError): Promise<never> | null {
+export function holdRefusal(ctx: LimitedRequest, refusal: GatehouseError): Promise<never> | null {
   const address = ctx.journey.clientAddress;
   const held = heldPerAddress.get(address) ?? 0;
   if (held >= MAX_HELD_PER_ADDRESS) return null;

@@ -1,4 +1,4 @@
-import type { BanKind } from '../limits/bans.js';
+import type { BanKind } from './bans.js';
 import type { DetectorConfig, DetectorsConfig } from '../config/types.js';
 import type { JourneyRecord } from './journey.js';
 import { CountWindows, DistinctWindows } from './windows.js';

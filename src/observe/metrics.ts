@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { errorCatalogue, THREATS, type ErrorCode, type Threat } from '../errors/catalogue.js';
-import type { BanList } from '../limits/bans.js';
+import type { BanList } from './bans.js';
 import type { SecurityEvent } from './events.js';
 import type { JourneyRecord } from './journey.js';
 import {

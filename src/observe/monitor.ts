@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { MonitoringConfig } from '../config/types.js';
 import { errorCatalogue, THREATS, type ErrorCode, type Threat } from '../errors/catalogue.js';
-import type { Ban, BanKind, BanList } from '../limits/bans.js';
+import type { Ban, BanKind, BanList } from './bans.js';
 import { AlertSender } from './alerts.js';
 import { Detectors, type Detection, type LoginOutcome } from './detectors.js';
 import {

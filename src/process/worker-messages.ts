@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import type { Ban } from '../limits/bans.js';
+import type { Ban } from '../observe/bans.js';
 import type { SecurityEvent } from '../observe/events.js';
 
 /**

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { WholeGateway } from '../admin/routes.js';
 import type { Gateway } from '../gateway/gateway.js';
-import { BanList, type Ban } from '../limits/bans.js';
+import { BanList, type Ban } from '../observe/bans.js';
 import type { SecurityEvent } from '../observe/events.js';
 import type { JourneyRecord } from '../observe/journey.js';
 import type { SummaryCounts } from '../observe/monitor.js';

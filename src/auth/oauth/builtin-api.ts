@@ -1,29 +1,49 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { TokenEndpointConfig } from '../../config/types.js';
-import { compileApi, type CompiledApi } from '../../contract/index.js';
-import type { RequestContext } from '../../gateway/request-context.js';
-import type { UpstreamTarget } from '../../gateway/upstream.js';
+import { compileApi, type CompiledApi, type RouteMatch } from '../../contract/index.js';
+import type { Principal } from '../principal.js';
 import type { SigningKeyRing } from '../signing/signing-keys.js';
-import { BUILTIN_API_NAME, builtinApiConfig, builtinDocument, TOKEN_OPERATION } from './builtin-document.js';
-import { InProcessPool } from './in-process-pool.js';
+import { builtinApiConfig, builtinDocument, TOKEN_OPERATION } from './builtin-document.js';
 import type { TokenAnswer, TokenIssuer } from './token-issuer.js';
 
 export { BUILTIN_API_NAME } from './builtin-document.js';
+
+/** What the endpoint reads of a token request it was handed: the gateway's request context is one. */
+export interface TokenRequest {
+  readonly id: string;
+  readonly route: RouteMatch | null;
+  readonly principal: Principal | null;
+  readonly req: { readonly headers: IncomingHttpHeaders };
+  /** Read by the body stage after the request was admitted, before it is answered. */
+  readonly body: Buffer | null;
+  /** Where the operator-facing reason of a refused token request goes. */
+  readonly journey: { reason: string | null };
+}
+
+/** An answer made in-process: status, JSON body and its Cache-Control. */
+export interface LocalAnswer {
+  readonly status: number;
+  readonly body: string;
+  readonly cache: string;
+}
 
 /**
  * The gateway's own endpoints — the OAuth2 token endpoint (RFC 6749 §3.2) and its JWK Set —
  * served as a built-in API: an OpenAPI document compiled into the same route table, so every
  * stage applies to them as to any API (pre-authentication limits on the token endpoint, client
- * authentication by the authenticate stage, validation), and an in-process "upstream" answers
- * in place of a network hop. A token request reaches the issuer with the context the
- * authenticate stage established (`admit`), never with the client's credential.
+ * authentication by the authenticate stage, validation), and `answer` answers in place of a
+ * network hop (the gateway wraps it as an in-process upstream). A token request reaches the
+ * issuer with the context the authenticate stage established (`admit`), never with the client's
+ * credential.
  */
 export interface BuiltinApi {
   readonly api: CompiledApi;
-  readonly target: UpstreamTarget;
+  /** Answers a request forwarded to the built-in API, found by its request id. */
+  answer(method: string, requestId: string): LocalAnswer;
   /** Hands an authorized token request to the endpoint (called by the authorize stage). */
-  admit(ctx: RequestContext): void;
+  admit(request: TokenRequest): void;
   /** Drops a request that was admitted but not forwarded (refused by a later stage). */
-  forget(ctx: RequestContext): void;
+  forget(request: TokenRequest): void;
 }
 
 export function createBuiltinApi(
@@ -32,36 +52,30 @@ export function createBuiltinApi(
   issuer: TokenIssuer,
 ): BuiltinApi {
   const api = compileApi(builtinApiConfig(config), builtinDocument(config.apiKeyHeader));
-  const admitted = new Map<string, RequestContext>();
-  const pool = new InProcessPool((options) => {
-    if (options.method === 'GET') return { status: 200, body: ring.jwksJson, cache: 'public, max-age=60' };
-    const ctx = admitted.get(requestIdOf(options.headers));
-    if (ctx === undefined || ctx.principal === null) {
-      return { status: 500, body: '{"error":"server_error"}', cache: 'no-store' };
-    }
-    admitted.delete(ctx.id);
-    const answer: TokenAnswer = issuer.issue(
-      ctx.principal,
-      ctx.req.headers['content-type'],
-      ctx.body,
-      Date.now(),
-    );
-    if (answer.reason !== null) ctx.journey.reason = answer.reason;
-    return { status: answer.status, body: answer.body, cache: 'no-store' };
-  });
+  const admitted = new Map<string, TokenRequest>();
   return {
     api,
-    target: { apiName: BUILTIN_API_NAME, pool, pathPrefix: '', basePathLength: 0, maxResponseBytes: 65_536 },
-    admit(ctx) {
-      if (ctx.route!.operation.operationId === TOKEN_OPERATION) admitted.set(ctx.id, ctx);
+    answer(method, requestId) {
+      if (method === 'GET') return { status: 200, body: ring.jwksJson, cache: 'public, max-age=60' };
+      const request = admitted.get(requestId);
+      if (request === undefined || request.principal === null) {
+        return { status: 500, body: '{"error":"server_error"}', cache: 'no-store' };
+      }
+      admitted.delete(requestId);
+      const answer: TokenAnswer = issuer.issue(
+        request.principal,
+        request.req.headers['content-type'],
+        request.body,
+        Date.now(),
+      );
+      if (answer.reason !== null) request.journey.reason = answer.reason;
+      return { status: answer.status, body: answer.body, cache: 'no-store' };
     },
-    forget(ctx) {
-      admitted.delete(ctx.id);
+    admit(request) {
+      if (request.route!.operation.operationId === TOKEN_OPERATION) admitted.set(request.id, request);
+    },
+    forget(request) {
+      admitted.delete(request.id);
     },
   };
-}
-
-function requestIdOf(headers: readonly string[]): string {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'x-request-id') return headers[i + 1]!;
-  return '';
 }

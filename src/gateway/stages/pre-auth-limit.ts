@@ -8,7 +8,7 @@ import type { Stage } from '../stage.js';
  * src/limits. Its onComplete counts failed authentications and login outcomes and releases the
  * request's concurrency slot.
  */
-export function createPreAuthLimitStage(limiter: PreAuthLimiter): Stage {
+export function createPreAuthLimitStage(limiter: PreAuthLimiter<RequestContext>): Stage {
   return {
     name: 'pre-auth-limit',
     onRequest: function limitBeforeAuthentication(ctx: RequestContext): void | Promise<void> {

@@ -1,4 +1,4 @@
-import type { BanList } from '../../limits/bans.js';
+import type { BanList } from '../../observe/bans.js';
 import type { RateLimiter } from '../../limits/rate-limit.js';
 import type { RequestContext } from '../request-context.js';
 import type { Stage } from '../stage.js';
@@ -10,7 +10,7 @@ import { refuseIfBanned } from './ban.js';
  * body is read; see src/limits. A limit refusal is a 429 with Retry-After and the RateLimit
  * headers, decided before any upstream work.
  */
-export function createRateLimitStage(limiter: RateLimiter, bans: BanList): Stage {
+export function createRateLimitStage(limiter: RateLimiter<RequestContext>, bans: BanList): Stage {
   return {
     name: 'rate-limit',
     onRequest: function applyRateLimits(ctx: RequestContext): void | Promise<void> {

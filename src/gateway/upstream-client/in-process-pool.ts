@@ -1,21 +1,10 @@
-import type {
-  PoolStats,
-  UpstreamDispatcher,
-  UpstreamHandler,
-  UpstreamRequest,
-} from '../../gateway/upstream-client/types.js';
-
-/** An answer made in-process: status, JSON body and its Cache-Control. */
-export interface LocalAnswer {
-  readonly status: number;
-  readonly body: string;
-  readonly cache: string;
-}
+import type { LocalAnswer } from '../../auth/oauth/builtin-api.js';
+import type { PoolStats, UpstreamDispatcher, UpstreamHandler, UpstreamRequest } from './types.js';
 
 /**
  * An upstream that never opens a connection: each request is answered in-process, through the
  * same handler calls a network answer makes, so the forward and respond stages treat the
- * built-in API like any upstream.
+ * built-in API (src/auth/oauth/builtin-api.ts) like any upstream.
  */
 export class InProcessPool implements UpstreamDispatcher {
   readonly #answer: (request: UpstreamRequest) => LocalAnswer;

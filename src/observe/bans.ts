@@ -19,7 +19,7 @@ export interface Ban {
   readonly expiresAt: number;
 }
 
-/** Told of every ban set or lifted here, so other processes (src/limits/ban-sync.ts) learn of it. */
+/** Told of every ban set or lifted here, so other processes (src/observe/ban-sync.ts) learn of it. */
 export interface BanListener {
   set(ban: Ban): void;
   lifted(ban: Ban): void;
