@@ -57,12 +57,12 @@ export function sendProblem(ctx: RequestContext, err: GatehouseError): void {
   ctx.journey.code = err.code;
   ctx.journey.reason = err.detail;
   const res = ctx.res;
-  if (ctx.answered || res.headersSent) {
+  if (ctx.responseStarted || res.headersSent) {
     // The upstream's answer already started: the only honest move left is to cut the connection.
     res.destroy();
     return;
   }
-  ctx.answered = true;
+  ctx.responseStarted = true;
   // A body we did not read could be large, or crafted to be taken as the next request: close.
   // So does a request whose framing or target another server could read otherwise (a repeated
   // Host, an unknown coding, a traversal): what follows it on the connection is not trusted.

@@ -12,6 +12,7 @@ import { createLimits, type Limits } from '../limits/limits.js';
 import type { CredentialIdentifier } from '../limits/pre-auth.js';
 import type { DevCertificates } from '../tls/dev-certs.js';
 import { Pipeline } from './pipeline.js';
+import { compileResponseChecks } from './response-checks.js';
 import type { RequestContext } from './request-context.js';
 import { createAuthenticateStage } from './stages/authenticate.js';
 import { createAuthorizeStage } from './stages/authorize.js';
@@ -74,6 +75,10 @@ export async function buildRuntime(
     const contracts = await compileContractsInSlices(apis, contractOptionsOf(config));
     limits.preAuth.trustKnownCredentials(credentialIdentifier(auth, apiKeyHeadersOf(auth, config)));
     limits.preAuth.recogniseDevices(devices);
+    const preAuth = limits.preAuth;
+    const checks = compileResponseChecks(contracts, auth.policies, (operation) =>
+      preAuth.readsLoginResponse(operation),
+    );
     const targets = new Map<string, UpstreamTarget>();
     for (const api of config.apis) targets.set(api.name, createUpstreamTarget(api, devCerts));
     if (auth.builtin !== null) targets.set(BUILTIN_API_NAME, createBuiltinTarget(auth.builtin));
@@ -89,7 +94,7 @@ export async function buildRuntime(
       createAuthorizeStage(auth),
       createBodyStage(config.limits),
       createValidateStage(contracts),
-      createForwardStage(targets),
+      createForwardStage(targets, checks),
     ]);
     const loginFailureStatuses = new Set(config.preAuthLimit.login.failureStatuses);
     return { config, pipeline, targets, apis, limits, auth, loginFailureStatuses };

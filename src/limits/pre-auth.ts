@@ -96,6 +96,12 @@ export class PreAuthLimiter<R extends LimitedRequest = LimitedRequest> {
     this.#devices = devices;
   }
 
+  /** Whether the operation's login tests (x-gatehouse-login failedWhen) read its response's JSON. */
+  readsLoginResponse(operation: Operation): boolean {
+    const login = this.#plans.get(operation)?.login;
+    return login != null && login.failedWhen.length > 0;
+  }
+
   onRequest(ctx: R): void | Promise<void> {
     if (arrivedOnClosingConnection(ctx)) throw PIPELINED_PAST_REFUSAL;
     const address = ctx.journey.clientAddress;

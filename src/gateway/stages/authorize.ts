@@ -32,8 +32,6 @@ export function createAuthorizeStage(auth: AuthRuntime): Stage {
       if (policy.access !== null) {
         const unmet = unmetRequirement(policy.access, principal, ctx.route!, ctx.req.headers);
         if (unmet !== null) throw new GatehouseError('GH_AUTH_FORBIDDEN', unmet);
-        const onAnswer = policy.access.responseConditions;
-        if (onAnswer.length > 0) ctx.answerConditions = onAnswer;
       }
       if (builtin !== null && policy.audience === BUILTIN_API_NAME) builtin.admit(ctx);
       else if (assertions !== null) {

@@ -1,7 +1,9 @@
 import { GatehouseError } from '../../errors/gatehouse-error.js';
 import { DEVICE_COOKIE } from '../../limits/device-cookie.js';
+import type { Operation } from '../../contract/index.js';
 import type { FrontRequest } from '../front/request.js';
 import type { RequestContext } from '../request-context.js';
+import type { ResponseChecks } from '../response-checks.js';
 import type { Stage } from '../stage.js';
 import type { UpstreamTarget } from '../upstream.js';
 import { UpstreamExchange } from './respond.js';
@@ -31,7 +33,10 @@ const DROPPED_REQUEST_HEADERS = new Set([
   'x-request-id',
 ]);
 
-export function createForwardStage(targets: ReadonlyMap<string, UpstreamTarget>): Stage {
+export function createForwardStage(
+  targets: ReadonlyMap<string, UpstreamTarget>,
+  checks: ReadonlyMap<Operation, ResponseChecks>,
+): Stage {
   return {
     name: 'forward',
     onRequest: function forwardToUpstream(ctx: RequestContext): void {
@@ -39,10 +44,12 @@ export function createForwardStage(targets: ReadonlyMap<string, UpstreamTarget>)
       const target = targets.get(route.operation.apiName);
       if (target === undefined)
         throw new GatehouseError('GH_INTERNAL', `no upstream for api ${route.operation.apiName}`);
+      const check = checks.get(route.operation);
+      if (check === undefined)
+        throw new GatehouseError('GH_INTERNAL', `no response checks for ${route.operation.template}`);
       const path = route.path.slice(target.basePathLength);
-      const exchange = new UpstreamExchange(ctx, target);
+      const exchange = new UpstreamExchange(ctx, target, check);
       ctx.upstream = exchange;
-      ctx.forwardedAt = performance.now();
       target.pool.dispatch(
         {
           path:
@@ -53,6 +60,7 @@ export function createForwardStage(targets: ReadonlyMap<string, UpstreamTarget>)
             ctx.id,
             ctx.journey.clientAddress,
             ctx.upstreamHeaderDrops,
+            check.requestDrops,
             ctx.upstreamHeaderExtras,
           ),
           body: ctx.body,
@@ -87,13 +95,15 @@ function withoutGatewayCookies(value: string): string {
 /**
  * The client's headers minus hop-by-hop ones, plus what the gateway vouches for. `drop` and
  * `extra` come from the auth stages: the client's credentials are not passed on, the identity
- * assertion is (RequestContext.upstreamHeaderDrops / upstreamHeaderExtras).
+ * assertion is (RequestContext.upstreamHeaderDrops / upstreamHeaderExtras). `dropForResponse`
+ * keeps the response readable where it is checked (ResponseChecks.requestDrops).
  */
 export function upstreamRequestHeaders(
   req: FrontRequest,
   requestId: string,
   clientAddress: string,
   drop: ReadonlySet<string> | null = null,
+  dropForResponse: ReadonlySet<string> | null = null,
   extra: readonly string[] | null = null,
 ): string[] {
   const raw = req.rawHeaders;
@@ -103,6 +113,7 @@ export function upstreamRequestHeaders(
     const name = raw[i]!.toLowerCase();
     if (DROPPED_REQUEST_HEADERS.has(name)) continue;
     if (drop !== null && drop.has(name)) continue;
+    if (dropForResponse !== null && dropForResponse.has(name)) continue;
     if (connectionTokens !== undefined && listsToken(connectionTokens, name)) continue;
     const value = raw[i + 1]!;
     if (name === 'cookie' && value.includes(GATEWAY_COOKIE_PREFIX)) {

@@ -22,8 +22,8 @@ export function recordJourney(
   access: boolean,
   loginFailureStatuses: ReadonlySet<number>,
 ): void {
-  if (ctx.finished) return;
-  ctx.finished = true;
+  if (ctx.recorded) return;
+  ctx.recorded = true;
   const journey = ctx.journey;
   journey.status = ctx.res.finished ? ctx.res.statusCode : CLIENT_CLOSED;
   journey.durationMs = Math.round((performance.now() - ctx.startedAt) * 1000) / 1000;

@@ -5,6 +5,7 @@ import { answerFailsLogin } from '../../limits/extension.js';
 import { loginDeviceCookie } from '../../limits/note.js';
 import { GatehouseError } from '../../errors/gatehouse-error.js';
 import type { RequestContext } from '../request-context.js';
+import type { ResponseChecks } from '../response-checks.js';
 import { securityPreamble, sendProblem } from '../problems.js';
 import type { UpstreamTarget } from '../upstream.js';
 import { listsToken } from '../headers.js';
@@ -54,6 +55,9 @@ const SINGLE_WRITE_MAX_BYTES = 16_384;
 export class UpstreamExchange implements UpstreamHandler {
   readonly #ctx: RequestContext;
   readonly #maxBytes: number;
+  readonly #checks: ResponseChecks;
+  /** performance.now() when the request was handed to the upstream client. */
+  readonly #forwardedAt = performance.now();
   #abort: ((reason: Error) => void) | null = null;
   #status = 0;
   #headers: string[] | null = null;
@@ -72,9 +76,10 @@ export class UpstreamExchange implements UpstreamHandler {
   #encoded = false;
   #held: Buffer[] | null = null;
 
-  constructor(ctx: RequestContext, target: UpstreamTarget) {
+  constructor(ctx: RequestContext, target: UpstreamTarget, checks: ResponseChecks) {
     this.#ctx = ctx;
     this.#maxBytes = target.maxResponseBytes;
+    this.#checks = checks;
   }
 
   /** The client went away: stop the upstream work too. */
@@ -91,7 +96,7 @@ export class UpstreamExchange implements UpstreamHandler {
   onHeaders(status: number, rawHeaders: readonly string[], resume: () => void): boolean {
     if (status < 200) return true;
     const ctx = this.#ctx;
-    ctx.journey.upstreamMs = Math.round((performance.now() - ctx.forwardedAt) * 1000) / 1000;
+    ctx.journey.upstreamMs = Math.round((performance.now() - this.#forwardedAt) * 1000) / 1000;
     const note = ctx.limits;
     if (note !== null && note.loginAddressKey !== null) note.loginAnswerStatus = status;
     if (status >= 500) {
@@ -100,7 +105,7 @@ export class UpstreamExchange implements UpstreamHandler {
       this.#replace(new GatehouseError('GH_UPSTREAM_BAD_RESPONSE', `upstream answered ${status}`));
       return true;
     }
-    if (ctx.answerConditions !== null) {
+    if (this.#checks.ownerConditions !== null) {
       // Where ownership is checked on the answer, "not yours", "missing", "forbidden" and any
       // other status that could tell them apart (a redirect, a 409, a 410) read the same.
       if (status >= 300) {
@@ -110,9 +115,9 @@ export class UpstreamExchange implements UpstreamHandler {
       if (status < 300) this.#inspected = true;
     }
     if (note !== null && note.loginFailedWhen !== null && status < 300) this.#inspected = true;
-    const contract = ctx.responseContract;
+    const contract = this.#checks.contract;
     // RFC 9111 §5.2.2.5: an answer given for credentials is never stored by any cache.
-    const noStore = ctx.principal !== null || (contract !== null && contract.noStore);
+    const noStore = ctx.principal !== null || contract.noStore;
     const headers: string[] = [];
     // Only the upstream's own headers may be named by its Connection header (RFC 9110 §7.6.1):
     // the gateway's security headers, no-store and limit headers are never the upstream's to drop.
@@ -138,14 +143,12 @@ export class UpstreamExchange implements UpstreamHandler {
       else if (noStore && name === 'cache-control') continue;
       if (!DROPPED_RESPONSE_HEADERS.has(name)) headers.push(name, value);
     }
-    if (contract !== null) {
-      const decision = contract.decide(status, ctx.req.method, contentType, contentEncoding);
-      if (typeof decision === 'string') {
-        this.#replace(new GatehouseError('GH_UPSTREAM_CONTRACT_VIOLATION', decision));
-        return true;
-      }
-      this.#checked = decision;
+    const decision = contract.decide(status, ctx.req.method, contentType, contentEncoding);
+    if (typeof decision === 'string') {
+      this.#replace(new GatehouseError('GH_UPSTREAM_CONTRACT_VIOLATION', decision));
+      return true;
     }
+    this.#checked = decision;
     // A compressed answer cannot be read here: owner conditions then fail closed.
     this.#encoded = contentEncoding !== undefined && contentEncoding.toLowerCase() !== 'identity';
     if (noStore) headers.push('cache-control', 'no-store');
@@ -218,8 +221,8 @@ export class UpstreamExchange implements UpstreamHandler {
       ctx.res.end();
       return;
     }
-    if (ctx.answered) return;
-    ctx.answered = true;
+    if (ctx.responseStarted) return;
+    ctx.responseStarted = true;
     ctx.journey.decidedBy = 'respond';
     const headers = this.#headers!;
     const pending = this.#pending;
@@ -246,17 +249,17 @@ export class UpstreamExchange implements UpstreamHandler {
    */
   #completeChecked(): void {
     const ctx = this.#ctx;
-    if (ctx.answered) return;
+    if (ctx.responseStarted) return;
     const raw = this.#heldBody();
     const removed: string[] = [];
-    const checked = checkResponseBody(this.#checked!, ctx.responseContract!.mode, raw, removed);
+    const checked = checkResponseBody(this.#checked!, this.#checks.contract.mode, raw, removed);
     if (checked.violation !== null) {
       this.#replace(new GatehouseError('GH_UPSTREAM_CONTRACT_VIOLATION', checked.violation));
       sendProblem(ctx, this.#replacedBy!);
       return;
     }
     if (removed.length > 0) ctx.journey.contract = removed.map(describeRemoval);
-    ctx.answered = true;
+    ctx.responseStarted = true;
     ctx.journey.decidedBy = 'respond';
     const headers = this.#headers!;
     const body = checked.body!;
@@ -297,7 +300,7 @@ export class UpstreamExchange implements UpstreamHandler {
       const device = loginDeviceCookie(note);
       if (device !== null) this.#headers!.push('set-cookie', device);
     }
-    const conditions = ctx.answerConditions;
+    const conditions = this.#checks.ownerConditions;
     if (conditions === null || ctx.principal === null) return true;
     const unmet = unmetResponseCondition(conditions, ctx.principal, answer);
     if (unmet === null) return true;
@@ -315,7 +318,7 @@ export class UpstreamExchange implements UpstreamHandler {
   #startStreaming(): void {
     const ctx = this.#ctx;
     this.#streaming = true;
-    ctx.answered = true;
+    ctx.responseStarted = true;
     ctx.journey.decidedBy = 'respond';
     ctx.res.writeHead(this.#status, this.#headers!, securityPreamble(ctx.id));
     ctx.res.write(this.#pending!);
