@@ -4,7 +4,7 @@
 //    Reported: the gateway's RSS over the attack (it grew ~9 MB/s without bound before).
 // 2. Slot holding: one address opens connections and sends its headers slowly, while honest
 //    clients from another address (::1) each make one request on a new connection.
-//    Reported: how many honest requests got their answer (5 of 42 before).
+//    Reported: how many honest requests got their response (5 of 42 before).
 // Gatehouse runs as `gatehouse start` (dist/) in front of a plain upstream on loopback.
 // Usage: npm run build && node bench/front-door.mjs [--seconds 10] [--slow 6] [--holders 500]
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -110,7 +110,7 @@ async function slotHolders(holders, honest) {
     held.push(socket);
   }
   await sleep(1000);
-  let answered = 0;
+  let responded = 0;
   await Promise.all(
     Array.from({ length: honest }, async () => {
       try {
@@ -123,7 +123,7 @@ async function slotHolders(holders, honest) {
           socket.on('error', () => resolve(data));
           setTimeout(() => socket.destroy(), 5000);
         });
-        if (text.startsWith('HTTP/1.1 200')) answered += 1;
+        if (text.startsWith('HTTP/1.1 200')) responded += 1;
       } catch {
         /* refused: not answered */
       }
@@ -133,7 +133,7 @@ async function slotHolders(holders, honest) {
   for (const socket of held) socket.destroy();
   console.log(
     `slot holding: ${holders} slow connections from 127.0.0.1 (${open_} still open after), ${honest} honest requests ` +
-      `from ::1 on new connections: ${answered} of ${honest} answered`,
+      `from ::1 on new connections: ${responded} of ${honest} answered`,
   );
 }
 

@@ -93,25 +93,25 @@ async function run(label, scanners) {
   const scanAgent = new https.Agent({ keepAlive: true, maxSockets: Math.max(1, scanners) });
   const callerAgent = new https.Agent({ keepAlive: true, maxSockets: keys.length });
   const scanned = [];
-  const answered = [];
+  const responded = [];
   const scan = Array.from({ length: scanners }, async () => {
     while (performance.now() < until) scanned.push((await call(scanAgent, generateApiKey('live'))).status);
   });
   const callers = keys.map(async (key) => {
     while (performance.now() < until) {
       const next = performance.now() + 100;
-      answered.push(await call(callerAgent, key));
+      responded.push(await call(callerAgent, key));
       await sleep(Math.max(0, next - performance.now()));
     }
   });
   await Promise.all([...scan, ...callers]);
   scanAgent.destroy();
   callerAgent.destroy();
-  const ok = answered.filter((a) => a.status === 200).length;
-  const ms = answered.map((a) => a.ms).sort((a, b) => a - b);
+  const ok = responded.filter((a) => a.status === 200).length;
+  const ms = responded.map((a) => a.ms).sort((a, b) => a - b);
   console.log(
-    `${label}: valid callers ${ok} of ${answered.length} answered 200 (${((100 * ok) / answered.length).toFixed(1)}%), ` +
-      `p50 ${quantile(ms, 0.5).toFixed(1)} ms, p99 ${quantile(ms, 0.99).toFixed(1)} ms, statuses ${JSON.stringify(tally(answered.map((a) => a.status)))}` +
+    `${label}: valid callers ${ok} of ${responded.length} answered 200 (${((100 * ok) / responded.length).toFixed(1)}%), ` +
+      `p50 ${quantile(ms, 0.5).toFixed(1)} ms, p99 ${quantile(ms, 0.99).toFixed(1)} ms, statuses ${JSON.stringify(tally(responded.map((a) => a.status)))}` +
       (scanners > 0
         ? `; scanner ${scanned.length} requests on ${scanners} connections (${(scanned.length / SECONDS).toFixed(0)}/s), statuses ${JSON.stringify(tally(scanned))}`
         : ''),

@@ -167,7 +167,7 @@ async function sharedLimiter(dir, url, timeoutMs, keyPrefix) {
 
 /**
  * Decisions at a fixed rate for `seconds`, each after `workUs` of work, as a server takes them:
- * those due are taken, then the event loop turns (answers are read) before the next ones. They
+ * those due are taken, then the event loop turns (responses are read) before the next ones. They
  * go to the variants in turn, so every variant meets the same load at the same moments.
  */
 async function decideUnderLoad(variants, rate, seconds, workUs) {

@@ -104,7 +104,7 @@ function spread(rs, key, digits) {
 }
 
 /** Whether Redis answers PING at REDIS_URL (target r needs it). */
-function redisAnswers(url) {
+function redisReplies(url) {
   const { hostname, port } = new URL(url);
   return new Promise((resolve) => {
     const socket = net.connect({ host: hostname, port: Number(port || 6379) });
@@ -119,7 +119,10 @@ function redisAnswers(url) {
 /** The pid of the redis-server on this machine (the one REDIS_URL names, when it is local), or null. */
 function redisServerPid() {
   const port = new URL(redisUrl()).port || '6379';
-  const found = spawnSync('pgrep', ['-f', `redis-server .*:${port}`]).stdout.toString().trim().split('\n')[0];
+  const found = spawnSync('pgrep', ['-f', `redis-server .*:${port}`])
+    .stdout.toString()
+    .trim()
+    .split('\n')[0];
   return found ? Number(found) : null;
 }
 
@@ -131,7 +134,13 @@ async function preflight() {
     (n) => Number.isInteger(n) && n > 0,
   );
   const known = only.every((t) => NAMES[t]) && ['key', 'jwt', 'none'].includes(opt.auth);
-  if (!known || !positive || !(warmup >= 0) || !['memory', 'none'].includes(opt.limiter) || !(startUpRuns >= 0)) {
+  if (
+    !known ||
+    !positive ||
+    !(warmup >= 0) ||
+    !['memory', 'none'].includes(opt.limiter) ||
+    !(startUpRuns >= 0)
+  ) {
     console.error(usage);
     process.exit(2);
   }
@@ -153,10 +162,12 @@ async function preflight() {
     }
   }
   if (only.some((t) => gatehouses.includes(t)) && !existsSync(CLI)) {
-    console.error(`${CLI} is missing: run \`npm run build\` first (or leave the Gatehouse targets out: --only a,b,d)`);
+    console.error(
+      `${CLI} is missing: run \`npm run build\` first (or leave the Gatehouse targets out: --only a,b,d)`,
+    );
     process.exit(1);
   }
-  if (only.includes('r') && !(await redisAnswers(redisUrl()))) {
+  if (only.includes('r') && !(await redisReplies(redisUrl()))) {
     console.error(`target r needs Redis at ${redisUrl()} (set REDIS_URL), or leave it out: --only a,b,c,d,j`);
     process.exit(1);
   }
@@ -229,7 +240,11 @@ async function startTargets(tmp) {
     };
   for (const t of ['b', 'd', ...gatehouses].filter((x) => targets[x]))
     if (t === 'j' || (peersChecked && (gatehouses.includes(t) || peerKeys)))
-      await expectChecked(NAMES[t], targets[t].port, (targets[t].headerSets ?? [{ 'x-api-key': peerKeys[0].key }])[0]);
+      await expectChecked(
+        NAMES[t],
+        targets[t].port,
+        (targets[t].headerSets ?? [{ 'x-api-key': peerKeys[0].key }])[0],
+      );
   headerSets ??= peerKeys?.map(({ key }) => ({ 'x-api-key': key })) ?? [{}];
   for (const t of ['b', 'd']) if (targets[t] && peersChecked && !peerKeys) NAMES[t] += ' (NO key check)';
   return { upstream, targets, headerSets };
@@ -484,7 +499,12 @@ async function rssAfterMillion(target, script, peakRps) {
     `\ngatehouse RSS after ${target.served} requests served: ${fmt(after, 1)} MB ` +
       `(${fmt(before, 1)} MB after the rounds' ${servedBefore})`,
   );
-  return { requests: target.served, rssMb: after, rssMbAfterRounds: before, requestsAfterRounds: servedBefore };
+  return {
+    requests: target.served,
+    rssMb: after,
+    rssMbAfterRounds: before,
+    requestsAfterRounds: servedBefore,
+  };
 }
 
 /** bench/start-up.mjs in a child process, after every target has stopped: its report, as text. */
@@ -499,7 +519,8 @@ async function startUpTimes() {
 function headline({ summary, ratios, costs, halfLoad, million }) {
   if (!summary.c) return;
   const lines = [];
-  const ratio = (key) => (ratios[key]?.comparable ? `${fmt(ratios[key].reqPerCpuSecond, 2)}×` : 'not comparable');
+  const ratio = (key) =>
+    ratios[key]?.comparable ? `${fmt(ratios[key].reqPerCpuSecond, 2)}×` : 'not comparable';
   const what =
     opt.auth === 'key'
       ? `${keyCount} API keys, per-principal rate limit (${opt.limiter}), path validation, response contract, identity assertion, access log`
@@ -518,7 +539,9 @@ function headline({ summary, ratios, costs, halfLoad, million }) {
     const withStore = store
       ? `; with redis-server's own CPU (${fmt(store.median, 1)} µs/request): ${pct((summary.r.cpuUsPerReq.median + store.median) / summary.c.cpuUsPerReq.median)}`
       : '';
-    lines.push(`  ${what}: ${pct(cost.medianRatio)} CPU per request, ${fmt(ratios[`${t}/c`].rps, 2)}× req/s${withStore}`);
+    lines.push(
+      `  ${what}: ${pct(cost.medianRatio)} CPU per request, ${fmt(ratios[`${t}/c`].rps, 2)}× req/s${withStore}`,
+    );
   }
   if (halfLoad) lines.push(`  p99 at half of peak (open loop): ${fmt(halfLoad.p99Ms, 2)} ms`);
   if (million) lines.push(`  RSS after ${million.requests} requests: ${fmt(million.rssMb, 1)} MB`);
@@ -537,7 +560,10 @@ async function main() {
     target.served = 0;
     const sets = target.headerSets ?? headerSets;
     scripts[t] = Object.fromEntries(
-      scenarios.map((x) => [x, writeScenarioLuaScript(tmp, x, sets, `${target.headerSets ? t : 'all'}-${x}`)]),
+      scenarios.map((x) => [
+        x,
+        writeScenarioLuaScript(tmp, x, sets, `${target.headerSets ? t : 'all'}-${x}`),
+      ]),
     );
   }
   const results = await runRounds(upstream, targets, scripts);

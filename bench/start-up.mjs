@@ -41,7 +41,7 @@ const timed = (args) => {
 };
 
 /** Spawns `gatehouse start`, then asks for /items/1 every 5 ms until one is answered 200. */
-async function firstAnswer(key) {
+async function firstResponse(key) {
   const started = performance.now();
   const { child, port } = await spawnGatehouse(config);
   try {
@@ -82,12 +82,12 @@ try {
       { encoding: 'utf8' },
     ),
   ).key;
-  await firstAnswer(key);
-  const figures = { help: [], checkConfig: [], firstAnswer: [] };
+  await firstResponse(key);
+  const figures = { help: [], checkConfig: [], firstResponse: [] };
   for (let i = 0; i < RUNS; i += 1) {
     figures.help.push(timed(['--help']));
     figures.checkConfig.push(timed(['check-config', '--offline', '--config', config]));
-    figures.firstAnswer.push(await firstAnswer(key));
+    figures.firstResponse.push(await firstResponse(key));
   }
   for (const [name, values] of Object.entries(figures)) {
     console.log(

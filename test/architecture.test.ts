@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const src = path.join(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'), 'src');
@@ -103,6 +104,18 @@ function loops(edges: ReadonlyMap<string, readonly string[]>): string[][] {
   return found;
 }
 
+/** Every identifier a file declares or uses (comments and strings left out). */
+function namesIn(file: string): string[] {
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, false);
+  const names: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isIdentifier(node) || ts.isPrivateIdentifier(node)) names.push(node.text);
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return names;
+}
+
 const files = sourceFiles(src);
 const imports = importsOf(files).filter((edge) => files.includes(edge.to));
 
@@ -148,6 +161,18 @@ describe('the parts of src/', () => {
     for (const user of users)
       expect(readFileSync(path.join(src, user), 'utf8')).toMatch(/from '\.\.\/http1\/parser\.js'/);
     expect(readFileSync(path.join(src, 'gateway', 'http1', 'parser.ts'), 'utf8')).toMatch(/_http_common/);
+  });
+
+  it('call a response a response: no name says "answer" but the workers\' question and answer messages', () => {
+    const answering = files
+      .filter((file) => !file.startsWith(path.join(src, 'process') + path.sep))
+      .flatMap((file) =>
+        namesIn(file)
+          .filter((name) => /answer/i.test(name))
+          .map((name) => `${path.relative(src, file)}: ${name}`),
+      );
+    expect(answering).toEqual([]);
+    expect(namesIn(path.join(src, 'process', 'worker.ts'))).toContain('MetricsAnswer');
   });
 
   it('finds a loop when there is one (the check itself)', () => {

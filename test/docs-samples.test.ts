@@ -41,7 +41,7 @@ import {
   startBackground,
   type Block,
 } from './support/doc-samples.js';
-import { fetchAnswer, startHarness, type Harness } from './support/gateway-harness.js';
+import { fetchResponse, startHarness, type Harness } from './support/gateway-harness.js';
 
 const MARKDOWN_FILES = [
   'README.md',
@@ -431,7 +431,7 @@ describe('the existing-API guide: configuration and overlay samples in the Notes
     'yaml',
     "- target: $.paths['/users/{username}/notes'].get",
   );
-  const ownerInAnswer = sample('docs/existing-apis.md', 'yaml', "- target: $.paths['/notes/{id}'].get");
+  const ownerInResponse = sample('docs/existing-apis.md', 'yaml', "- target: $.paths['/notes/{id}'].get");
   const usernamePattern = sample(
     'docs/existing-apis.md',
     'yaml',
@@ -510,7 +510,7 @@ describe('the existing-API guide: configuration and overlay samples in the Notes
   });
 
   it('docs/existing-apis.md, the owner in the answer: the target matches, and the condition compiles', async () => {
-    const block = ownerInAnswer();
+    const block = ownerInResponse();
     const { records } = await withOverlay(block);
     expect(route(records, 'GET', '/notes/{id}').responseConditions).toEqual(conditionsOf(block));
   });
@@ -622,7 +622,7 @@ interface SampleOperation {
 /**
  * What docs/authentication.md says an operation's marks compile into: OAuth2 scopes from the
  * requirement, x-gatehouse-scopes for the other schemes; `roles` any one of them; conditions on
- * the request, and `response.` conditions on the answer; public when x-gatehouse-public.
+ * the request, and `response.` conditions on the response; public when x-gatehouse-public.
  */
 function policyOf(operation: SampleOperation): Record<string, unknown> {
   const { roles, ...conditions } = operation['x-gatehouse-require'] ?? {};
@@ -961,7 +961,7 @@ async function statusesThrough(
     const [, url] = await gateway.waitFor(listening, 30_000);
     const agent = new Agent({ connect: { ca: await readFile(caFile, 'utf8') } });
     try {
-      for (const target of targets) statuses.push((await fetchAnswer(agent, url + target, {})).status);
+      for (const target of targets) statuses.push((await fetchResponse(agent, url + target, {})).status);
     } finally {
       await agent.close();
     }
@@ -1055,12 +1055,12 @@ describe('the monitoring samples of docs/monitoring.md, against a running gatewa
     const threshold = configDefaults.monitoring.detectors.failedLoginsPerAddress.threshold;
     for (let i = 0; i < threshold; i += 1) {
       const body = JSON.stringify({ username: 'bob', password: `wrong-${i}` });
-      const answer = await h.get('/login', {
+      const response = await h.get('/login', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body,
       });
-      expect(answer.status).toBe(401);
+      expect(response.status).toBe(401);
     }
     for (let i = 0; i < 100 && receiver.received.length === 0; i += 1)
       await new Promise((r) => setTimeout(r, 50));

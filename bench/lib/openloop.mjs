@@ -2,7 +2,7 @@
 // generator is bench/lib/openloop.c, compiled on first use into bench/.build/ (git-ignored) and run
 // as its own process: the undici generator it replaced, in the harness process, cost about as much
 // CPU as the gateway it measured and added its own event-loop and GC stalls to the p99.
-// Requests go out on a fixed schedule whatever the answers do; latency is reported from each
+// Requests go out on a fixed schedule whatever the responses do; latency is reported from each
 // request's *scheduled* time (no coordinated omission) and from its actual write to the socket.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';

@@ -100,14 +100,16 @@ export async function startUpstream(dir, certs, { mtls, direct }) {
 
 /**
  * Proves a target checks credentials: GET /items/42 without one is refused with 401, and with
- * `headers` (a valid credential) an id longer than 64 characters is refused without an answer from
+ * `headers` (a valid credential) an id longer than 64 characters is refused without a response from
  * the upstream (nginx and fastify 404, Gatehouse 400).
  */
 export async function expectChecked(name, port, headers) {
   const bare = await httpsGet(port, PROBE);
   const long = await httpsGet(port, `/items/${'x'.repeat(65)}`, { headers });
   if (bare.status !== 401 || ![400, 404].includes(long.status) || long.body.includes('widget'))
-    throw new Error(`${name} does not check requests: ${bare.status} without a key, ${long.status} for a long id`);
+    throw new Error(
+      `${name} does not check requests: ${bare.status} without a key, ${long.status} for a long id`,
+    );
 }
 
 /** The name nginx must verify in the upstream certificate: a DNS SAN if there is one. */
@@ -123,7 +125,13 @@ function upstreamName(certPem) {
  * absent or unknown), the key not forwarded and its consumer named to the upstream, and with
  * `limit`, `limit_req` per consumer (generous: it decides on every request, never refuses here).
  */
-export async function startNginxProxy(dir, certs, port, upstreamPort, { keys = null, limit = keys !== null } = {}) {
+export async function startNginxProxy(
+  dir,
+  certs,
+  port,
+  upstreamPort,
+  { keys = null, limit = keys !== null } = {},
+) {
   const proxy = `proxy_pass https://up;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
@@ -192,7 +200,8 @@ ${limit ? '  limit_req_zone $consumer zone=per_consumer:10m rate=100000r/s;\n  l
  */
 async function gatehouseAuth(dir, mode, { tokens }) {
   if (mode === 'none') return { yaml: '', operation: 'x-gatehouse-public: true', headerSets: [{}] };
-  if (mode === 'key') return { yaml: '', operation: "security: [ { key: ['items:read'] } ]", headerSets: null };
+  if (mode === 'key')
+    return { yaml: '', operation: "security: [ { key: ['items:read'] } ]", headerSets: null };
   if (mode !== 'jwt') throw new Error(`--auth ${mode}: use none, jwt or key`);
   const { SignJWT } = await import('jose');
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -336,7 +345,13 @@ ${monitoring ? '' : 'monitoring: { enabled: false }\n'}${credentials.yaml}${rate
 }
 
 /** fastify + @fastify/http-proxy; with `keys`, also the key check and rate limit (fastify-proxy.mjs). */
-export async function startFastify(dir, certs, port, upstreamPort, { keys = null, limit = keys !== null } = {}) {
+export async function startFastify(
+  dir,
+  certs,
+  port,
+  upstreamPort,
+  { keys = null, limit = keys !== null } = {},
+) {
   const keysFile = path.join(dir, 'fastify-keys.json');
   if (keys !== null) writeFileSync(keysFile, JSON.stringify(keys));
   const env = {

@@ -155,9 +155,9 @@ async function call<T>(method: string, path: string, csrf: string | null, body?:
     signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
   };
   if (body !== undefined) init.body = JSON.stringify(body);
-  const answer = await fetch(path, init);
-  if (answer.status === 401) throw new SignedOut('signed out');
-  const data = (await answer.json()) as T & { title?: string };
-  if (!answer.ok) throw new ApiError(answer.status, data.title ?? `HTTP ${answer.status}`);
+  const response = await fetch(path, init);
+  if (response.status === 401) throw new SignedOut('signed out');
+  const data = (await response.json()) as T & { title?: string };
+  if (!response.ok) throw new ApiError(response.status, data.title ?? `HTTP ${response.status}`);
   return data;
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GatehouseError } from '../errors/gatehouse-error.js';
 import type { Monitor } from '../observe/monitor.js';
-import { methodNotAllowed, type AdminAnswer } from './answers.js';
+import { methodNotAllowed, type AdminResponse } from './responses.js';
 import { readFormBody } from './body.js';
 import { AdminSessions, csrfMatches, CSRF_HEADER, type AdminSession } from './sessions.js';
 
@@ -82,7 +82,7 @@ export async function routeDashboard(
   context: DashboardContext,
   client: string,
   failures: SignInFailures,
-): Promise<AdminAnswer> {
+): Promise<AdminResponse> {
   const files = context.files;
   if (files === null) {
     throw new GatehouseError('GH_ADMIN_UNAVAILABLE', 'dashboard assets not built: run npm run build');
@@ -109,7 +109,7 @@ async function routeSession(
   context: DashboardContext,
   client: string,
   failures: SignInFailures,
-): Promise<AdminAnswer> {
+): Promise<AdminResponse> {
   if (method === 'GET') {
     if (session === null) throw unauthorized('no dashboard session');
     const body = { csrf: session.csrf, expiresAt: new Date(session.expiresAt).toISOString() };
@@ -158,7 +158,7 @@ async function routeSession(
   };
 }
 
-function page(body: Buffer, route: string): AdminAnswer {
+function page(body: Buffer, route: string): AdminResponse {
   return { status: 200, route, body, contentType: HTML, csp: DASHBOARD_CSP };
 }
 

@@ -7,7 +7,7 @@ import type { Monitor } from '../observe/monitor.js';
 import type { AdminServices } from './routes.js';
 import { readJsonBody } from './body.js';
 import { DURATION_HINT, parseDuration } from '../auth/keys/duration.js';
-import { expectFields, methodNotAllowed, type AdminAnswer } from './answers.js';
+import { expectFields, methodNotAllowed, type AdminResponse } from './responses.js';
 
 const MAX_EVENT_PAGE = 1000;
 const MAX_BAN_PAGE = 1000;
@@ -32,7 +32,7 @@ export async function routeMonitoring(
   url: URL,
   services: AdminServices,
   client: string,
-): Promise<AdminAnswer | null> {
+): Promise<AdminResponse | null> {
   const method = req.method ?? '';
   const path = url.pathname;
   const monitor = services.monitor;
@@ -75,7 +75,7 @@ export async function routeMonitoring(
   return null;
 }
 
-function listEvents(params: URLSearchParams, monitor: Monitor): AdminAnswer {
+function listEvents(params: URLSearchParams, monitor: Monitor): AdminResponse {
   const limit = integerParam(params, 'limit', 100, 1, MAX_EVENT_PAGE);
   const after = params.has('after') ? integerParam(params, 'after', 0, 0, Number.MAX_SAFE_INTEGER) : null;
   const before = params.has('before') ? integerParam(params, 'before', 0, 1, Number.MAX_SAFE_INTEGER) : null;
@@ -116,7 +116,7 @@ function listEvents(params: URLSearchParams, monitor: Monitor): AdminAnswer {
   };
 }
 
-async function journeyOf(id: string, services: AdminServices): Promise<AdminAnswer> {
+async function journeyOf(id: string, services: AdminServices): Promise<AdminResponse> {
   if (!REQUEST_ID.test(id))
     throw new GatehouseError('GH_ADMIN_BAD_REQUEST', 'a request id is a lowercase UUID');
   const journey = services.monitor.journeys.find(id) ?? (await services.whole?.journey(id)) ?? undefined;
@@ -129,7 +129,7 @@ async function journeyOf(id: string, services: AdminServices): Promise<AdminAnsw
   return { status: 200, route: 'GET /journeys/{requestId}', body: { journey } };
 }
 
-function setBan(body: unknown, monitor: Monitor, client: string): AdminAnswer {
+function setBan(body: unknown, monitor: Monitor, client: string): AdminResponse {
   const fields = expectFields(body, ['kind', 'value', 'duration', 'reason']);
   if (!BAN_KINDS.includes(fields.kind as BanKind)) {
     throw new GatehouseError('GH_ADMIN_BAD_REQUEST', 'kind must be address, consumer or key');

@@ -6,7 +6,7 @@ import { GatehouseError } from '../errors/gatehouse-error.js';
 import type { Readiness } from '../gateway/readiness.js';
 import type { JourneyRecord } from '../observe/journey.js';
 import type { Monitor, MonitorSummary } from '../observe/monitor.js';
-import { expectFields, methodNotAllowed, type AdminAnswer } from './answers.js';
+import { expectFields, methodNotAllowed, type AdminResponse } from './responses.js';
 import { readJsonBody } from './body.js';
 import { routeMonitoring } from './monitoring-routes.js';
 
@@ -18,7 +18,7 @@ export interface AdminServices {
   readonly readiness: () => Readiness;
   /**
    * The views of the whole gateway when it runs as several workers (`gatehouse start --workers`):
-   * the summary, journeys and metrics of every worker; absent, the monitor's own answer them.
+   * the summary, journeys and metrics of every worker; absent, the monitor's own views serve.
    */
   readonly whole?: WholeGateway;
 }
@@ -40,7 +40,7 @@ const KEY_ROUTE = /^\/keys\/([0-9a-f]{16})(?:\/(revoke|rotate))?$/;
 
 /**
  * The admin routes, for a caller already authenticated (monitoring-routes.ts has the rest):
- *   POST /keys               create; the answer holds the key, the only time it is ever shown
+ *   POST /keys               create; the response holds the key, the only time it is ever shown
  *   GET  /keys               list (never a secret), ?consumer=&after=&limit= (keyset paging)
  *   GET  /keys/{id}          one record
  *   POST /keys/{id}/revoke   revoke
@@ -50,12 +50,13 @@ export async function routeAdminRequest(
   req: IncomingMessage,
   services: AdminServices,
   client: string,
-): Promise<AdminAnswer> {
+): Promise<AdminResponse> {
   const url = new URL(req.url ?? '/', 'https://admin.invalid');
-  const answer = await routeKeys(req, url, services.lifecycle);
-  if (answer !== null) {
-    if (answer.status === 201 || answer.route.endsWith('/revoke')) keyEvent(answer, services.monitor, client);
-    return answer;
+  const response = await routeKeys(req, url, services.lifecycle);
+  if (response !== null) {
+    if (response.status === 201 || response.route.endsWith('/revoke'))
+      keyEvent(response, services.monitor, client);
+    return response;
   }
   const monitoring = await routeMonitoring(req, url, services, client);
   if (monitoring !== null) return monitoring;
@@ -63,12 +64,12 @@ export async function routeAdminRequest(
 }
 
 /** key.created / key.rotated / key.revoked: who (the admin's address) changed which key (its id, never the key). */
-function keyEvent(answer: AdminAnswer, monitor: Monitor, client: string): void {
-  const body = answer.body as { record: { id: string; consumer: string }; replaced?: { id: string } };
+function keyEvent(response: AdminResponse, monitor: Monitor, client: string): void {
+  const body = response.body as { record: { id: string; consumer: string }; replaced?: { id: string } };
   const type =
-    answer.route === 'POST /keys'
+    response.route === 'POST /keys'
       ? 'key.created'
-      : answer.route.endsWith('/rotate')
+      : response.route.endsWith('/rotate')
         ? 'key.rotated'
         : 'key.revoked';
   monitor.emit(type, {
@@ -84,7 +85,7 @@ async function routeKeys(
   req: IncomingMessage,
   url: URL,
   lifecycle: KeyLifecycle,
-): Promise<AdminAnswer | null> {
+): Promise<AdminResponse | null> {
   const method = req.method ?? '';
   if (url.pathname === '/keys') {
     if (method === 'GET') return listKeys(url.searchParams, lifecycle);
@@ -103,7 +104,7 @@ async function routeKeys(
   return action === 'revoke' ? revokeKey(id, body, lifecycle) : rotateKey(id, body, lifecycle);
 }
 
-async function createKey(body: unknown, lifecycle: KeyLifecycle): Promise<AdminAnswer> {
+async function createKey(body: unknown, lifecycle: KeyLifecycle): Promise<AdminResponse> {
   const request = parseCreateBody(body);
   try {
     const created = await lifecycle.create(request);
@@ -114,7 +115,7 @@ async function createKey(body: unknown, lifecycle: KeyLifecycle): Promise<AdminA
   }
 }
 
-async function listKeys(params: URLSearchParams, lifecycle: KeyLifecycle): Promise<AdminAnswer> {
+async function listKeys(params: URLSearchParams, lifecycle: KeyLifecycle): Promise<AdminResponse> {
   const limitText = params.get('limit') ?? '100';
   const limit = /^[1-9][0-9]{0,3}$/.test(limitText) ? Math.min(Number(limitText), MAX_PAGE) : NaN;
   if (Number.isNaN(limit)) throw new GatehouseError('GH_ADMIN_BAD_REQUEST', `limit must be 1 to ${MAX_PAGE}`);
@@ -123,20 +124,20 @@ async function listKeys(params: URLSearchParams, lifecycle: KeyLifecycle): Promi
   return { status: 200, route: 'GET /keys', body: { keys, next } };
 }
 
-async function getKey(id: string, lifecycle: KeyLifecycle): Promise<AdminAnswer> {
+async function getKey(id: string, lifecycle: KeyLifecycle): Promise<AdminResponse> {
   const record = await lifecycle.get(id);
   if (record === null) throw keyNotFound(id);
   return { status: 200, route: 'GET /keys/{id}', body: { record } };
 }
 
-async function revokeKey(id: string, body: unknown, lifecycle: KeyLifecycle): Promise<AdminAnswer> {
+async function revokeKey(id: string, body: unknown, lifecycle: KeyLifecycle): Promise<AdminResponse> {
   expectFields(body, []);
   const record = await lifecycle.revoke(id);
   if (record === null) throw keyNotFound(id);
   return { status: 200, route: 'POST /keys/{id}/revoke', body: { record } };
 }
 
-async function rotateKey(id: string, body: unknown, lifecycle: KeyLifecycle): Promise<AdminAnswer> {
+async function rotateKey(id: string, body: unknown, lifecycle: KeyLifecycle): Promise<AdminResponse> {
   const fields = expectFields(body, ['overlap', 'expiresIn']);
   const overlapMs = durationField(fields.overlap ?? DEFAULT_OVERLAP, 'overlap', MAX_OVERLAP_MS);
   const options =

@@ -6,7 +6,7 @@ import type { AdminConfig, LimitsConfig } from '../config/types.js';
 import { GatehouseError, toGatehouseError } from '../errors/gatehouse-error.js';
 import { Listener, type TlsMaterial, type TransportRefusal } from '../gateway/listener.js';
 import { securityHeaders, writeProblem } from '../gateway/problems.js';
-import type { AdminAnswer } from './answers.js';
+import type { AdminResponse } from './responses.js';
 import { createAdminCredentialCheck, createTokenCheck } from './credential.js';
 import {
   loadDashboardFiles,
@@ -88,7 +88,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     signInFailures: new SignInFailures(),
   };
   const onRequest = function handleAdminRequest(req: IncomingMessage, res: ServerResponse): void {
-    void answerAdminRequest(req, res, access, options, logger);
+    void respondToAdminRequest(req, res, access, options, logger);
   };
   const listener = new Listener({
     host: config.host,
@@ -109,7 +109,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   return { address, close: (graceMs = 2_000) => listener.close(graceMs) };
 }
 
-async function answerAdminRequest(
+async function respondToAdminRequest(
   req: IncomingMessage,
   res: ServerResponse,
   access: AdminAccess,
@@ -121,21 +121,21 @@ async function answerAdminRequest(
   const client = req.socket.remoteAddress ?? '';
   const monitor = options.services.monitor;
   try {
-    const answer = await routeRequest(req, access, options, client);
-    writeAnswer(res, answer, requestId);
+    const response = await routeRequest(req, access, options, client);
+    writeResponse(res, response, requestId);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       monitor.emit('admin.action', {
         requestId,
         address: client,
-        reason: `${answer.route} answered ${answer.status}`,
+        reason: `${response.route} answered ${response.status}`,
       });
     }
     logger.info({
       msg: 'admin request',
       reqId: requestId,
       method: req.method,
-      route: answer.route,
-      status: answer.status,
+      route: response.route,
+      status: response.status,
     });
   } catch (err) {
     const problem = toGatehouseError(err);
@@ -170,7 +170,7 @@ async function routeRequest(
   access: AdminAccess,
   options: AdminServerOptions,
   client: string,
-): Promise<AdminAnswer> {
+): Promise<AdminResponse> {
   const path = (req.url ?? '/').split('?', 1)[0]!;
   if (path === '/livez' || path === '/readyz') {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -210,26 +210,26 @@ async function routeRequest(
   return routeAdminRequest(req, options.services, client);
 }
 
-function writeAnswer(res: ServerResponse, answer: AdminAnswer, requestId: string): void {
+function writeResponse(res: ServerResponse, response: AdminResponse, requestId: string): void {
   const body =
-    answer.contentType === undefined
-      ? JSON.stringify(answer.body)
-      : Buffer.isBuffer(answer.body)
-        ? answer.body
-        : String(answer.body);
+    response.contentType === undefined
+      ? JSON.stringify(response.body)
+      : Buffer.isBuffer(response.body)
+        ? response.body
+        : String(response.body);
   const headers = securityHeaders(requestId);
-  if (answer.csp !== undefined) headers[headers.indexOf('content-security-policy') + 1] = answer.csp;
-  // The answer to a create or rotate holds a key: nothing on the way may keep a copy.
+  if (response.csp !== undefined) headers[headers.indexOf('content-security-policy') + 1] = response.csp;
+  // The response to a create or rotate holds a key: nothing on the way may keep a copy.
   headers.push(
     'content-type',
-    answer.contentType ?? 'application/json',
+    response.contentType ?? 'application/json',
     'cache-control',
     'no-store',
     'content-length',
     String(Buffer.byteLength(body)),
-    ...(answer.headers ?? []),
+    ...(response.headers ?? []),
   );
-  res.writeHead(answer.status, headers);
+  res.writeHead(response.status, headers);
   res.end(body);
 }
 

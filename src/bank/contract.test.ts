@@ -41,10 +41,10 @@ describe('the bank serves exactly the operations of its OpenAPI document', () =>
       ['HEAD', '/accounts'],
       ['POST', '/accounts/00000000-0000-4000-8000-000000000000/close'],
     ] as const) {
-      const answer = await t.call(path, { method });
-      expect(answer.status, `${method} ${path}`).toBe(404);
+      const response = await t.call(path, { method });
+      expect(response.status, `${method} ${path}`).toBe(404);
       if (method !== 'HEAD') {
-        expect(answer.json()).toEqual({
+        expect(response.json()).toEqual({
           type: 'https://gatehouse.dev/bank/problems/not-found',
           title: 'Not found',
           status: 404,

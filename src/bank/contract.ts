@@ -101,8 +101,8 @@ function routeSchema(parameters: readonly JsonObject[], op: JsonObject): RouteSc
   const body = jsonContent(op['requestBody']);
   if (body !== undefined) schema['body'] = body;
   const response: Record<string, JsonObject> = {};
-  for (const [status, answer] of Object.entries((op['responses'] ?? {}) as JsonObject)) {
-    const content = jsonContent(answer);
+  for (const [status, declaration] of Object.entries((op['responses'] ?? {}) as JsonObject)) {
+    const content = jsonContent(declaration);
     if (status.startsWith('2') && content !== undefined) response[status] = content;
   }
   return { ...schema, response };

@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 export const BANK_PROBLEM_BASE = 'https://gatehouse.dev/bank/problems/';
 
 /**
- * Every answer the bank refuses with: a stable code, a status and a generic title. The precise
+ * Every response the bank refuses with: a stable code, a status and a generic title. The precise
  * reason goes to the log only. Bodies are serialized once, here, so two refusals with the same
  * code are byte for byte the same: "not yours" and "does not exist" cannot be told apart.
  */

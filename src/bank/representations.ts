@@ -1,6 +1,6 @@
 import type { AccountRecord, LedgerEntryRecord, TransferRecord } from './store/records.js';
 
-/** What the bank answers with; the document's response schemas drop anything else on the way out. */
+/** What the bank responds with; the document's response schemas drop anything else on the way out. */
 
 export function accountView(account: AccountRecord): Record<string, unknown> {
   return {

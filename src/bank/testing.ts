@@ -84,7 +84,7 @@ export function freshDatabase(
   return { database: { kind, url, schema, poolSize: 8 }, drop: () => dropBankSchema(url, schema) };
 }
 
-export interface Answer {
+export interface HttpResponse {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly text: string;
@@ -112,7 +112,7 @@ export interface TestBank {
   readonly agent: Agent;
   /** A TLS client trusting the dev CA but presenting no certificate. */
   readonly anonymousAgent: Agent;
-  call(pathAndQuery: string, init?: CallInit): Promise<Answer>;
+  call(pathAndQuery: string, init?: CallInit): Promise<HttpResponse>;
   close(): Promise<void>;
 }
 
@@ -170,7 +170,7 @@ async function call(
   gateway: TestGateway,
   pathAndQuery: string,
   init: CallInit,
-): Promise<Answer> {
+): Promise<HttpResponse> {
   const headers: Record<string, string> = { ...init.headers };
   if (init.as !== undefined) {
     headers[IDENTITY_HEADER] = await gateway.assertion({

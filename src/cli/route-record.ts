@@ -95,7 +95,7 @@ export interface ResponseRecord {
   readonly filtered: boolean;
   /** Answers carry Cache-Control: no-store (the operation takes credentials). */
   readonly noStore: boolean;
-  /** Declared responses; `schema` is true where a JSON schema is declared, which the answer is held to. */
+  /** Declared responses; `schema` is true where a JSON schema is declared, which the response is held to. */
   readonly statuses: readonly {
     readonly status: string;
     readonly content: readonly { readonly type: string; readonly schema: boolean }[];

@@ -154,7 +154,7 @@ function checkUpstreamUrl(upstream: RawRecord, i: number, issues: IssueList): vo
 }
 
 /**
- * Plain http:// leaves the request, its credentials and its answer readable on the way: accepted
+ * Plain http:// leaves the request, its credentials and its response readable on the way: accepted
  * only where the way never leaves the host, a loopback address or a Unix socket (the sidecar
  * pattern). A name (even localhost) is resolved at connect time and could point elsewhere.
  */

@@ -64,7 +64,7 @@ export interface UpstreamConfig {
   readonly connectTimeoutMs: number;
   /** Time from the request being sent to the response headers arriving (504 beyond). */
   readonly responseTimeoutMs: number;
-  /** Largest upstream answer body relayed (502 beyond). */
+  /** Largest upstream response body relayed (502 beyond). */
   readonly maxResponseBytes: number;
   /** Kept-alive connections in the pool to this upstream. */
   readonly connections: number;
@@ -86,7 +86,7 @@ export interface ApiConfig {
   /** Prefix under which the API is served at the gateway ("/" for the root). */
   readonly basePath: string;
   readonly upstream: UpstreamConfig;
-  /** Undeclared properties in an answer: removed (`strip`) or the answer replaced by a 502 (`reject`). */
+  /** Undeclared properties in a response: removed (`strip`) or the response replaced by a 502 (`reject`). */
   readonly responseContract?: 'strip' | 'reject';
   /** The client's verified credential goes on to the upstream too (it checks it itself); default false. */
   readonly forwardCredentials?: boolean;
@@ -204,7 +204,7 @@ export interface ValidationConfig {
   readonly maxJsonKeys: number;
 }
 
-/** Fetch standard CORS (https://fetch.spec.whatwg.org/#http-cors-protocol), as the gateway answers it. */
+/** Fetch standard CORS (https://fetch.spec.whatwg.org/#http-cors-protocol), as the gateway applies it. */
 export interface CorsConfig {
   /** Exact origins ("https://app.example.com"), lowercase, or "*" (only without credentials). */
   readonly allowedOrigins: readonly string[];

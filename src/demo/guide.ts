@@ -6,7 +6,7 @@ import type { DemoCredentials, DemoUser } from './run-demo.js';
 /**
  * Prints what `npm start` offers: the URLs, copy-paste curl lines for login, a balance and a
  * transfer, and the attack from the lesson (Alice reading Bob's account), played once against
- * the running gateway so the answer it gets is shown, not described.
+ * the running gateway so the response it gets is shown, not described.
  */
 export async function printGuide(credentials: DemoCredentials, credentialsFile: string): Promise<void> {
   const alice = user(credentials, 'alice');
@@ -72,11 +72,11 @@ function user(credentials: DemoCredentials, username: string): DemoUser {
 async function readAccount(credentials: DemoCredentials, apiKey: string, accountId: string): Promise<string> {
   const agent = new Agent({ connect: { ca: await readFile(credentials.ca, 'utf8') } });
   try {
-    const answer = await request(`${credentials.gateway}/accounts/${accountId}`, {
+    const response = await request(`${credentials.gateway}/accounts/${accountId}`, {
       dispatcher: agent,
       headers: { 'x-api-key': apiKey },
     });
-    return `${answer.statusCode} ${await answer.body.text()}`;
+    return `${response.statusCode} ${await response.body.text()}`;
   } finally {
     await agent.close();
   }

@@ -52,7 +52,7 @@ export const errorCatalogue = {
   // tells an attacker which check failed; the cause is in the detail (journey record, log).
   GH_AUTH_UNAUTHENTICATED: { status: 401, title: 'Unauthorized', threat: 'fake-callers' },
   GH_AUTH_FORBIDDEN: { status: 403, title: 'Forbidden', threat: 'privilege-abuse' },
-  // Another caller's object, known from the upstream's answer (`x-gatehouse-require` on `response.`),
+  // Another caller's object, known from the upstream's response (`x-gatehouse-require` on `response.`),
   // and an object the upstream says is missing, on such an operation: one body for both, so the
   // answer never tells which objects exist. Only the first is a refusal.
   GH_OBJECT_NOT_FOUND: { status: 404, title: 'Not found', threat: 'privilege-abuse' },
@@ -63,9 +63,9 @@ export const errorCatalogue = {
   GH_VALIDATE_BODY: { status: 400, title: 'Invalid request body', threat: 'injection' },
   GH_VALIDATE_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', threat: 'injection' },
   // One code for every way an upstream answer breaks its contract (undeclared status, wrong
-  // content type, unparseable or refused body): which one is in the detail, not in the answer.
+  // content type, unparseable or refused body): which one is in the detail, not in the response.
   GH_UPSTREAM_CONTRACT_VIOLATION: { status: 502, title: 'Bad gateway', threat: 'information-leakage' },
-  // Not a refusal: the gateway's own answer to an allowed CORS preflight (Fetch standard, §3.2.2).
+  // Not a refusal: the gateway's own response to an allowed CORS preflight (Fetch standard, §3.2.2).
   GH_CORS_PREFLIGHT: { status: 204, title: 'No content', threat: null },
   // An address, consumer or key banned by an operator or a detector (src/observe/bans.ts).
   GH_ACCESS_BANNED: { status: 403, title: 'Forbidden', threat: 'brute-force' },

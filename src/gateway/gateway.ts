@@ -102,7 +102,7 @@ export async function startGateway(
   const onClosed = function onResponseClosed(res: FrontResponse): void {
     const ctx = res.context;
     if (ctx === null) return;
-    if (!res.finished) ctx.upstream?.abort();
+    if (!res.sent) ctx.upstream?.abort();
     recordJourney(ctx, logger, monitor, runtime.config.log.access, runtime.loginFailureStatuses);
     ctx.pipeline?.complete(ctx);
   };

@@ -279,7 +279,7 @@ function refuseRaw(
 export interface GatewayListenerOptions extends FrontDoorOptions {
   /** A request for the pipeline. */
   readonly onRequest: (req: FrontRequest, res: FrontResponse) => void;
-  /** Once per request handed to onRequest: its answer is out, or its connection was lost first. */
+  /** Once per request handed to onRequest: its response is out, or its connection was lost first. */
   readonly onClosed: (res: FrontResponse) => void;
 }
 

@@ -4,7 +4,7 @@ import { BUILTIN_API_NAME, TOKEN_OPERATION } from '../auth/oauth/builtin-documen
 import { oauthErrorFor } from '../auth/oauth/oauth-errors.js';
 import type { RequestContext } from './request-context.js';
 
-/** RFC 6797: two years, subdomains included. Sent on every answer, refusals too. */
+/** RFC 6797: two years, subdomains included. Sent on every response, refusals too. */
 export const HSTS_VALUE = 'max-age=63072000; includeSubDomains';
 
 /**
@@ -14,7 +14,7 @@ export const HSTS_VALUE = 'max-age=63072000; includeSubDomains';
 export const CSP_VALUE = "default-src 'none'; frame-ancestors 'none'";
 
 /**
- * Headers Gatehouse adds to every answer. `Server` and `X-Powered-By` are never sent: Node
+ * Headers Gatehouse adds to every response. `Server` and `X-Powered-By` are never sent: Node
  * adds neither, and upstream copies are dropped in forward.ts.
  */
 export function securityHeaders(requestId: string): string[] {
@@ -43,7 +43,7 @@ export function securityPreamble(requestId: string): string {
 }
 
 /**
- * The one place a refusal becomes an answer: RFC 9457 problem+json with the generic title of
+ * The one place a refusal becomes a response: RFC 9457 problem+json with the generic title of
  * its code and the request id; the detail stays in the journey record.
  */
 const CLOSES_CONNECTION: ReadonlySet<string> = new Set([
@@ -57,8 +57,8 @@ export function sendProblem(ctx: RequestContext, err: GatehouseError): void {
   ctx.journey.code = err.code;
   ctx.journey.reason = err.detail;
   const res = ctx.res;
-  if (ctx.responseStarted || res.headersSent) {
-    // The upstream's answer already started: the only honest move left is to cut the connection.
+  if (ctx.responseStarted || res.started) {
+    // The upstream's response already started: the only honest move left is to cut the connection.
     res.destroy();
     return;
   }
@@ -77,7 +77,7 @@ export function sendProblem(ctx: RequestContext, err: GatehouseError): void {
 
 /** The token endpoint's refusal as RFC 6749 §5.2 words it: `{"error": code}`, never cached. */
 function writeOAuthError(
-  res: AnswerWriter,
+  res: ResponseWriter,
   oauth: { readonly status: number; readonly error: string },
   err: GatehouseError,
   requestId: string,
@@ -101,14 +101,14 @@ function hasUnreadBody(ctx: RequestContext): boolean {
 }
 
 /** What a problem is written to: the gateway's FrontResponse, or node:http's for the admin API. */
-export interface AnswerWriter {
+export interface ResponseWriter {
   shouldKeepAlive: boolean;
   writeHead(status: number, headers: string[]): unknown;
   end(body?: string): unknown;
 }
 
 export function writeProblem(
-  res: AnswerWriter,
+  res: ResponseWriter,
   err: GatehouseError,
   requestId: string,
   headOnly: boolean,
@@ -116,8 +116,8 @@ export function writeProblem(
 ): void {
   const headers = securityHeaders(requestId);
   if (err.status === 204) {
-    // A local answer with no content (an allowed CORS preflight): its headers are the answer.
-    writeEmptyAnswer(res, headers, err, extraHeaders);
+    // A local answer with no content (an allowed CORS preflight): its headers are the response.
+    writeEmptyResponse(res, headers, err, extraHeaders);
     return;
   }
   const body = problemBody(err.code, requestId, err.errors);
@@ -132,15 +132,15 @@ export function writeProblem(
   if (err.headers !== undefined) {
     for (const [name, value] of Object.entries(err.headers)) headers.push(name, value);
   }
-  // Headers earlier stages gathered for any answer (RateLimit on a 403, say): RequestContext.responseHeaders.
+  // Headers earlier stages gathered for any response (RateLimit on a 403, say): RequestContext.responseHeaders.
   if (extraHeaders !== null) for (const item of extraHeaders) headers.push(item);
   if (err.status === 408 || err.status === 413) res.shouldKeepAlive = false;
   res.writeHead(err.status, headers);
   res.end(headOnly ? undefined : body);
 }
 
-function writeEmptyAnswer(
-  res: AnswerWriter,
+function writeEmptyResponse(
+  res: ResponseWriter,
   headers: string[],
   err: GatehouseError,
   extraHeaders: readonly string[] | null,

@@ -10,9 +10,9 @@ export interface Stage {
   readonly name: StageName;
   onRequest(ctx: RequestContext): void | Promise<void>;
   /**
-   * Called once the answer is complete (or the client has gone), for every stage of the
+   * Called once the response is complete (or the client has gone), for every stage of the
    * pipeline the request entered, whatever decided it: for counting outcomes (failed logins,
-   * refused credentials), never for changing the answer.
+   * refused credentials), never for changing the response.
    */
   onComplete?(ctx: RequestContext): void;
 }

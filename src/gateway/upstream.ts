@@ -80,7 +80,7 @@ function serverNameOf(api: ApiConfig): string | null {
 
 /** The token endpoint and JWKS as an upstream answered in this process, without a network hop. */
 export function createBuiltinTarget(builtin: BuiltinApi): UpstreamTarget {
-  const pool = new InProcessPool((request) => builtin.answer(request.method, requestIdOf(request.headers)));
+  const pool = new InProcessPool((request) => builtin.respond(request.method, requestIdOf(request.headers)));
   return { apiName: BUILTIN_API_NAME, pool, pathPrefix: '', basePathLength: 0, maxResponseBytes: 65_536 };
 }
 

@@ -164,7 +164,7 @@ export class CircuitBreaker {
     if (!this.#open) return;
     const ticket = this.#takeProbe();
     if (ticket === SKIP) {
-      // A request's probe is out: its answer schedules the next one.
+      // A request's probe is out: its response schedules the next one.
       if (!this.#probing) this.#schedule(this.#retryAt - this.#now());
       return;
     }

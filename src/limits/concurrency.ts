@@ -7,7 +7,7 @@ const RETRY_AFTER = { 'retry-after': '1' } as const;
 /**
  * Requests in flight, in total and per client address, and how late the event loop runs. When
  * the process is saturated it refuses new work at once (503 + Retry-After) instead of letting
- * every answer slow down: first the clients holding the most requests (a flood holds many, an
+ * every response slow down: first the clients holding the most requests (a flood holds many, an
  * honest client one or two), then everyone once `maxInFlight` is reached.
  */
 export class ConcurrencyGuard {

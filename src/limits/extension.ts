@@ -13,7 +13,7 @@ import type { Operation } from '../contract/index.js';
  *   - per-user
  *   - { name: transfers, key: [principal], limit: 10, window: 1m }
  * x-gatehouse-login: { usernameField: username }    # brute-force protection (or: true)
- * x-gatehouse-login:                                # an API that answers a failed login with 200
+ * x-gatehouse-login:                                # an API that responds to a failed login with 200
  *   usernameField: username
  *   failedWhen:                                     # a 2xx answer is a failure when one holds
  *     - { pointer: /message, equals: wrong password }
@@ -28,11 +28,11 @@ export interface LoginMarker {
   /** The body field holding the username; null = limit per address only. */
   readonly usernameField: string | null;
   /** Tests on a 2xx answer's JSON body, any of which makes it a failed login; empty = by status only. */
-  readonly failedWhen: readonly AnswerTest[];
+  readonly failedWhen: readonly ResponseTest[];
 }
 
 /** One test on a JSON answer at an RFC 6901 pointer. */
-export interface AnswerTest {
+export interface ResponseTest {
   readonly tokens: readonly string[];
   readonly test: 'present' | 'absent' | 'equals';
   /** For `equals`: the scalar the value must be (compared as JSON values). */
@@ -101,23 +101,23 @@ export function readLoginMarker(operation: Operation, file: string): LoginMarker
   }
   return {
     usernameField: (usernameField as string | undefined) ?? null,
-    failedWhen: readAnswerTests(failedWhen, fail),
+    failedWhen: readResponseTests(failedWhen, fail),
   };
 }
 
-function readAnswerTests(
+function readResponseTests(
   raw: unknown,
   fail: (at: readonly (string | number)[], problem: string) => never,
-): AnswerTest[] {
+): ResponseTest[] {
   if (raw === undefined) return [];
   if (!Array.isArray(raw) || raw.length === 0)
     fail(['failedWhen'], `failedWhen must be a non-empty list: ${LOGIN_HINT}`);
   return (raw as unknown[]).map((item, i) =>
-    readAnswerTest(item, (problem) => fail(['failedWhen', i], problem)),
+    readResponseTest(item, (problem) => fail(['failedWhen', i], problem)),
   );
 }
 
-function readAnswerTest(item: unknown, fail: (problem: string) => never): AnswerTest {
+function readResponseTest(item: unknown, fail: (problem: string) => never): ResponseTest {
   const hint =
     'write { pointer: /field, present: true }, { pointer: /field, absent: true } or { pointer: /field, equals: <value> }';
   if (typeof item !== 'object' || item === null || Array.isArray(item)) fail(hint);
@@ -132,7 +132,7 @@ function readAnswerTest(item: unknown, fail: (problem: string) => never): Answer
     fail('equals takes a string, number, boolean or null');
   }
   const test = present === true ? 'present' : absent === true ? 'absent' : 'equals';
-  const value = (equals ?? null) as AnswerTest['value'];
+  const value = (equals ?? null) as ResponseTest['value'];
   const text =
     test === 'equals' ? `${String(pointer)} == ${JSON.stringify(value)}` : `${String(pointer)} ${test}`;
   return { tokens: tokens!, test, value, text };
@@ -149,9 +149,9 @@ function parseJsonPointer(pointer: string): string[] | null {
 }
 
 /** Whether one of the tests holds on a parsed answer (undefined when it was not JSON). */
-export function answerFailsLogin(tests: readonly AnswerTest[], answer: unknown): AnswerTest | null {
+export function responseFailsLogin(tests: readonly ResponseTest[], response: unknown): ResponseTest | null {
   for (const test of tests) {
-    const found = valueAt(answer, test.tokens);
+    const found = valueAt(response, test.tokens);
     const holds =
       test.test === 'present'
         ? found.present
@@ -163,8 +163,8 @@ export function answerFailsLogin(tests: readonly AnswerTest[], answer: unknown):
   return null;
 }
 
-function valueAt(answer: unknown, tokens: readonly string[]): { present: boolean; value: unknown } {
-  let value = answer;
+function valueAt(response: unknown, tokens: readonly string[]): { present: boolean; value: unknown } {
+  let value = response;
   if (value === undefined) return { present: false, value };
   for (const token of tokens) {
     if (Array.isArray(value) && /^(0|[1-9][0-9]*)$/.test(token) && Number(token) < value.length) {

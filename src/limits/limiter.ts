@@ -10,7 +10,7 @@ export interface Decision {
   readonly verdicts: readonly Verdict[];
   /** null when the store answered; else which failure policies stood in for it (for the journey). */
   readonly degraded: string | null;
-  /** A `closed` policy could not be decided: the answer is 503. */
+  /** A `closed` policy could not be decided: the response is 503. */
   readonly unavailable: Rule | null;
 }
 

@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import type { AnswerTest } from './extension.js';
+import type { ResponseTest } from './extension.js';
 import { LimitsNote, upstreamLoginOutcome } from './note.js';
 
 const FAILURES = new Set([401, 403]);
-const TOKEN_ABSENT: AnswerTest = { tokens: ['token'], test: 'absent', value: null, text: '/token absent' };
+const TOKEN_ABSENT: ResponseTest = { tokens: ['token'], test: 'absent', value: null, text: '/token absent' };
 
-/** A login note as the stages leave it: the upstream's status, and what its tests made of the answer. */
+/** A login note as the stages leave it: the upstream's status, and what its tests made of the response. */
 function login(status: number | null, read: { failedWhen?: boolean; read?: boolean; failed?: string } = {}) {
   const note = new LimitsNote();
   note.loginAddressKey = '10.0.0.1';
-  note.loginAnswerStatus = status;
+  note.loginResponseStatus = status;
   if (read.failedWhen === true) note.loginFailedWhen = [TOKEN_ABSENT];
-  note.loginAnswerRead = read.read ?? false;
-  note.loginAnswerFailed = read.failed ?? null;
+  note.loginResponseRead = read.read ?? false;
+  note.loginResponseFailed = read.failed ?? null;
   return note;
 }
 

@@ -1,5 +1,5 @@
 import type { DeviceCookies } from './device-cookie.js';
-import type { AnswerTest } from './extension.js';
+import type { ResponseTest } from './extension.js';
 
 /**
  * What the limit stages remember about one request until it completes (LimitedRequest.limits):
@@ -23,19 +23,19 @@ export class LimitsNote {
   /** The login limits or backoff refused this attempt: a failed login, as the detectors count them. */
   loginRefused = false;
   /** Tests that make a 2xx login answer a failure (`x-gatehouse-login.failedWhen`); null = by status only. */
-  loginFailedWhen: readonly AnswerTest[] | null = null;
+  loginFailedWhen: readonly ResponseTest[] | null = null;
   /** The status the upstream answered the login with; null when it was not reached (or not a login). */
-  loginAnswerStatus: number | null = null;
-  /** The failedWhen test the answer met, as written; null when none did (or none was checked). */
-  loginAnswerFailed: string | null = null;
-  /** The failedWhen tests were run on the whole answer. */
-  loginAnswerRead = false;
+  loginResponseStatus: number | null = null;
+  /** The failedWhen test the response met, as written; null when none did (or none was checked). */
+  loginResponseFailed: string | null = null;
+  /** The failedWhen tests were run on the whole response. */
+  loginResponseRead = false;
   /** The request body as parsed for a `body:` key; undefined until parsed, null when not JSON or a form. */
   parsedBody: unknown = undefined;
 }
 
 /**
- * What the upstream's answer to a login-marked request says: a failure when its status is one of
+ * What the upstream's response to a login-marked request says: a failure when its status is one of
  * the failure statuses or a 2xx answer meets a `failedWhen` test (or could not be read for them),
  * a success on any other 2xx that reached the client, null otherwise (not a login, not answered
  * by the upstream, another status). `code` is the refusal the client got instead, if any.
@@ -46,13 +46,15 @@ export function upstreamLoginOutcome(
   code: string | null,
 ): 'failure' | 'success' | null {
   if (note === null || note.loginAddressKey === null) return null;
-  const status = note.loginAnswerStatus;
+  const status = note.loginResponseStatus;
   if (status === null) return null;
   if (failureStatuses.has(status)) return 'failure';
   if (status < 200 || status >= 300) return null;
   if (note.loginFailedWhen !== null) {
-    // Its tests decide; an answer they never read (replaced, cut short) counts as a failure.
-    return note.loginAnswerFailed === null && note.loginAnswerRead && code === null ? 'success' : 'failure';
+    // Its tests decide; a response they never read (replaced, cut short) counts as a failure.
+    return note.loginResponseFailed === null && note.loginResponseRead && code === null
+      ? 'success'
+      : 'failure';
   }
   // A 2xx the gateway replaced (a contract violation, too large) never reached the client.
   return code === null ? 'success' : null;
@@ -62,9 +64,9 @@ export function upstreamLoginOutcome(
 const NO_FAILURE_STATUSES: ReadonlySet<number> = new Set();
 
 /**
- * The `Set-Cookie` value of a device cookie for a login the upstream's answer made a success, or
- * null. Asked when the answer's headers are known (decided by status) and, for a login with
- * failedWhen tests, once they have read the held answer (before that it is not yet a success).
+ * The `Set-Cookie` value of a device cookie for a login the upstream's response made a success, or
+ * null. Asked when the response's headers are known (decided by status) and, for a login with
+ * failedWhen tests, once they have read the held response (before that it is not yet a success).
  */
 export function loginDeviceCookie(note: LimitsNote): string | null {
   const devices = note.devices;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RateLimitsConfig } from '../config/types.js';
 import { ContractError } from '../contract/contract-error.js';
-import { answerFailsLogin } from './extension.js';
+import { responseFailsLogin } from './extension.js';
 import { compileOperationPlans, compilePreAuthPlans } from './plan.js';
 import { compileTestApi, preAuthRules, ratePolicy } from './testing.js';
 
@@ -138,7 +138,7 @@ describe('x-gatehouse-login and the pre-auth plans', () => {
   });
 });
 
-describe('answerFailsLogin', () => {
+describe('responseFailsLogin', () => {
   const tests = (...list: unknown[]) => {
     const api = compileTestApi({ '/login': { post: { ...ok, 'x-gatehouse-login': { failedWhen: list } } } });
     return compilePreAuthPlans(preAuthRules(), [api]).get(api.operations[0]!)!.login!.failedWhen;
@@ -146,17 +146,19 @@ describe('answerFailsLogin', () => {
 
   it('finds the first test that holds on the answer, or none', () => {
     const wrong = tests({ pointer: '/message', equals: 'wrong password' });
-    expect(answerFailsLogin(wrong, { message: 'wrong password' })?.text).toBe('/message == "wrong password"');
-    expect(answerFailsLogin(wrong, { message: 'welcome' })).toBeNull();
-    expect(answerFailsLogin(wrong, undefined)).toBeNull();
+    expect(responseFailsLogin(wrong, { message: 'wrong password' })?.text).toBe(
+      '/message == "wrong password"',
+    );
+    expect(responseFailsLogin(wrong, { message: 'welcome' })).toBeNull();
+    expect(responseFailsLogin(wrong, undefined)).toBeNull();
     const noToken = tests({ pointer: '/token', absent: true });
-    expect(answerFailsLogin(noToken, { token: 'abc' })).toBeNull();
-    expect(answerFailsLogin(noToken, { message: 'wrong password' })).not.toBeNull();
-    expect(answerFailsLogin(noToken, undefined)).not.toBeNull(); // not JSON: no token either
+    expect(responseFailsLogin(noToken, { token: 'abc' })).toBeNull();
+    expect(responseFailsLogin(noToken, { message: 'wrong password' })).not.toBeNull();
+    expect(responseFailsLogin(noToken, undefined)).not.toBeNull(); // not JSON: no token either
     const error = tests({ pointer: '/errors/0/code', present: true });
-    expect(answerFailsLogin(error, { errors: [{ code: 'E1' }] })).not.toBeNull();
-    expect(answerFailsLogin(error, { errors: [] })).toBeNull();
-    // Inherited properties are not the answer's: a prototype key never matches.
-    expect(answerFailsLogin(tests({ pointer: '/constructor', present: true }), {})).toBeNull();
+    expect(responseFailsLogin(error, { errors: [{ code: 'E1' }] })).not.toBeNull();
+    expect(responseFailsLogin(error, { errors: [] })).toBeNull();
+    // Inherited properties are not the response's: a prototype key never matches.
+    expect(responseFailsLogin(tests({ pointer: '/constructor', present: true }), {})).toBeNull();
   });
 });

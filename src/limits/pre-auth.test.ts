@@ -54,13 +54,13 @@ function outcome(limiter: PreAuthLimiter, ctx: RequestContext): string {
 }
 
 /**
- * Completes a request as the upstream exchange and the record stage would: an answer of the
+ * Completes a request as the upstream exchange and the record stage would: a response of the
  * upstream (code null) notes its status on a login, then status and code, then the hooks.
  */
 function complete(limiter: PreAuthLimiter, ctx: RequestContext, status: number, code: string | null): void {
   if (code === null && ctx.limits?.loginAddressKey != null) {
-    ctx.limits.loginAnswerStatus = status;
-    ctx.limits.loginAnswerRead = true;
+    ctx.limits.loginResponseStatus = status;
+    ctx.limits.loginResponseRead = true;
   }
   ctx.journey.status = status;
   ctx.journey.code = code;

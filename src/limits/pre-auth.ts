@@ -1,7 +1,7 @@
 import type { Operation } from '../contract/index.js';
 import { GatehouseError } from '../errors/gatehouse-error.js';
 import type { BodyReader, LimitedRequest } from './request.js';
-import { refusalOf, refusedBy } from './answer.js';
+import { refusalOf, refusedBy } from './verdicts.js';
 import { banRefusal, type BanList } from '../observe/bans.js';
 import { bodyPending, normaliseUsername, readBodyField } from './body-field.js';
 import type { ConcurrencyGuard } from './concurrency.js';
@@ -202,7 +202,7 @@ export class PreAuthLimiter<R extends LimitedRequest = LimitedRequest> {
       // Authenticated: this credential is known from this address from now on.
       this.#trusted.remember(note.failedAuthKey, ctx.principal.credential.id, Date.now());
     }
-    // A login outcome is the upstream's own answer; a refusal by the gateway is neither.
+    // A login outcome is the upstream's own response; a refusal by the gateway is neither.
     const event = upstreamLoginOutcome(note, this.#failureStatuses, journey.code);
     if (event === null) return;
     this.#limiter.record(this.#rules.backoffAddress, note.loginAddressKey!, event);

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Operation } from '../contract/index.js';
 import type { BodyReader, LimitedRequest } from './request.js';
-import { delayOf, policyValue, rateLimitValue, refusalOf } from './answer.js';
+import { delayOf, policyValue, rateLimitValue, refusalOf } from './verdicts.js';
 import { bodyPending } from './body-field.js';
 import { noteDecision } from './journey-note.js';
 import type { Decision, Limiter } from './limiter.js';
@@ -10,7 +10,7 @@ import type { OperationPlan } from './plan.js';
 /**
  * The policies of each operation (`rateLimits.apply` and `x-gatehouse-rate-limit`), keyed by
  * principal, API key, operation, header, parameter or body field. A refusal is decided before
- * any upstream work; an admitted request carries the RateLimit headers to its answer; a
+ * any upstream work; an admitted request carries the RateLimit headers to its response; a
  * request over a `delay` policy waits for its turn instead (bounded per key by `maxDelay`, and
  * per process by `maxDelayed`).
  */

@@ -6,7 +6,7 @@ import type { LimitedRequest } from './request.js';
  * Load shedding at the source, two ways.
  *
  * A client over its flood limit (or shed by the concurrency guard) gets its refusal after a
- * second, the shortest Retry-After it is told anyway: a client waiting for its answers (HTTP/1.1
+ * second, the shortest Retry-After it is told anyway: a client waiting for its responses (HTTP/1.1
  * without pipelining, which is every browser and most clients) can then cost the gateway one
  * refusal per connection per second, however fast it would like to go, and the other clients
  * keep their turns on the event loop. At most MAX_HELD_PER_ADDRESS refusals are held per address;

@@ -124,7 +124,7 @@ export class AlertSender {
     const timestamp = Math.floor(Date.now() / 1000);
     const signature = alertSignature(this.#config.secret, timestamp, body);
     try {
-      const answer = await request(this.#config.url, {
+      const response = await request(this.#config.url, {
         method: 'POST',
         dispatcher: this.#dispatcher,
         headers: {
@@ -133,8 +133,8 @@ export class AlertSender {
         },
         body,
       });
-      await answer.body.dump();
-      const status = answer.statusCode;
+      await response.body.dump();
+      const status = response.statusCode;
       if (status >= 200 && status < 300) return 'delivered';
       return status === 429 || status >= 500 ? 'failed' : 'refused';
     } catch {

@@ -13,7 +13,7 @@ export const SECURITY_EVENT_TYPES = [
   'limit.refused',
   'validation.refused',
   'transport.refused',
-  // What the response contract did to an upstream's answer.
+  // What the response contract did to an upstream's response.
   'response.filtered',
   'response.replaced',
   // A login the upstream refused (failure statuses), or one the login limits refused.

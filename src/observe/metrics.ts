@@ -226,7 +226,7 @@ export class GatewayMetrics {
   /**
    * For the dashboard: requests so far, how many the gateway refused (a refusal whose code stops a
    * threat: `gatehouse_refusals_total`), and per threat of the lesson's table how many it stopped
-   * (those refusals, and for information leakage also the answers it cut undeclared properties from).
+   * (those refusals, and for information leakage also the responses it cut undeclared properties from).
    */
   threatTable(): { requests: number; refused: number; threats: Record<Threat, number> } {
     const threats = Object.fromEntries(THREATS.map((threat) => [threat, 0])) as Record<Threat, number>;

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, type Answer, type Harness } from '../support/gateway-harness.js';
+import { startHarness, type HttpResponse, type Harness } from '../support/gateway-harness.js';
 import { b64url, expectProblem, issuerKey, journeyReason, now, signToken } from './auth-support.js';
 
 /** A service that signs its own tokens with a shared secret and leaves out iss and aud. */
@@ -52,7 +52,7 @@ describe('bearer JWTs signed with a shared secret (HMAC issuers)', () => {
   const alice = () => ({ sub: 'alice', iat: now(), exp: now() + 300 });
   const bearer = (t: string) => ({ headers: { authorization: `Bearer ${t}` } });
 
-  const reasonOf = (answer: Answer): Promise<string> => journeyReason(h, answer);
+  const reasonOf = (response: HttpResponse): Promise<string> => journeyReason(h, response);
   async function expectAccepted(t: string, route = '/items/1'): Promise<void> {
     const before = h.upstream.hits();
     expect((await h.get(route, bearer(t))).status).toBe(200);
@@ -60,9 +60,9 @@ describe('bearer JWTs signed with a shared secret (HMAC issuers)', () => {
   }
   async function expectRefused(t: string, cause: RegExp): Promise<void> {
     const before = h.upstream.hits();
-    const answer = await h.get('/items/1', bearer(t));
-    expectProblem(answer, 401, 'auth-unauthenticated');
-    expect(await reasonOf(answer)).toMatch(cause);
+    const response = await h.get('/items/1', bearer(t));
+    expectProblem(response, 401, 'auth-unauthenticated');
+    expect(await reasonOf(response)).toMatch(cause);
     expect(h.upstream.hits()).toBe(before);
   }
 
@@ -143,8 +143,8 @@ auth:
     const t = hs(lenientSecret, alice());
     await expectAccepted(t, '/items/1/of/alice');
     const before = h.upstream.hits();
-    const answer = await h.get('/items/1/of/bob', bearer(t));
-    expectProblem(answer, 403, 'auth-forbidden');
+    const response = await h.get('/items/1/of/bob', bearer(t));
+    expectProblem(response, 403, 'auth-forbidden');
     expect(h.upstream.hits()).toBe(before);
   });
 });
@@ -186,7 +186,7 @@ paths:
 
   it('passes the verified token on, beside the identity assertion, and drops the credentials it did not verify', async () => {
     const t = hs(secret, { sub: 'alice', iat: now(), exp: now() + 300 });
-    const answer = await h.get('/echo', {
+    const response = await h.get('/echo', {
       method: 'POST',
       body: '{}',
       headers: {
@@ -195,8 +195,8 @@ paths:
         'content-type': 'application/json',
       },
     });
-    expect(answer.status).toBe(200);
-    const seen = (answer.json() as { headers: Record<string, string> }).headers;
+    expect(response.status).toBe(200);
+    const seen = (response.json() as { headers: Record<string, string> }).headers;
     expect(seen['authorization']).toBe(`Bearer ${t}`);
     expect(seen['gatehouse-identity']).toBeDefined();
     expect(seen['x-api-key']).toBeUndefined();
@@ -205,12 +205,12 @@ paths:
   it('still refuses a token it cannot verify, before the upstream sees it', async () => {
     const before = h.upstream.hits();
     const forged = hs(Buffer.from('x'.repeat(32)), { sub: 'alice', iat: now(), exp: now() + 300 });
-    const answer = await h.get('/echo', {
+    const response = await h.get('/echo', {
       method: 'POST',
       body: '{}',
       headers: { authorization: `Bearer ${forged}`, 'content-type': 'application/json' },
     });
-    expectProblem(answer, 401, 'auth-unauthenticated');
+    expectProblem(response, 401, 'auth-unauthenticated');
     expect(h.upstream.hits()).toBe(before);
   });
 });

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIdentityVerifier } from '../../src/auth/assertion/verify-identity.js';
-import { readLog, startHarness, type Answer, type Harness } from '../support/gateway-harness.js';
+import { readLog, startHarness, type HttpResponse, type Harness } from '../support/gateway-harness.js';
 import {
   b64url,
   expectProblem,
@@ -106,15 +106,15 @@ describe('bearer JWTs on real listeners', () => {
     body: '{}',
     headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' },
   });
-  const reasonOf = (answer: Answer): Promise<string> => journeyReason(h, answer);
+  const reasonOf = (response: HttpResponse): Promise<string> => journeyReason(h, response);
 
   /** 401, the generic problem, a Bearer challenge, the cause in the journey, upstream never reached. */
   async function expectRefused(t: string, cause: RegExp, route = '/items/1'): Promise<void> {
     const before = h.upstream.hits();
-    const answer = await h.get(route, bearer(t));
-    expectProblem(answer, 401, 'auth-unauthenticated');
-    expect(answer.headers['www-authenticate']).toMatch(/^Bearer realm="gatehouse"/);
-    expect(await reasonOf(answer)).toMatch(cause);
+    const response = await h.get(route, bearer(t));
+    expectProblem(response, 401, 'auth-unauthenticated');
+    expect(response.headers['www-authenticate']).toMatch(/^Bearer realm="gatehouse"/);
+    expect(await reasonOf(response)).toMatch(cause);
     expect(h.upstream.hits()).toBe(before);
   }
 
@@ -162,9 +162,9 @@ auth:
 
   it('forwards a valid token, and the upstream gets a verifiable identity instead of the token', async () => {
     const t = await token();
-    const answer = await h.get('/echo', postJson(t));
-    expect(answer.status).toBe(200);
-    const seen = (answer.json() as { headers: Record<string, string> }).headers;
+    const response = await h.get('/echo', postJson(t));
+    expect(response.status).toBe(200);
+    const seen = (response.json() as { headers: Record<string, string> }).headers;
     expect(seen['authorization']).toBeUndefined();
     expect(JSON.stringify(seen)).not.toContain(t);
     const gatewayJwks = (await h.get('/.well-known/jwks.json')).json() as { keys: [] };
@@ -197,12 +197,12 @@ auth:
 
   it('refuses a request without a credential: 401 with challenges for every accepted scheme', async () => {
     const before = h.upstream.hits();
-    const answer = await h.get('/items/1');
-    expectProblem(answer, 401, 'auth-unauthenticated');
-    expect(answer.headers['www-authenticate']).toBe(
+    const response = await h.get('/items/1');
+    expectProblem(response, 401, 'auth-unauthenticated');
+    expect(response.headers['www-authenticate']).toBe(
       'Bearer realm="gatehouse", ApiKey realm="gatehouse", header="X-API-Key"',
     );
-    expect(await reasonOf(answer)).toMatch(/^credential\.missing/);
+    expect(await reasonOf(response)).toMatch(/^credential\.missing/);
     expect(h.upstream.hits()).toBe(before);
   });
 
@@ -215,9 +215,9 @@ auth:
     ['Bearer a.b.c.d.e', /jwt\.malformed/],
   ])('refuses the malformed Authorization header %j', async (value, cause) => {
     const before = h.upstream.hits();
-    const answer = await h.get('/items/1', { headers: { authorization: value } });
-    expectProblem(answer, 401, 'auth-unauthenticated');
-    expect(await reasonOf(answer)).toMatch(cause);
+    const response = await h.get('/items/1', { headers: { authorization: value } });
+    expectProblem(response, 401, 'auth-unauthenticated');
+    expect(await reasonOf(response)).toMatch(cause);
     expect(h.upstream.hits()).toBe(before);
   });
 
@@ -328,15 +328,15 @@ auth:
       h.get('/items/1', bearer(t)),
       (async () => {
         await sleep(50);
-        const answer = await h.get('/items/2', bearer(other));
-        return { answer, ms: Date.now() - started };
+        const response = await h.get('/items/2', bearer(other));
+        return { response, ms: Date.now() - started };
       })(),
     ]);
     const elapsed = Date.now() - started;
     expectProblem(hung, 401, 'auth-unauthenticated');
     expect(await reasonOf(hung)).toMatch(/^jwt\.keys-unavailable: .*no answer within 400 ms/);
     expect(elapsed).toBeLessThan(2000);
-    expect(fine.answer.status).toBe(200);
+    expect(fine.response.status).toBe(200);
     expect(fine.ms).toBeLessThan(400); // another issuer's request did not wait for the hung fetch
     // During the cooldown the next one is refused at once, without waiting again.
     const again = Date.now();
@@ -347,10 +347,10 @@ auth:
   it('answers 403 for a missing scope, with the RFC 6750 insufficient_scope challenge', async () => {
     const before = h.upstream.hits();
     const readOnly = await token(keyB, { scope: 'items:read' });
-    const answer = await h.get('/echo', postJson(readOnly));
-    expectProblem(answer, 403, 'auth-forbidden');
-    expect(answer.headers['www-authenticate']).toBe('Bearer realm="gatehouse", error="insufficient_scope"');
-    expect(await reasonOf(answer)).toBe('authorize.scope: missing scope items:write');
+    const response = await h.get('/echo', postJson(readOnly));
+    expectProblem(response, 403, 'auth-forbidden');
+    expect(response.headers['www-authenticate']).toBe('Bearer realm="gatehouse", error="insufficient_scope"');
+    expect(await reasonOf(response)).toBe('authorize.scope: missing scope items:write');
     expect(h.upstream.hits()).toBe(before);
     const noScope = await token(keyB, { scope: undefined });
     expectProblem(await h.get('/items/1', bearer(noScope)), 403, 'auth-forbidden');
@@ -390,9 +390,9 @@ auth:
       '/items/1?access_token=abc',
       '/stream?API%5FKEY=x',
     ]) {
-      const answer = await h.get(target, bearer(await token(keyB)));
-      expectProblem(answer, 401, 'auth-unauthenticated');
-      expect(await reasonOf(answer)).toMatch(/^credential\.query/);
+      const response = await h.get(target, bearer(await token(keyB)));
+      expectProblem(response, 401, 'auth-unauthenticated');
+      expect(await reasonOf(response)).toMatch(/^credential\.query/);
     }
     expect(h.upstream.hits()).toBe(before);
   });

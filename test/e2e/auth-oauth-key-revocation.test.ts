@@ -15,7 +15,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { startGatehouse, type Gatehouse } from '../../src/process/gatehouse.js';
 import { ensureDevCertificates } from '../../src/tls/dev-certs.js';
-import { fetchAnswer, startHarness, type Answer, type Harness } from '../support/gateway-harness.js';
+import { fetchResponse, startHarness, type HttpResponse, type Harness } from '../support/gateway-harness.js';
 import { keyStoreSetups } from '../support/key-store-setups.js';
 import { startTestUpstream, type TestUpstream } from '../support/test-upstream.js';
 import { expectProblem, journeyReason, sleep } from './auth-support.js';
@@ -66,19 +66,19 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 type Door = Pick<Harness, 'get'>;
 
 async function mintToken(door: Door, headers: Record<string, string>): Promise<string> {
-  const answer = await door.get('/oauth/token', {
+  const response = await door.get('/oauth/token', {
     method: 'POST',
     headers: { ...form, ...headers },
     body: GRANT,
   });
-  expect(answer.status).toBe(200);
-  return (answer.json() as { access_token: string }).access_token;
+  expect(response.status).toBe(200);
+  return (response.json() as { access_token: string }).access_token;
 }
 
 /** The generic 401 of a refused bearer token (RFC 6750 §3: error="invalid_token"). */
-function expectRefusedToken(answer: Answer): void {
-  expectProblem(answer, 401, 'auth-unauthenticated');
-  expect(answer.headers['www-authenticate']).toBe('Bearer realm="gatehouse", error="invalid_token"');
+function expectRefusedToken(response: HttpResponse): void {
+  expectProblem(response, 401, 'auth-unauthenticated');
+  expect(response.headers['www-authenticate']).toBe('Bearer realm="gatehouse", error="invalid_token"');
 }
 
 /** Milliseconds until `token` is refused with 401 at `door` (tried every 10 ms), or Infinity after 3 s. */
@@ -93,7 +93,7 @@ async function msUntilRefused(door: Door, token: string): Promise<number> {
   return Infinity;
 }
 
-interface KeyAnswer {
+interface KeyResponse {
   key: string;
   record: { id: string; status: string };
   replaced?: { id: string; overlapUntil: number };
@@ -102,14 +102,14 @@ interface KeyAnswer {
 /** The admin API of one gateway: create, revoke and rotate keys as an operator would. */
 function adminOf(agent: Agent, gateway: Gatehouse) {
   const base = `https://127.0.0.1:${gateway.adminAddress!.port}`;
-  const call = async (route: string, body: unknown = {}): Promise<KeyAnswer> => {
-    const answer = await fetchAnswer(agent, base + route, {
+  const call = async (route: string, body: unknown = {}): Promise<KeyResponse> => {
+    const response = await fetchResponse(agent, base + route, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
-    expect([200, 201]).toContain(answer.status);
-    return answer.json() as KeyAnswer;
+    expect([200, 201]).toContain(response.status);
+    return response.json() as KeyResponse;
   };
   return {
     create: (consumer: string) => call('/keys', { consumer, scopes: ['items:read'], env: 'test' }),
@@ -171,7 +171,7 @@ describe('a token minted from an API key follows the key: revoked through the ad
     const created = await admin.create('banned-partner');
     const token = await mintToken(h, { 'x-api-key': created.key });
     expect((await h.get('/items/1', { headers: bearer(token) })).status).toBe(200);
-    const banned = await fetchAnswer(h.agent, `https://127.0.0.1:${h.gateway.adminAddress!.port}/bans`, {
+    const banned = await fetchResponse(h.agent, `https://127.0.0.1:${h.gateway.adminAddress!.port}/bans`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ kind: 'key', value: created.record.id, duration: '1m', reason: 'test' }),
@@ -182,7 +182,7 @@ describe('a token minted from an API key follows the key: revoked through the ad
     expectProblem(refused, 403, 'access-banned');
     expect(h.upstream.hits()).toBe(before);
     const { ban } = banned.json() as { ban: { id: string } };
-    const lifted = await fetchAnswer(
+    const lifted = await fetchResponse(
       h.agent,
       `https://127.0.0.1:${h.gateway.adminAddress!.port}/bans/${ban.id}`,
       {
@@ -226,11 +226,11 @@ for (const setup of setups) {
       const gateways: Gatehouse[] = [];
       const doorOf = (gateway: Gatehouse): Door => {
         const base = `https://127.0.0.1:${gateway.addresses.get('public')!.port}`;
-        return { get: (pathAndQuery, init = {}) => fetchAnswer(agent, base + pathAndQuery, init) };
+        return { get: (pathAndQuery, init = {}) => fetchResponse(agent, base + pathAndQuery, init) };
       };
-      const reasonOn = async (gateway: Gatehouse, answer: Answer): Promise<string> => {
+      const reasonOn = async (gateway: Gatehouse, response: HttpResponse): Promise<string> => {
         for (let i = 0; i < 50; i += 1) {
-          const journey = gateway.journeys.find(String(answer.headers['x-request-id']));
+          const journey = gateway.journeys.find(String(response.headers['x-request-id']));
           if (journey !== undefined) return journey.reason ?? '';
           await sleep(10);
         }

@@ -5,7 +5,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIdentityVerifier } from '../../src/auth/assertion/verify-identity.js';
 import { rotateSigningKey } from '../../src/auth/signing/signing-keys.js';
-import { readLog, startHarness, type Answer, type Harness } from '../support/gateway-harness.js';
+import { readLog, startHarness, type HttpResponse, type Harness } from '../support/gateway-harness.js';
 import { expectProblem, sleep } from './auth-support.js';
 
 const SECRET = 'reporting-secret-0123456789-abcdefghijklmnop';
@@ -52,9 +52,9 @@ describe('OAuth2 client credentials on the gateway', () => {
   const form = { 'content-type': 'application/x-www-form-urlencoded' };
   const requestToken = (headers: Record<string, string>, body = 'grant_type=client_credentials') =>
     h.get('/oauth/token', { method: 'POST', headers: { ...form, ...headers }, body });
-  const tokenOf = (answer: Answer): TokenBody => {
-    expect(answer.status).toBe(200);
-    const body = answer.json() as TokenBody;
+  const tokenOf = (response: HttpResponse): TokenBody => {
+    expect(response.status).toBe(200);
+    const body = response.json() as TokenBody;
     secrets.push(body.access_token);
     return body;
   };
@@ -94,10 +94,10 @@ auth:
   });
 
   it('publishes the public signing keys, and nothing private', async () => {
-    const answer = await h.get('/.well-known/jwks.json');
-    expect(answer.status).toBe(200);
-    expect(answer.headers['content-type']).toBe('application/json');
-    const { keys } = answer.json() as { keys: Record<string, unknown>[] };
+    const response = await h.get('/.well-known/jwks.json');
+    expect(response.status).toBe(200);
+    expect(response.headers['content-type']).toBe('application/json');
+    const { keys } = response.json() as { keys: Record<string, unknown>[] };
     expect(keys).toHaveLength(1);
     expect(keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
     expect(typeof keys[0]!['kid']).toBe('string');
@@ -105,9 +105,9 @@ auth:
   });
 
   it('issues a token to a client authenticated by its secret, with its scopes, usable where they suffice', async () => {
-    const answer = await requestToken({ authorization: basic('reporting', SECRET) });
-    expect(answer.headers['cache-control']).toBe('no-store');
-    const body = tokenOf(answer);
+    const response = await requestToken({ authorization: basic('reporting', SECRET) });
+    expect(response.headers['cache-control']).toBe('no-store');
+    const body = tokenOf(response);
     expect(body).toMatchObject({ token_type: 'Bearer', scope: 'items:read' });
     expect(body.expires_in).toBeGreaterThan(0);
     expect(body.expires_in).toBeLessThanOrEqual(2);
@@ -173,30 +173,30 @@ auth:
   });
 
   it('never grants a scope the client does not hold', async () => {
-    const answer = await requestToken(
+    const response = await requestToken(
       { authorization: basic('reporting', SECRET) },
       'grant_type=client_credentials&scope=items%3Aread+items%3Awrite',
     );
-    expect(answer.status).toBe(400);
-    expect(answer.json()).toEqual({ error: 'invalid_scope' });
-    expect(answer.headers['cache-control']).toBe('no-store');
+    expect(response.status).toBe(400);
+    expect(response.json()).toEqual({ error: 'invalid_scope' });
+    expect(response.headers['cache-control']).toBe('no-store');
   });
 
   /** RFC 6749 §5.2, member by member: JSON with exactly `error`, never cached; the upstream not asked. */
-  const expectOAuthError = (answer: Answer, status: number, error: string): void => {
-    expect(answer.status).toBe(status);
-    expect(answer.headers['content-type']).toBe('application/json');
-    expect(answer.headers['cache-control']).toBe('no-store');
-    expect(answer.headers['pragma']).toBe('no-cache');
-    expect(answer.json()).toEqual({ error });
+  const expectOAuthError = (response: HttpResponse, status: number, error: string): void => {
+    expect(response.status).toBe(status);
+    expect(response.headers['content-type']).toBe('application/json');
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.headers['pragma']).toBe('no-cache');
+    expect(response.json()).toEqual({ error });
   };
 
   it('refuses bad client credentials with 401 invalid_client and a Basic challenge (RFC 6749 §5.2)', async () => {
     for (const authorization of [basic('reporting', 'wrong-secret'), basic('nobody', SECRET), 'Basic !!!']) {
-      const answer = await requestToken({ authorization });
-      expectOAuthError(answer, 401, 'invalid_client');
-      expect(answer.headers['www-authenticate']).toBe('Basic realm="gatehouse", charset="UTF-8"');
-      expect(answer.text).not.toMatch(/secret|nobody|problem/);
+      const response = await requestToken({ authorization });
+      expectOAuthError(response, 401, 'invalid_client');
+      expect(response.headers['www-authenticate']).toBe('Basic realm="gatehouse", charset="UTF-8"');
+      expect(response.text).not.toMatch(/secret|nobody|problem/);
     }
     expectOAuthError(await requestToken({}), 401, 'invalid_client');
     const revocable = await h.gateway.keys.lifecycle.create({

@@ -16,7 +16,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { startGatehouse, type Gatehouse } from '../../src/process/gatehouse.js';
 import { ensureDevCertificates } from '../../src/tls/dev-certs.js';
-import { fetchAnswer, type Harness } from '../support/gateway-harness.js';
+import { fetchResponse, type Harness } from '../support/gateway-harness.js';
 import { startTestUpstream, type TestUpstream } from '../support/test-upstream.js';
 import { sleep } from './auth-support.js';
 
@@ -53,7 +53,7 @@ describe('signing keys shared by two gateways rotate and retire by themselves', 
   const doors: Door[] = [];
 
   const mint = async (door: Door): Promise<string> => {
-    const answer = await door.get('/oauth/token', {
+    const response = await door.get('/oauth/token', {
       method: 'POST',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
@@ -61,8 +61,8 @@ describe('signing keys shared by two gateways rotate and retire by themselves', 
       },
       body: 'grant_type=client_credentials',
     });
-    expect(answer.status).toBe(200);
-    return (answer.json() as { access_token: string }).access_token;
+    expect(response.status).toBe(200);
+    return (response.json() as { access_token: string }).access_token;
   };
   const kidOf = (token: string) => decodeProtectedHeader(token).kid;
   const publishedOn = async (door: Door): Promise<string[]> =>
@@ -113,7 +113,7 @@ describe('signing keys shared by two gateways rotate and retire by themselves', 
       const gateway = await startGatehouse(config, createLogger(config.log));
       gateways.push(gateway);
       const base = `https://127.0.0.1:${gateway.addresses.get('public')!.port}`;
-      doors.push({ get: (pathAndQuery, init = {}) => fetchAnswer(agent, base + pathAndQuery, init) });
+      doors.push({ get: (pathAndQuery, init = {}) => fetchResponse(agent, base + pathAndQuery, init) });
     }
   });
   afterAll(async () => {

@@ -12,15 +12,15 @@ import type { ServerResponse } from 'node:http';
 import { SignJWT, type JWK, type JWTPayload } from 'jose';
 import { expect } from 'vitest';
 import { ensureDevCertificates } from '../../src/tls/dev-certs.js';
-import type { Answer, Harness } from '../support/gateway-harness.js';
+import type { HttpResponse, Harness } from '../support/gateway-harness.js';
 import { expectProblem as expectGenericProblem, PROBLEM_BASE } from '../support/problems.js';
 
 export { PROBLEM_BASE };
 
 /** The generic problem, with the fixed titles of 401 and 403 whatever the cause. */
-export function expectProblem(answer: Answer, status: number, type: string): void {
-  expectGenericProblem(answer, status, type);
-  const title = (answer.json() as Record<string, unknown>)['title'];
+export function expectProblem(response: HttpResponse, status: number, type: string): void {
+  expectGenericProblem(response, status, type);
+  const title = (response.json() as Record<string, unknown>)['title'];
   if (status === 401) expect(title).toBe('Unauthorized');
   if (status === 403) expect(title).toBe('Forbidden');
 }
@@ -103,10 +103,10 @@ export async function startJwksServer(keys: readonly JWK[]): Promise<JwksServer>
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The operator-facing cause of an answer, from its journey record (written as the response closes). */
-export async function journeyReason(h: Harness, answer: Answer): Promise<string> {
+/** The operator-facing cause of a response, from its journey record (written as the response closes). */
+export async function journeyReason(h: Harness, response: HttpResponse): Promise<string> {
   for (let i = 0; i < 50; i += 1) {
-    const journey = h.gateway.journeys.find(String(answer.headers['x-request-id']));
+    const journey = h.gateway.journeys.find(String(response.headers['x-request-id']));
     if (journey !== undefined) return journey.reason ?? '';
     await sleep(10);
   }

@@ -10,16 +10,16 @@ import {
   IDENTITY_HEADER,
   createTestGateway,
   startTestBank,
-  type Answer,
+  type HttpResponse,
   type TestBank,
 } from '../../src/bank/testing.js';
 
 const PROBLEMS = 'https://gatehouse.dev/bank/problems/';
 
-function expectProblem(answer: Answer, status: number, code: string): void {
-  expect(answer.status, answer.text).toBe(status);
-  expect(answer.headers['content-type']).toBe('application/problem+json');
-  const body = answer.json();
+function expectProblem(response: HttpResponse, status: number, code: string): void {
+  expect(response.status, response.text).toBe(status);
+  expect(response.headers['content-type']).toBe('application/problem+json');
+  const body = response.json();
   expect(Object.keys(body).sort()).toEqual(['status', 'title', 'type']);
   expect(body['type']).toBe(PROBLEMS + code);
   expect(body['status']).toBe(status);
@@ -46,7 +46,7 @@ for (const db of DATABASES) {
         body: Record<string, unknown>,
         key: string = randomUUID(),
         scopes?: string[],
-      ): Promise<Answer> =>
+      ): Promise<HttpResponse> =>
         t.call(`/accounts/${from}/transfer`, {
           as: { id: who.id, ...(scopes === undefined ? {} : { scopes }) },
           headers: { 'idempotency-key': key },
@@ -106,13 +106,13 @@ for (const db of DATABASES) {
             [`/accounts/${alice.accounts[0]}`, 'GET'],
             ['/auth/login', 'POST'],
           ] as const) {
-            const answer = await t.call(path, {
+            const response = await t.call(path, {
               method,
               as: { id: alice.id },
               agent: t.anonymousAgent,
               ...(method === 'POST' ? { body: { username: 'alice', password: alice.password } } : {}),
             });
-            expectProblem(answer, 401, 'unauthenticated');
+            expectProblem(response, 401, 'unauthenticated');
           }
           const direct = await t.call(`/accounts/${alice.accounts[0]}/transfer`, {
             agent: t.anonymousAgent,
@@ -175,8 +175,8 @@ for (const db of DATABASES) {
             await t.gateway.assertion({ subject: alice.id, scopes: ['accounts:read'], typ: 'JWT' }),
           ];
           for (const assertion of bad) {
-            const answer = await t.call('/accounts', assertion === undefined ? {} : { assertion });
-            expectProblem(answer, 401, 'unauthenticated');
+            const response = await t.call('/accounts', assertion === undefined ? {} : { assertion });
+            expectProblem(response, 401, 'unauthenticated');
           }
         });
 
@@ -223,12 +223,12 @@ for (const db of DATABASES) {
 
       describe('login', () => {
         it('answers a token in the OAuth shape, verifiable with the JWKS', async () => {
-          const answer = await t.call('/auth/login', {
+          const response = await t.call('/auth/login', {
             body: { username: 'alice', password: alice.password },
           });
-          expect(answer.status, answer.text).toBe(200);
-          expect(answer.headers['cache-control']).toBe('no-store');
-          const body = answer.json();
+          expect(response.status, response.text).toBe(200);
+          expect(response.headers['cache-control']).toBe('no-store');
+          const body = response.json();
           expect(Object.keys(body).sort()).toEqual(['access_token', 'expires_in', 'scope', 'token_type']);
           expect(body['token_type']).toBe('Bearer');
           expect(body['expires_in']).toBe(900);
@@ -250,10 +250,10 @@ for (const db of DATABASES) {
         });
 
         it('gives the auditor a token that reads and cannot transfer', async () => {
-          const answer = await t.call('/auth/login', {
+          const response = await t.call('/auth/login', {
             body: { username: 'auditor', password: auditor.password },
           });
-          expect(answer.json()['scope']).toBe('accounts:read');
+          expect(response.json()['scope']).toBe('accounts:read');
         });
 
         it('answers an unknown username and a wrong password with the same 401, body and all', async () => {
@@ -322,9 +322,9 @@ for (const db of DATABASES) {
 
       describe('reads and object-level authorization', () => {
         it('GET /me names the caller', async () => {
-          const answer = await t.call('/me', { as: { id: alice.id } });
-          expect(answer.status).toBe(200);
-          expect(answer.json()).toEqual({
+          const response = await t.call('/me', { as: { id: alice.id } });
+          expect(response.status).toBe(200);
+          expect(response.json()).toEqual({
             id: alice.id,
             username: 'alice',
             role: 'customer',
@@ -348,10 +348,10 @@ for (const db of DATABASES) {
         });
 
         it('GET /accounts/{id} shows an own account with exactly the documented fields', async () => {
-          const answer = await t.call(`/accounts/${bob.accounts[0]}`, { as: { id: bob.id } });
-          expect(answer.status).toBe(200);
-          expect(answer.headers['cache-control']).toBe('no-store');
-          const body = answer.json();
+          const response = await t.call(`/accounts/${bob.accounts[0]}`, { as: { id: bob.id } });
+          expect(response.status).toBe(200);
+          expect(response.headers['cache-control']).toBe('no-store');
+          const body = response.json();
           expect(Object.keys(body).sort()).toEqual([
             'balance',
             'createdAt',
@@ -422,14 +422,14 @@ for (const db of DATABASES) {
         it("moves money once, answers 201 without the destination's owner or balance", async () => {
           const [from, to] = [alice.accounts[0]!, bob.accounts[0]!];
           const [fromBefore, toBefore] = [await balance(from), await balance(to)];
-          const answer = await transfer(alice, from, {
+          const response = await transfer(alice, from, {
             toAccountId: to,
             amount: 1234,
             currency: 'EUR',
             memo: 'Rent, March',
           });
-          expect(answer.status, answer.text).toBe(201);
-          const body = answer.json();
+          expect(response.status, response.text).toBe(201);
+          const body = response.json();
           expect(Object.keys(body).sort()).toEqual([
             'amount',
             'createdAt',
@@ -447,7 +447,7 @@ for (const db of DATABASES) {
             currency: 'EUR',
             memo: 'Rent, March',
           });
-          expect(answer.headers['idempotent-replayed']).toBeUndefined();
+          expect(response.headers['idempotent-replayed']).toBeUndefined();
           expect(await balance(from)).toBe(fromBefore - 1234);
           expect(await balance(to)).toBe(toBefore + 1234);
           await expectLedgerSound();
@@ -644,15 +644,15 @@ for (const db of DATABASES) {
             rawBody: JSON.stringify({ memo: 'x'.repeat(20_000) }),
           });
           expectProblem(huge, 413, 'payload-too-large');
-          for (const answer of [malformed, proto, text, huge])
-            expect(answer.text).not.toMatch(/Unexpected|JSON|fastify|at /);
+          for (const response of [malformed, proto, text, huge])
+            expect(response.text).not.toMatch(/Unexpected|JSON|fastify|at /);
         });
 
         it('never sends Server or X-Powered-By, always nosniff', async () => {
-          const answer = await t.call('/me', { as: { id: alice.id } });
-          expect(answer.headers['server']).toBeUndefined();
-          expect(answer.headers['x-powered-by']).toBeUndefined();
-          expect(answer.headers['x-content-type-options']).toBe('nosniff');
+          const response = await t.call('/me', { as: { id: alice.id } });
+          expect(response.headers['server']).toBeUndefined();
+          expect(response.headers['x-powered-by']).toBeUndefined();
+          expect(response.headers['x-content-type-options']).toBe('nosniff');
         });
       });
 

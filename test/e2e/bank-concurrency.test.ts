@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLedgerSound } from '../../src/bank/store/store.js';
 import { seedUsers, type SeededUser } from '../../src/bank/seed.js';
-import { DATABASES, startTestBank, type Answer, type TestBank } from '../../src/bank/testing.js';
+import { DATABASES, startTestBank, type HttpResponse, type TestBank } from '../../src/bank/testing.js';
 
 for (const db of DATABASES) {
   describe.skipIf(db.skip !== null)(
@@ -21,7 +21,7 @@ for (const db of DATABASES) {
         to: string,
         amount: number,
         key = randomUUID(),
-      ): Promise<Answer> =>
+      ): Promise<HttpResponse> =>
         t.call(`/accounts/${account}/transfer`, {
           as: { id: from.id },
           headers: { 'idempotency-key': key },
@@ -55,16 +55,16 @@ for (const db of DATABASES) {
 
       it('200 concurrent transfers from one account never overdraw it', async () => {
         const from = payer.accounts[0]!;
-        const answers = await Promise.all(
+        const responses = await Promise.all(
           Array.from({ length: 200 }, (_, i) =>
             send(payer, from, payees[i % payees.length]!.accounts[0]!, 1_000),
           ),
         );
-        const made = answers.filter((a) => a.status === 201);
-        const refused = answers.filter((a) => a.status === 422);
+        const made = responses.filter((a) => a.status === 201);
+        const refused = responses.filter((a) => a.status === 422);
         expect(made.length).toBe(130);
         expect(refused.length).toBe(70);
-        for (const answer of refused) expect(answer.json()['type']).toMatch(/insufficient-funds$/);
+        for (const response of refused) expect(response.json()['type']).toMatch(/insufficient-funds$/);
         expect(await balance(from)).toBe(0);
         await expectLedgerSound();
       }, 90_000);
@@ -73,12 +73,12 @@ for (const db of DATABASES) {
         const [from, to] = [payees[0]!.accounts[0]!, payees[1]!.accounts[0]!];
         const [fromBefore, toBefore] = [await balance(from), await balance(to)];
         const key = randomUUID();
-        const answers = await Promise.all(
+        const responses = await Promise.all(
           Array.from({ length: 40 }, () => send(payees[0]!, from, to, 777, key)),
         );
-        expect(answers.map((a) => a.status)).toEqual(Array(40).fill(201));
-        expect(new Set(answers.map((a) => a.text)).size).toBe(1);
-        expect(answers.filter((a) => a.headers['idempotent-replayed'] === undefined).length).toBe(1);
+        expect(responses.map((a) => a.status)).toEqual(Array(40).fill(201));
+        expect(new Set(responses.map((a) => a.text)).size).toBe(1);
+        expect(responses.filter((a) => a.headers['idempotent-replayed'] === undefined).length).toBe(1);
         expect(await balance(from)).toBe(fromBefore - 777);
         expect(await balance(to)).toBe(toBefore + 777);
         await expectLedgerSound();
@@ -88,12 +88,12 @@ for (const db of DATABASES) {
         const [a, b] = [payees[2]!, payees[3]!];
         const [aAccount, bAccount] = [a.accounts[0]!, b.accounts[0]!];
         const [aBefore, bBefore] = [await balance(aAccount), await balance(bAccount)];
-        const answers = await Promise.all(
+        const responses = await Promise.all(
           Array.from({ length: 200 }, (_, i) =>
             i % 2 === 0 ? send(a, aAccount, bAccount, 10) : send(b, bAccount, aAccount, 10),
           ),
         );
-        expect(answers.filter((x) => x.status !== 201).map((x) => x.text)).toEqual([]);
+        expect(responses.filter((x) => x.status !== 201).map((x) => x.text)).toEqual([]);
         expect([await balance(aAccount), await balance(bAccount)]).toEqual([aBefore, bBefore]);
         await expectLedgerSound();
       }, 90_000);

@@ -17,17 +17,17 @@ for (const db of DATABASES) {
             },
           ]);
           await t.bank.store.close();
-          for (const answer of [
+          for (const response of [
             await t.call('/accounts', { as: { id: user!.id } }),
             await t.call('/auth/login', { body: { username: 'erin', password: user!.password } }),
           ]) {
-            expect([500, 503]).toContain(answer.status);
-            expect(answer.headers['content-type']).toBe('application/problem+json');
+            expect([500, 503]).toContain(response.status);
+            expect(response.headers['content-type']).toBe('application/problem+json');
             // Exactly the catalogued body: nothing of the driver's error is in it.
             expect([
               '{"type":"https://gatehouse.dev/bank/problems/internal","title":"Internal error","status":500}',
               '{"type":"https://gatehouse.dev/bank/problems/unavailable","title":"Service unavailable","status":503}',
-            ]).toContain(answer.text);
+            ]).toContain(response.text);
           }
         } finally {
           await t.close().catch(() => undefined);

@@ -9,7 +9,7 @@ const median = (values: number[]): number =>
 describe('bank login timing', () => {
   let t: TestBank;
   beforeAll(async () => {
-    // No backoff in the way: this measures the answer itself.
+    // No backoff in the way: this measures the response itself.
     t = await startTestBank('sqlite', {
       loginBackoff: { freeFailures: 1_000, initialDelayMs: 1, maxDelayMs: 1, forgetAfterMs: 1 },
     });
@@ -20,8 +20,8 @@ describe('bank login timing', () => {
   it('takes as long for an unknown username as for a wrong password (one argon2id verification each)', async () => {
     const timed = async (username: string): Promise<number> => {
       const start = performance.now();
-      const answer = await t.call('/auth/login', { body: { username, password: 'wrong-password' } });
-      expect(answer.status).toBe(401);
+      const response = await t.call('/auth/login', { body: { username, password: 'wrong-password' } });
+      expect(response.status).toBe(401);
       return performance.now() - start;
     };
     await timed('dora');

@@ -13,7 +13,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { startGatehouse, type Gatehouse } from '../../src/process/gatehouse.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { ensureDevCertificates } from '../../src/tls/dev-certs.js';
-import { fetchAnswer, type Answer } from '../support/gateway-harness.js';
+import { fetchResponse, type HttpResponse } from '../support/gateway-harness.js';
 
 const bankDocument = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -45,7 +45,7 @@ describe.each(DATABASES)('the bank through Gatehouse on $name', ({ name, skip })
     target: string,
     init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
   ) =>
-    fetchAnswer(agent, base + target, {
+    fetchResponse(agent, base + target, {
       ...(init.method === undefined ? {} : { method: init.method }),
       headers: {
         ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -56,16 +56,16 @@ describe.each(DATABASES)('the bank through Gatehouse on $name', ({ name, skip })
         : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
     });
   const balance = async (caller: Caller, account: string): Promise<number> => {
-    const answer = await call(`/accounts/${account}`, { headers: { 'x-api-key': caller.full } });
-    expect(answer.status).toBe(200);
-    return (answer.json() as { balance: number }).balance;
+    const response = await call(`/accounts/${account}`, { headers: { 'x-api-key': caller.full } });
+    expect(response.status).toBe(200);
+    return (response.json() as { balance: number }).balance;
   };
   const transfer = (
     apiKey: string,
     from: string,
     body: unknown,
     key: string = randomUUID(),
-  ): Promise<Answer> =>
+  ): Promise<HttpResponse> =>
     call(`/accounts/${from}/transfer`, {
       method: 'POST',
       headers: { 'x-api-key': apiKey, 'idempotency-key': key },
@@ -73,8 +73,8 @@ describe.each(DATABASES)('the bank through Gatehouse on $name', ({ name, skip })
     });
   const bankCa = () =>
     import('node:fs/promises').then((fs) => fs.readFile(path.join(dir, 'state', 'certs', 'ca.crt')));
-  const decidedBy = (answer: Answer): string | null | undefined =>
-    gateway.journeys.find(String(answer.headers['x-request-id']))?.decidedBy;
+  const decidedBy = (response: HttpResponse): string | null | undefined =>
+    gateway.journeys.find(String(response.headers['x-request-id']))?.decidedBy;
 
   beforeAll(async () => {
     if (skip !== null) return;
@@ -256,29 +256,29 @@ log: { level: info, access: true, destination: ./access.log }
         ]),
       ];
       for (const body of bodies) {
-        const answer = await transfer(
+        const response = await transfer(
           alice.full,
           from,
           typeof body === 'object' && body !== null && '__proto__' in body
             ? '{"toAccountId":"' + to + '","amount":100,"currency":"EUR","__proto__":{"admin":true}}'
             : body,
         );
-        expect(answer.status, JSON.stringify(body)).toBe(400);
+        expect(response.status, JSON.stringify(body)).toBe(400);
         // Refused by the gateway's contract check: the bank never saw it, and the body is generic.
-        expect(decidedBy(answer), JSON.stringify(body)).toBe('validate');
-        expect(answer.json()).toMatchObject({
+        expect(decidedBy(response), JSON.stringify(body)).toBe('validate');
+        expect(response.json()).toMatchObject({
           type: 'https://gatehouse.dev/problems/validate-body',
           status: 400,
         });
-        expect(answer.text).not.toContain('DROP TABLE');
+        expect(response.text).not.toContain('DROP TABLE');
       }
       for (const text of injections) {
-        const answer = await transfer(alice.full, encodeURIComponent(text), {
+        const response = await transfer(alice.full, encodeURIComponent(text), {
           toAccountId: to,
           amount: 100,
           currency: 'EUR',
         });
-        expect([400, 404]).toContain(answer.status);
+        expect([400, 404]).toContain(response.status);
       }
       expect([await balance(alice, from), await balance(bob, to)]).toEqual(before);
     },
@@ -291,16 +291,16 @@ log: { level: info, access: true, destination: ./access.log }
       const to = alice.user.accounts[0]!;
       const start = await balance(bob, from);
       const amount = Math.ceil(start / 150);
-      const answers = await Promise.all(
+      const responses = await Promise.all(
         Array.from({ length: 200 }, () =>
           transfer(bob.full, from, { toAccountId: to, amount, currency: 'EUR' }),
         ),
       );
-      const moved = answers.filter((a) => a.status === 201).length;
-      const statuses = answers.map((a) => a.status).sort();
+      const moved = responses.filter((a) => a.status === 201).length;
+      const statuses = responses.map((a) => a.status).sort();
       expect(
         statuses.filter((status) => status !== 201 && status !== 422),
-        answers.find((a) => a.status !== 201 && a.status !== 422)?.text,
+        responses.find((a) => a.status !== 201 && a.status !== 422)?.text,
       ).toEqual([]);
       expect(moved).toBe(Math.min(200, Math.floor(start / amount)));
       const after = await balance(bob, from);
@@ -335,11 +335,11 @@ log: { level: info, access: true, destination: ./access.log }
     // its signed identity, neither of which a caller can bring.
     const direct = new Agent({ connect: { ca: (await bankCa()).toString() } });
     try {
-      const answer = await fetchAnswer(direct, `${bank.url}/accounts`, {
+      const response = await fetchResponse(direct, `${bank.url}/accounts`, {
         headers: { 'x-api-key': alice.full },
       });
-      expect(answer.status).toBe(401);
-      expect(answer.text).not.toContain(alice.user.accounts[0]!);
+      expect(response.status).toBe(401);
+      expect(response.text).not.toContain(alice.user.accounts[0]!);
     } finally {
       await direct.close();
     }

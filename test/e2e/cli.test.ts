@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDevCertificates, type DevCertificates } from '../../src/tls/dev-certs.js';
-import { fetchAnswer, fixtures } from '../support/gateway-harness.js';
+import { fetchResponse, fixtures } from '../support/gateway-harness.js';
 import { startTestUpstream, type TestUpstream } from '../support/test-upstream.js';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli.js');
@@ -133,7 +133,7 @@ describe('gatehouse start: reload on SIGHUP', () => {
   });
 
   it('refuses a broken new configuration and keeps serving the old one', async () => {
-    expect((await fetchAnswer(agent, `${base}/items/1`, {})).status).toBe(200);
+    expect((await fetchResponse(agent, `${base}/items/1`, {})).status).toBe(200);
     await writeFile(
       path.join(dir, 'gatehouse.yaml'),
       'listeners: [ { name: public, port: "nope" } ]\napis: 7\n',
@@ -142,12 +142,12 @@ describe('gatehouse start: reload on SIGHUP', () => {
     child.kill('SIGHUP');
     await waitFor(/reload refused; the previous configuration keeps serving/, mark);
     const hits = upstream.hits('/items/2');
-    expect((await fetchAnswer(agent, `${base}/items/2`, {})).status).toBe(200);
+    expect((await fetchResponse(agent, `${base}/items/2`, {})).status).toBe(200);
     expect(upstream.hits('/items/2')).toBe(hits + 1);
   });
 
   it('applies a good new configuration without dropping a request in flight', async () => {
-    const inFlight = fetchAnswer(agent, `${base}/slow`, {});
+    const inFlight = fetchResponse(agent, `${base}/slow`, {});
     await new Promise((resolve) => setTimeout(resolve, 100));
     // The new contract no longer declares /items/{id}.
     await writeFile(
@@ -161,7 +161,7 @@ describe('gatehouse start: reload on SIGHUP', () => {
     const slow = await inFlight;
     expect(slow.status).toBe(200);
     expect(slow.text).toBe('late');
-    expect((await fetchAnswer(agent, `${base}/items/1`, {})).status).toBe(404);
+    expect((await fetchResponse(agent, `${base}/items/1`, {})).status).toBe(404);
   });
 
   it('stops gracefully on SIGTERM', async () => {
@@ -209,14 +209,14 @@ describe('gatehouse start: log files reopened on SIGUSR2 (log rotation)', () => 
 
   it('writes to the moved files until SIGUSR2, then to new files at the configured paths', async () => {
     const base = /"url":"(https:\/\/127\.0\.0\.1:\d+)"/.exec(await file('access.log'))![1]!;
-    const before = await fetchAnswer(agent, `${base}/nowhere`, {});
+    const before = await fetchResponse(agent, `${base}/nowhere`, {});
     expect(before.status).toBe(404);
     await eventually(async () => (await file('events.log')).includes(String(before.headers['x-request-id'])));
     await rename(path.join(dir, 'access.log'), path.join(dir, 'access.log.1'));
     await rename(path.join(dir, 'events.log'), path.join(dir, 'events.log.1'));
     child.kill('SIGUSR2');
     await eventually(async () => (await file('access.log')).split('log files reopened').length === 3);
-    const after = await fetchAnswer(agent, `${base}/nowhere`, {});
+    const after = await fetchResponse(agent, `${base}/nowhere`, {});
     const afterId = String(after.headers['x-request-id']);
     await eventually(async () => (await file('events.log')).includes(afterId));
     await eventually(async () => (await file('access.log')).includes(afterId));

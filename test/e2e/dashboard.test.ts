@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DASHBOARD_CSP } from '../../src/admin/dashboard.js';
-import { fetchAnswer, startHarness, type Answer, type Harness } from '../support/gateway-harness.js';
+import { fetchResponse, startHarness, type HttpResponse, type Harness } from '../support/gateway-harness.js';
 import { expectProblem } from '../support/problems.js';
 
 const TOKEN = randomBytes(32).toString('hex');
@@ -41,8 +41,8 @@ describe.skipIf(!existsSync(CHROMIUM) && process.env.CI === undefined)(
     let context: BrowserContext;
     let page: Page;
     const problems: string[] = [];
-    const api = (method: string, route: string, body?: unknown): Promise<Answer> =>
-      fetchAnswer(h.agent, admin + route, {
+    const api = (method: string, route: string, body?: unknown): Promise<HttpResponse> =>
+      fetchResponse(h.agent, admin + route, {
         method,
         headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -91,7 +91,7 @@ describe.skipIf(!existsSync(CHROMIUM) && process.env.CI === undefined)(
 
     it('answers the sign-in page or 401 without the admin token, and no admin data before sign-in', async () => {
       await h.get('/items/1'); // a refusal, so there is data to leak
-      const signIn = await fetchAnswer(h.agent, `${admin}/dashboard`, {});
+      const signIn = await fetchResponse(h.agent, `${admin}/dashboard`, {});
       expect(signIn.status).toBe(200);
       expect(signIn.headers['content-security-policy']).toBe(DASHBOARD_CSP);
       expect(signIn.text).toContain('name="token"');
@@ -105,10 +105,10 @@ describe.skipIf(!existsSync(CHROMIUM) && process.env.CI === undefined)(
         '/bans',
         '/keys',
       ]) {
-        expectProblem(await fetchAnswer(h.agent, admin + route, {}), 401, 'admin-unauthorized');
+        expectProblem(await fetchResponse(h.agent, admin + route, {}), 401, 'admin-unauthorized');
       }
-      expect((await fetchAnswer(h.agent, `${admin}/dashboard/assets/signin.css`, {})).status).toBe(200);
-      const forged = await fetchAnswer(h.agent, `${admin}/dashboard`, {
+      expect((await fetchResponse(h.agent, `${admin}/dashboard/assets/signin.css`, {})).status).toBe(200);
+      const forged = await fetchResponse(h.agent, `${admin}/dashboard`, {
         headers: { cookie: '__Host-gatehouse-admin=' + 'A'.repeat(43) },
       });
       expect(forged.text).toContain('name="token"');
@@ -225,13 +225,13 @@ describe.skipIf(!existsSync(CHROMIUM) && process.env.CI === undefined)(
       const cookie = `__Host-gatehouse-admin=${(await context.cookies()).find((c) => c.name === '__Host-gatehouse-admin')!.value}`;
       const set = await api('POST', '/bans', { kind: 'address', value: '192.0.2.11', duration: '1h' });
       const { ban } = set.json() as { ban: { id: string } };
-      const asBrowser = (site: string, csrf: string): Promise<Answer> =>
-        fetchAnswer(h.agent, `${admin}/bans/${ban.id}`, {
+      const asBrowser = (site: string, csrf: string): Promise<HttpResponse> =>
+        fetchResponse(h.agent, `${admin}/bans/${ban.id}`, {
           method: 'DELETE',
           headers: { cookie, 'sec-fetch-site': site, 'x-csrf-token': csrf },
         });
       const session = (
-        await fetchAnswer(h.agent, `${admin}/dashboard/session`, { headers: { cookie } })
+        await fetchResponse(h.agent, `${admin}/dashboard/session`, { headers: { cookie } })
       ).json() as {
         csrf: string;
       };

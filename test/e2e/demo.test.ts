@@ -61,24 +61,24 @@ describe('npm start (the demo)', () => {
     const agent = new Agent({ connect: { ca: await readFile(credentials.ca, 'utf8') } });
     try {
       const read = async (account: string) => {
-        const answer = await request(`${credentials.gateway}/accounts/${account}`, {
+        const response = await request(`${credentials.gateway}/accounts/${account}`, {
           dispatcher: agent,
           headers: { 'x-api-key': alice.apiKeys!.full },
         });
         return {
-          status: answer.statusCode,
-          body: await answer.body.text(),
-          requestId: String(answer.headers['x-request-id']),
-          rateLimitPolicy: answer.headers['ratelimit-policy'],
+          status: response.statusCode,
+          body: await response.body.text(),
+          requestId: String(response.headers['x-request-id']),
+          rateLimitPolicy: response.headers['ratelimit-policy'],
         };
       };
       const own = await read(alice.accounts[0]!);
       expect(own.status).toBe(200);
       expect(JSON.parse(own.body)).toMatchObject({ id: alice.accounts[0] });
-      // The demo limits every client: its answers say by which policy.
+      // The demo limits every client: its responses say by which policy.
       expect(own.rateLimitPolicy).toBe('"per-client";q=600;w=60');
       // The lesson's attack: the bank checks ownership, and answers as for an account that does
-      // not exist, so the answer says nothing of Bob's.
+      // not exist, so the response says nothing of Bob's.
       const attack = await read(bob.accounts[0]!);
       const missing = await read(randomUUID());
       expect(attack.status).toBe(404);
@@ -97,11 +97,11 @@ describe('npm start (the demo)', () => {
 
       // Monitoring: what the gateway refused is visible to the operator, and only to the operator.
       const admin = async (route: string): Promise<{ status: number; body: unknown }> => {
-        const answer = await request(`${credentials.admin.url}${route}`, {
+        const response = await request(`${credentials.admin.url}${route}`, {
           dispatcher: agent,
           headers: { authorization: `Bearer ${credentials.admin.token}` },
         });
-        return { status: answer.statusCode, body: await answer.body.json() };
+        return { status: response.statusCode, body: await response.body.json() };
       };
       const journey = await admin(`/journeys/${String(noKey.headers['x-request-id'])}`);
       expect(journey).toMatchObject({

@@ -120,11 +120,11 @@ describe('request smuggling and framing', () => {
 
   it.each(REFUSED)('refuses %s, and the upstream sees nothing', async (_name, payload, statuses) => {
     const before = h.upstream.hits();
-    const answered = await exchange(h, payload);
-    expect(answered.statuses).toEqual(statuses);
+    const responded = await exchange(h, payload);
+    expect(responded.statuses).toEqual(statuses);
     // Each refusal is the generic problem, and nothing the client sent comes back.
-    expect(answered.text.match(/content-type: application\/problem\+json/gi)).toHaveLength(statuses.length);
-    expect(answered.text).not.toContain('SMUGGLED');
+    expect(responded.text.match(/content-type: application\/problem\+json/gi)).toHaveLength(statuses.length);
+    expect(responded.text).not.toContain('SMUGGLED');
     expect(h.upstream.hits()).toBe(before);
   });
 

@@ -2,7 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STACK_TRACE } from '../support/test-upstream.js';
-import { readLog, startHarness, type Answer, type Harness } from '../support/gateway-harness.js';
+import { readLog, startHarness, type HttpResponse, type Harness } from '../support/gateway-harness.js';
 import { expectProblem, PROBLEM_BASE } from '../support/problems.js';
 
 describe('gateway core over real TLS listeners', () => {
@@ -18,45 +18,45 @@ describe('gateway core over real TLS listeners', () => {
   afterAll(async () => h.close());
 
   it('forwards a declared operation over mTLS and relays the answer with security headers', async () => {
-    const answer = await rawRequest(
+    const response = await rawRequest(
       h.port,
       h.certs.caCert,
       'GET /items/42?color=red HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: keep-alive, x-secret-hop\r\n' +
         'x-secret-hop: drop me\r\nx-forwarded-for: 6.6.6.6\r\n\r\n',
     );
-    expect(answer.status).toBe(200);
-    expect(answer.json()).toEqual({ id: '42', name: 'widget' });
-    expect(answer.headers['server']).toBeUndefined();
-    expect(answer.headers['x-powered-by']).toBeUndefined();
-    expect(answer.headers['strict-transport-security']).toBe('max-age=63072000; includeSubDomains');
+    expect(response.status).toBe(200);
+    expect(response.json()).toEqual({ id: '42', name: 'widget' });
+    expect(response.headers['server']).toBeUndefined();
+    expect(response.headers['x-powered-by']).toBeUndefined();
+    expect(response.headers['strict-transport-security']).toBe('max-age=63072000; includeSubDomains');
     const seen = h.upstream.received.at(-1)!;
     expect(seen.url).toBe('/items/42?color=red');
     expect(seen.clientCertCn).toBe('gatehouse-gateway');
     expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
     expect(seen.headers['x-forwarded-proto']).toBe('https');
-    expect(seen.headers['x-request-id']).toBe(answer.headers['x-request-id']);
+    expect(seen.headers['x-request-id']).toBe(response.headers['x-request-id']);
     expect(seen.headers['x-secret-hop']).toBeUndefined();
   });
 
   it("keeps the gateway's security headers when the upstream's Connection header names them", async () => {
     const before = h.upstream.hits('/items/hop-names');
-    const answer = await h.get('/items/hop-names');
-    expect(answer.status).toBe(200);
-    expect(answer.json()).toEqual({ id: 'hop-names', name: 'widget' });
-    expect(answer.headers['strict-transport-security']).toMatch(/^max-age=\d+/);
-    expect(answer.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
-    expect(answer.headers['x-content-type-options']).toBe('nosniff');
-    expect(answer.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
-    expect(answer.headers['x-upstream-hop']).toBeUndefined();
+    const response = await h.get('/items/hop-names');
+    expect(response.status).toBe(200);
+    expect(response.json()).toEqual({ id: 'hop-names', name: 'widget' });
+    expect(response.headers['strict-transport-security']).toMatch(/^max-age=\d+/);
+    expect(response.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+    expect(response.headers['x-content-type-options']).toBe('nosniff');
+    expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(response.headers['x-upstream-hop']).toBeUndefined();
     expect(h.upstream.hits('/items/hop-names')).toBe(before + 1);
   });
 
   it('relays a HEAD answer whose length is over the size limit: no body follows it', async () => {
     const before = h.upstream.hits('/big');
-    const answer = await h.get('/big', { method: 'HEAD' });
-    expect(answer.status).toBe(200);
-    expect(answer.headers['content-length']).toBe('200000');
-    expect(answer.text).toBe('');
+    const response = await h.get('/big', { method: 'HEAD' });
+    expect(response.status).toBe(200);
+    expect(response.headers['content-length']).toBe('200000');
+    expect(response.text).toBe('');
     expect(h.upstream.hits('/big')).toBe(before + 1);
   });
 
@@ -69,9 +69,9 @@ describe('gateway core over real TLS listeners', () => {
 
   it('answers 405 with Allow for an undeclared method without reaching the upstream', async () => {
     const before = h.upstream.hits();
-    const answer = await h.get('/items/1', { method: 'DELETE' });
-    expectProblem(answer, 405, 'route-method-not-allowed');
-    expect(answer.headers['allow']).toBe('GET');
+    const response = await h.get('/items/1', { method: 'DELETE' });
+    expectProblem(response, 405, 'route-method-not-allowed');
+    expect(response.headers['allow']).toBe('GET');
     expect(h.upstream.hits()).toBe(before);
   });
 
@@ -168,24 +168,24 @@ describe('gateway core over real TLS listeners', () => {
     const before = h.upstream.hits();
     const chunked = headers.includes('transfer-encoding');
     const body = chunked ? '7\r\n{"a":1}\r\n0\r\n\r\n' : '{"a":1}';
-    const answer = await rawRequest(
+    const response = await rawRequest(
       h.port,
       h.certs.caCert,
       `POST /echo HTTP/1.1\r\nhost: x\r\n${headers}\r\n${body}`,
     );
-    expectProblem(answer, status, type);
-    expect(answer.text).not.toMatch(/gzip|evil|text\/plain/);
+    expectProblem(response, status, type);
+    expect(response.text).not.toMatch(/gzip|evil|text\/plain/);
     expect(h.upstream.hits()).toBe(before);
   });
 
   it('passes a body within the limit through unchanged', async () => {
-    const answer = await h.get('/echo', {
+    const response = await h.get('/echo', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"a":1}',
     });
-    expect(answer.status).toBe(200);
-    expect((answer.json() as { body: string }).body).toBe('{"a":1}');
+    expect(response.status).toBe(200);
+    expect((response.json() as { body: string }).body).toBe('{"a":1}');
   });
 
   it('refuses a TLS 1.1 handshake', async () => {
@@ -260,10 +260,10 @@ describe('gateway core over real TLS listeners', () => {
   });
 
   it('turns an upstream 500 with a stack trace into a generic 502', async () => {
-    const answer = await h.get('/crash');
-    expectProblem(answer, 502, 'upstream-bad-response');
-    expect(answer.text).not.toContain('db-internal');
-    expect(answer.text).not.toContain('node_modules');
+    const response = await h.get('/crash');
+    expectProblem(response, 502, 'upstream-bad-response');
+    expect(response.text).not.toContain('db-internal');
+    expect(response.text).not.toContain('node_modules');
     expect(STACK_TRACE).toContain('db-internal');
   });
 
@@ -274,7 +274,7 @@ describe('gateway core over real TLS listeners', () => {
 
   it('cuts the connection when an undeclared-length answer outgrows the limit mid-stream', async () => {
     // The status line has already gone out: cutting the connection is the only way to say
-    // "this answer is incomplete", so the client must see an error, not a short 200.
+    // "this response is incomplete", so the client must see an error, not a short 200.
     await expect(h.get('/big-chunked')).rejects.toThrow();
     const journey = h.gateway.journeys.recent(1)[0]!;
     expect(journey).toMatchObject({ route: '/big-chunked', code: 'GH_UPSTREAM_RESPONSE_TOO_LARGE' });
@@ -301,8 +301,8 @@ describe('gateway core over real TLS listeners', () => {
   });
 
   it('keeps a journey record saying which stage decided', async () => {
-    const answer = await h.get('/nowhere');
-    const journey = h.gateway.journeys.find(String(answer.headers['x-request-id']));
+    const response = await h.get('/nowhere');
+    const journey = h.gateway.journeys.find(String(response.headers['x-request-id']));
     expect(journey).toMatchObject({ status: 404, decidedBy: 'route', code: 'GH_ROUTE_NOT_FOUND' });
     const served = await h.get('/items/9');
     expect(h.gateway.journeys.find(String(served.headers['x-request-id']))).toMatchObject({
@@ -336,11 +336,11 @@ describe('gateway core with the upstream down', () => {
 });
 
 /** A request with a raw target, bypassing client-side URL normalisation. */
-function rawGet(port: number, target: string, ca: string): Promise<Answer> {
+function rawGet(port: number, target: string, ca: string): Promise<HttpResponse> {
   return rawRequest(port, ca, `GET ${target} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n`);
 }
 
-function rawRequest(port: number, ca: string, payload: string): Promise<Answer> {
+function rawRequest(port: number, ca: string, payload: string): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ host: '127.0.0.1', port, ca }, () => socket.write(payload));
     let data = '';
@@ -357,7 +357,7 @@ function rawRequest(port: number, ca: string, payload: string): Promise<Answer> 
   });
 }
 
-function parseRaw(data: string): Answer | null {
+function parseRaw(data: string): HttpResponse | null {
   const end = data.indexOf('\r\n\r\n');
   if (end < 0) return null;
   const lines = data.slice(0, end).split('\r\n');

@@ -8,13 +8,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_KEY_SCANNER_REGEX } from '../../src/auth/keys/index.js';
 import { AdminStartRefused, startAdminServer } from '../../src/admin/server.js';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
-import { fetchAnswer, readLog, startHarness, type Answer, type Harness } from '../support/gateway-harness.js';
+import {
+  fetchResponse,
+  readLog,
+  startHarness,
+  type HttpResponse,
+  type Harness,
+} from '../support/gateway-harness.js';
 import { expectProblem, PROBLEM_BASE } from '../support/problems.js';
 
 const TOKEN = randomBytes(32).toString('hex');
 process.env.GH_TEST_ADMIN_TOKEN = TOKEN;
 
-interface KeyAnswer {
+interface KeyResponse {
   key: string;
   record: { id: string; consumer: string; scopes: string[]; status: string; expiresAt: number | null };
   replaced?: { id: string; overlapUntil: number };
@@ -28,7 +34,7 @@ describe('admin API on its own loopback HTTPS listener', () => {
     method: string,
     route: string,
     init: { token?: string | null; body?: unknown; headers?: Record<string, string> } = {},
-  ): Promise<Answer> => {
+  ): Promise<HttpResponse> => {
     const headers: Record<string, string> = { ...init.headers };
     const token = init.token === undefined ? TOKEN : init.token;
     if (token !== null) headers.authorization = `Bearer ${token}`;
@@ -37,16 +43,16 @@ describe('admin API on its own loopback HTTPS listener', () => {
       body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
       headers['content-type'] ??= 'application/json';
     }
-    return fetchAnswer(
+    return fetchResponse(
       h.agent,
       admin + route,
       body === undefined ? { method, headers } : { method, headers, body },
     );
   };
-  const create = async (body: unknown): Promise<KeyAnswer> => {
-    const answer = await call('POST', '/keys', { body });
-    expect(answer.status).toBe(201);
-    const created = answer.json() as KeyAnswer;
+  const create = async (body: unknown): Promise<KeyResponse> => {
+    const response = await call('POST', '/keys', { body });
+    expect(response.status).toBe(201);
+    const created = response.json() as KeyResponse;
     issued.push(created.key);
     return created;
   };
@@ -75,12 +81,12 @@ describe('admin API on its own loopback HTTPS listener', () => {
       ['GET', '/keys'],
       ['GET', '/no-such-route'],
     ] as const) {
-      const answer = await call(method, route, {
+      const response = await call(method, route, {
         token: null,
         body: method === 'POST' ? { consumer: 'x' } : undefined,
       });
-      expectProblem(answer, 401, 'admin-unauthorized');
-      expect(answer.headers['www-authenticate']).toBe('Bearer realm="gatehouse-admin"');
+      expectProblem(response, 401, 'admin-unauthorized');
+      expect(response.headers['www-authenticate']).toBe('Bearer realm="gatehouse-admin"');
     }
     expect(await storedCount()).toBe(before);
   });
@@ -95,24 +101,24 @@ describe('admin API on its own loopback HTTPS listener', () => {
       { authorization: TOKEN },
     ];
     for (const headers of wrong) {
-      const answer = await call('POST', '/keys', {
+      const response = await call('POST', '/keys', {
         token: null,
         headers,
         body: { consumer: 'mallory', scopes: ['admin'] },
       });
-      expectProblem(answer, 401, 'admin-unauthorized');
+      expectProblem(response, 401, 'admin-unauthorized');
     }
     expect(await storedCount()).toBe(before);
   });
 
   it('creates a key, shows it once, and the gateway accepts it at once', async () => {
-    const answer = await call('POST', '/keys', {
+    const response = await call('POST', '/keys', {
       body: { consumer: 'alice', scopes: ['accounts:read', 'transfers:write'], expiresIn: '90d' },
     });
-    expect(answer.status).toBe(201);
-    expect(answer.headers['cache-control']).toBe('no-store');
-    expect(answer.headers['strict-transport-security']).toMatch(/^max-age=/);
-    const created = answer.json() as KeyAnswer;
+    expect(response.status).toBe(201);
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.headers['strict-transport-security']).toMatch(/^max-age=/);
+    const created = response.json() as KeyResponse;
     issued.push(created.key);
     expect(created.key).toMatch(new RegExp(`^${API_KEY_SCANNER_REGEX.source.replaceAll('\\b', '')}$`));
     expect(created.record).toMatchObject({
@@ -127,12 +133,12 @@ describe('admin API on its own loopback HTTPS listener', () => {
 
   it('lists keys without any secret or hash', async () => {
     await create({ consumer: 'bob', scopes: [], env: 'test' });
-    const answer = await call('GET', '/keys?limit=1000');
-    expect(answer.status).toBe(200);
-    const body = answer.json() as { keys: Record<string, unknown>[]; next: string | null };
+    const response = await call('GET', '/keys?limit=1000');
+    expect(response.status).toBe(200);
+    const body = response.json() as { keys: Record<string, unknown>[]; next: string | null };
     expect(body.keys.length).toBeGreaterThanOrEqual(2);
-    for (const key of issued) expect(answer.text).not.toContain(key);
-    expect(answer.text).not.toMatch(/gk_(live|test)_/);
+    for (const key of issued) expect(response.text).not.toContain(key);
+    expect(response.text).not.toMatch(/gk_(live|test)_/);
     expect(body.keys.every((k) => !('hash' in k) && !('key' in k))).toBe(true);
     const page = (await call('GET', '/keys?limit=1')).json() as { keys: { id: string }[]; next: string };
     expect(page.keys).toHaveLength(1);
@@ -144,18 +150,18 @@ describe('admin API on its own loopback HTTPS listener', () => {
   it('revokes a key: the gateway refuses it at once', async () => {
     const created = await create({ consumer: 'carol', scopes: ['x'] });
     expect(h.gateway.keys.verifier.verify(created.key).ok).toBe(true);
-    const answer = await call('POST', `/keys/${created.record.id}/revoke`);
-    expect(answer.status).toBe(200);
-    expect((answer.json() as KeyAnswer).record.status).toBe('revoked');
+    const response = await call('POST', `/keys/${created.record.id}/revoke`);
+    expect(response.status).toBe(200);
+    expect((response.json() as KeyResponse).record.status).toBe('revoked');
     expect(h.gateway.keys.verifier.verify(created.key)).toEqual({ ok: false, reason: 'revoked' });
     expectProblem(await call('POST', '/keys/0123456789abcdef/revoke'), 404, 'admin-not-found');
   });
 
   it('rotates a key: both work during the overlap, then only the new one', async () => {
     const old = await create({ consumer: 'dave', scopes: ['w'] });
-    const answer = await call('POST', `/keys/${old.record.id}/rotate`, { body: { overlap: '1s' } });
-    expect(answer.status).toBe(201);
-    const rotated = answer.json() as KeyAnswer;
+    const response = await call('POST', `/keys/${old.record.id}/rotate`, { body: { overlap: '1s' } });
+    expect(response.status).toBe(201);
+    const rotated = response.json() as KeyResponse;
     issued.push(rotated.key);
     expect(rotated.replaced!.id).toBe(old.record.id);
     expect(rotated.record).toMatchObject({ consumer: 'dave', scopes: ['w'] });

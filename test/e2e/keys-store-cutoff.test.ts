@@ -15,7 +15,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { startGatehouse, type Gatehouse } from '../../src/process/gatehouse.js';
 import { ensureDevCertificates } from '../../src/tls/dev-certs.js';
-import { fetchAnswer, type Answer } from '../support/gateway-harness.js';
+import { fetchResponse, type HttpResponse } from '../support/gateway-harness.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { startTestUpstream, type TestUpstream } from '../support/test-upstream.js';
 import { expectProblem, sleep } from './auth-support.js';
@@ -54,18 +54,18 @@ describe.skipIf(skip !== null)(
     let schema: string;
     const gateways: Gatehouse[] = [];
 
-    const get = (gateway: Gatehouse, key: string): Promise<Answer> =>
-      fetchAnswer(agent, `https://127.0.0.1:${gateway.addresses.get('public')!.port}/items/1`, {
+    const get = (gateway: Gatehouse, key: string): Promise<HttpResponse> =>
+      fetchResponse(agent, `https://127.0.0.1:${gateway.addresses.get('public')!.port}/items/1`, {
         headers: { 'x-api-key': key },
       });
     const admin = async (gateway: Gatehouse, route: string, body: unknown) => {
-      const answer = await fetchAnswer(agent, `https://127.0.0.1:${gateway.adminAddress!.port}${route}`, {
+      const response = await fetchResponse(agent, `https://127.0.0.1:${gateway.adminAddress!.port}${route}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
       });
-      expect([200, 201]).toContain(answer.status);
-      return answer.json() as { key: string; record: { id: string; version: number } };
+      expect([200, 201]).toContain(response.status);
+      return response.json() as { key: string; record: { id: string; version: number } };
     };
     /** The first line of gateway `name`'s log with this message, waited for up to 3 s (written asynchronously). */
     const logLine = async (name: string, msg: string): Promise<Record<string, unknown> | undefined> => {
@@ -141,13 +141,13 @@ describe.skipIf(skip !== null)(
       const cutAt = Date.now();
       const { record: revokedRecord } = await admin(a, `/keys/${created.record.id}/revoke`, {});
       const revokedAt = performance.now();
-      let refused: Answer | null = null;
+      let refused: HttpResponse | null = null;
       while (refused === null && performance.now() - revokedAt < 3_000) {
         const before = upstream.hits();
-        const answer = await get(b, created.key);
-        if (answer.status === 401) {
+        const response = await get(b, created.key);
+        if (response.status === 401) {
           expect(upstream.hits()).toBe(before);
-          refused = answer;
+          refused = response;
         } else await sleep(10);
       }
       expect(performance.now() - revokedAt).toBeLessThan(1_000);

@@ -1,7 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readLog, startHarness, type Answer, type Harness } from '../support/gateway-harness.js';
+import { readLog, startHarness, type HttpResponse, type Harness } from '../support/gateway-harness.js';
 import { canRunRedisServer, startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 const PROBLEM_BASE = 'https://gatehouse.dev/problems/';
@@ -53,7 +53,7 @@ interface LogLine {
 
 /**
  * The circuit breaker in front of Redis, through a real gateway and a redis-server of the
- * test's own that is frozen (SIGSTOP: every answer late), stopped and started again. The
+ * test's own that is frozen (SIGSTOP: every response late), stopped and started again. The
  * breaker's arithmetic on a hand-moved clock is in src/limits/breaker.test.ts.
  */
 describe.skipIf(process.env.REDIS_URL === undefined || !canRunRedisServer)(
@@ -64,11 +64,12 @@ describe.skipIf(process.env.REDIS_URL === undefined || !canRunRedisServer)(
     const published: unknown[] = [];
     const onMessage = (message: unknown): void => void published.push(message);
     let n = 0;
-    const get = (kind: 'fallback' | 'closed' | 'open'): Promise<Answer> =>
+    const get = (kind: 'fallback' | 'closed' | 'open'): Promise<HttpResponse> =>
       h.get(`/items/${kind}/${(n += 1)}`);
-    const journeyOf = (answer: Answer) => h.gateway.journeys.find(String(answer.headers['x-request-id']))!;
-    const decidedByRedis = (answer: Answer): boolean =>
-      answer.status === 200 && journeyOf(answer).reason === null;
+    const journeyOf = (response: HttpResponse) =>
+      h.gateway.journeys.find(String(response.headers['x-request-id']))!;
+    const decidedByRedis = (response: HttpResponse): boolean =>
+      response.status === 200 && journeyOf(response).reason === null;
     const limitsCheck = (): string | undefined => h.gateway.readiness().checks['limitsStore'];
     const logLines = async (): Promise<LogLine[]> =>
       (await readLog(h))
@@ -78,9 +79,9 @@ describe.skipIf(process.env.REDIS_URL === undefined || !canRunRedisServer)(
     /** Each request waits for the one before: every failure is a failure in a row. */
     const frozenFailures = async (count: number): Promise<void> => {
       for (let i = 0; i < count; i += 1) {
-        const answer = await get('fallback');
-        expect(answer.status).toBe(200);
-        expect(journeyOf(answer).reason).toContain('store unavailable: fallback');
+        const response = await get('fallback');
+        expect(response.status).toBe(200);
+        expect(journeyOf(response).reason).toContain('store unavailable: fallback');
       }
     };
     const until = async (what: string, check: () => boolean, ms: number): Promise<void> => {
@@ -146,8 +147,8 @@ describe.skipIf(process.env.REDIS_URL === undefined || !canRunRedisServer)(
       const closed = await get('closed');
       expect(closed.status).toBe(503);
       expect((closed.json() as { type: string }).type).toBe(`${PROBLEM_BASE}limit-store-unavailable`);
-      for (const answer of [fallback, closed])
-        expect(journeyOf(answer).durationMs).toBeLessThan(TIMEOUT_MS / 2);
+      for (const response of [fallback, closed])
+        expect(journeyOf(response).durationMs).toBeLessThan(TIMEOUT_MS / 2);
       expect(limitsCheck()).toBe('degraded');
     });
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchAnswer, startHarness, type Answer, type Harness } from '../support/gateway-harness.js';
+import { fetchResponse, startHarness, type HttpResponse, type Harness } from '../support/gateway-harness.js';
 import { expectProblem } from '../support/problems.js';
 
 const credentials = `      requestBody:
@@ -72,8 +72,8 @@ describe('login device cookies through the gateway', () => {
     password: string,
     cookie: string | null = null,
     path = '/login',
-  ): Promise<Answer> =>
-    fetchAnswer(agent, `${h.base}${path}`, {
+  ): Promise<HttpResponse> =>
+    fetchResponse(agent, `${h.base}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(cookie === null ? {} : { cookie }) },
       body: JSON.stringify({ username, password }),
@@ -108,7 +108,7 @@ describe('login device cookies through the gateway', () => {
     for (const address of ['127.0.0.2', '127.0.0.3', '127.0.0.4']) {
       expect((await login(client(address), 'bob', 'wrong')).status).toBe(401);
     }
-    await sleep(50); // failures are counted when each answer completes
+    await sleep(50); // failures are counted when each response completes
     const start = hits();
     expectProblem(await login(client('127.0.0.5'), 'bob', 'right'), 429, 'limit-rate-exceeded');
     expectProblem(await login(h.agent, 'BOB', 'right'), 429, 'limit-rate-exceeded'); // bob's own address, no cookie
@@ -136,7 +136,7 @@ describe('login device cookies through the gateway', () => {
 
   it('sets the cookie on a login whose failedWhen tests read the held answer as a success, and only then', async () => {
     const wrong = await login(h.agent, 'dana', 'x', null, '/items/wrong');
-    expect(wrong.status).toBe(200); // a failure only the answer's body tells
+    expect(wrong.status).toBe(200); // a failure only the response's body tells
     expect(wrong.headers['set-cookie']).toBeUndefined();
     const right = await login(h.agent, 'dana', 'x', null, '/items/dana');
     expect(right.status).toBe(200);

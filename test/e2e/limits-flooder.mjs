@@ -12,7 +12,7 @@ const [port, caFile, connections, rate, ms] = process.argv.slice(2);
 const ca = readFileSync(caFile);
 const TICK_MS = 5;
 const STATUS_LINE = /HTTP\/1\.1 (\d{3}) /g;
-const stats = { offered: 0, sent: 0, heldBack: 0, answered: 0, reconnects: 0, statuses: {} };
+const stats = { offered: 0, sent: 0, heldBack: 0, responded: 0, reconnects: 0, statuses: {} };
 let running = true;
 let ids = 0;
 
@@ -23,7 +23,7 @@ function connect(slot) {
   socket.on('data', (chunk) => {
     const text = carry + chunk.toString('latin1');
     for (const match of text.matchAll(STATUS_LINE)) {
-      stats.answered += 1;
+      stats.responded += 1;
       stats.statuses[match[1]] = (stats.statuses[match[1]] ?? 0) + 1;
       if (connection.busy) idle.push(connection);
       connection.busy = false;

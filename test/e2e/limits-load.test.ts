@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDevCertificates, type DevCertificates } from '../../src/tls/dev-certs.js';
-import { fetchAnswer } from '../support/gateway-harness.js';
+import { fetchResponse } from '../support/gateway-harness.js';
 import { canRunRedisServer, freePort, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { startTestUpstream, type TestUpstream } from '../support/test-upstream.js';
 
@@ -95,13 +95,13 @@ describe.skipIf(!canRun)(
 
     it(`admits within 1% of the limit while both hammer one key for ${HAMMER_MS / 1000} s`, async () => {
       const statuses = new Map<number, number>();
-      let answered = 0;
+      let responded = 0;
       let until = Infinity;
       const loop = async (base: string, n: number): Promise<void> => {
         for (let i = 0; performance.now() < until; i += 1) {
-          const answer = await fetchAnswer(agent, `${base}/items/hammer/${n}-${i}`, {});
-          statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
-          answered += 1;
+          const response = await fetchResponse(agent, `${base}/items/hammer/${n}-${i}`, {});
+          statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+          responded += 1;
         }
       };
       const hammering = Promise.all(
@@ -111,19 +111,19 @@ describe.skipIf(!canRun)(
       // the burst is long spent, so exactly RATE per second may pass.
       await sleep(MARGIN_MS);
       while ((statuses.get(429) ?? 0) < 2 * LOOPS_PER_GATEWAY) await sleep(50); // the burst is spent
-      const [from, startedAt, answeredBefore] = [
+      const [from, startedAt, respondedBefore] = [
         upstream.hits('/items/hammer/'),
         performance.now(),
-        answered,
+        responded,
       ];
       await sleep(HAMMER_MS);
-      const [to, endedAt, answeredAfter] = [upstream.hits('/items/hammer/'), performance.now(), answered];
+      const [to, endedAt, respondedAfter] = [upstream.hits('/items/hammer/'), performance.now(), responded];
       until = performance.now() + MARGIN_MS;
       await hammering;
       const seconds = (endedAt - startedAt) / 1000;
       const admitted = to - from;
       const expected = RATE * seconds;
-      const offered = answeredAfter - answeredBefore;
+      const offered = respondedAfter - respondedBefore;
       process.stdout.write(
         `exactness: ${admitted} admitted in ${seconds.toFixed(2)} s by two processes sharing Redis, ` +
           `${offered} requests offered in that time; expected ${expected.toFixed(0)} ` +
@@ -226,8 +226,8 @@ preAuthLimit:
       const until = performance.now() + ms;
       for (let i = 0; performance.now() < until; i += 1) {
         const started = performance.now();
-        const ok = await fetchAnswer(honest, `${base}/items/honest-${i}`, {}).then(
-          (answer) => answer.status === 200,
+        const ok = await fetchResponse(honest, `${base}/items/honest-${i}`, {}).then(
+          (response) => response.status === 200,
           () => false,
         );
         const took = performance.now() - started;
@@ -259,7 +259,7 @@ preAuthLimit:
       const floodStats = JSON.parse(floodOutput) as {
         offered: number;
         sent: number;
-        answered: number;
+        responded: number;
         statuses: Record<string, number>;
       };
 
@@ -305,7 +305,7 @@ function percentile(values: number[], p: number): number {
 
 async function waitUntilServing(agent: Agent, base: string, path = '/items/hammer/ready'): Promise<void> {
   for (let i = 0; i < 100; i += 1) {
-    const ok = await fetchAnswer(agent, `${base}${path}`, {}).then(
+    const ok = await fetchResponse(agent, `${base}${path}`, {}).then(
       () => true,
       () => false,
     );

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readLog, startHarness, type Answer, type Harness } from '../support/gateway-harness.js';
+import { readLog, startHarness, type HttpResponse, type Harness } from '../support/gateway-harness.js';
 import { canRunRedisServer, startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 const PROBLEM_BASE = 'https://gatehouse.dev/problems/';
@@ -35,7 +35,7 @@ const policies = `rateLimits:
 `;
 
 interface Timed {
-  readonly answer: Answer;
+  readonly response: HttpResponse;
   readonly ms: number;
 }
 
@@ -43,20 +43,20 @@ describe.skipIf(!canRunRedisServer)('limits when Redis fails (a redis-server of 
   let redis: RedisServer;
   let h: Harness;
   const seen: Timed[] = [];
-  const get = async (path: string): Promise<Answer> => {
+  const get = async (path: string): Promise<HttpResponse> => {
     const started = performance.now();
-    const answer = await h.get(path);
-    seen.push({ answer, ms: performance.now() - started });
-    return answer;
+    const response = await h.get(path);
+    seen.push({ response, ms: performance.now() - started });
+    return response;
   };
-  const reasonOf = (answer: Answer): string | null =>
-    h.gateway.journeys.find(String(answer.headers['x-request-id']))?.reason ?? null;
+  const reasonOf = (response: HttpResponse): string | null =>
+    h.gateway.journeys.find(String(response.headers['x-request-id']))?.reason ?? null;
   /** Asks until Redis decides again (no failure policy named in the journey). */
   const untilRedisDecides = async (): Promise<number> => {
     const started = performance.now();
     for (let i = 0; i < 100; i += 1) {
-      const answer = await get(`/items/closed/${i}`);
-      if (answer.status === 200 && reasonOf(answer) === null) return performance.now() - started;
+      const response = await get(`/items/closed/${i}`);
+      if (response.status === 200 && reasonOf(response) === null) return performance.now() - started;
       await sleep(100);
     }
     throw new Error('the gateway did not go back to Redis');
@@ -120,9 +120,9 @@ describe.skipIf(!canRunRedisServer)('limits when Redis fails (a redis-server of 
   it('costs a request at most the configured timeout when Redis hangs, then recovers', async () => {
     redis.pause();
     try {
-      const answers: Answer[] = [];
-      for (let i = 0; i < 6; i += 1) answers.push(await get(`/items/closed/hang-${i}`));
-      expect(answers.every((a) => a.status === 503)).toBe(true);
+      const responses: HttpResponse[] = [];
+      for (let i = 0; i < 6; i += 1) responses.push(await get(`/items/closed/hang-${i}`));
+      expect(responses.every((a) => a.status === 503)).toBe(true);
       expect((await get('/items/fallback/6')).status).toBeLessThan(500);
     } finally {
       redis.resume();
@@ -132,10 +132,10 @@ describe.skipIf(!canRunRedisServer)('limits when Redis fails (a redis-server of 
 
   it('never answered 500, and no request spent much beyond the timeout in the gateway', () => {
     expect(seen.length).toBeGreaterThan(20);
-    expect(seen.filter((t) => t.answer.status >= 500 && t.answer.status !== 503)).toEqual([]);
+    expect(seen.filter((t) => t.response.status >= 500 && t.response.status !== 503)).toEqual([]);
     // Inside the gateway (the journey's duration): what a Redis failure costs a request.
     const inGateway = seen.map(
-      (t) => h.gateway.journeys.find(String(t.answer.headers['x-request-id']))!.durationMs,
+      (t) => h.gateway.journeys.find(String(t.response.headers['x-request-id']))!.durationMs,
     );
     expect(Math.max(...inGateway)).toBeLessThan(TIMEOUT_MS + SLACK_MS);
     // End to end, on a machine that may be busy with other work: no hang.

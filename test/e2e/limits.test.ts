@@ -2,14 +2,20 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchAnswer, readLog, startHarness, type Answer, type Harness } from '../support/gateway-harness.js';
+import {
+  fetchResponse,
+  readLog,
+  startHarness,
+  type HttpResponse,
+  type Harness,
+} from '../support/gateway-harness.js';
 import { expectProblem, PROBLEM_BASE } from '../support/problems.js';
 
 const REDIS_URL = process.env.REDIS_URL;
 
 /** RFC 9110 §10.2.3 delay-seconds, at least 1. */
-function retryAfter(answer: Answer): number {
-  const value = String(answer.headers['retry-after']);
+function retryAfter(response: HttpResponse): number {
+  const value = String(response.headers['retry-after']);
   expect(value).toMatch(/^[1-9][0-9]*$/);
   return Number(value);
 }
@@ -106,10 +112,10 @@ describe.each(stores)('rate limits with the %s store', (store, storeYaml) => {
   );
 
   it.skipIf(skip)('adds both RateLimit fields to the upstream’s answer of an admitted request', async () => {
-    const answer = await h.get('/items/headers/1');
-    expect(answer.status).toBe(200);
-    expect(answer.headers['ratelimit-policy']).toBe('"roomy";q=100;w=60');
-    expect(answer.headers['ratelimit']).toMatch(/^"roomy";r=9[0-9];t=[0-9]+$/);
+    const response = await h.get('/items/headers/1');
+    expect(response.status).toBe(200);
+    expect(response.headers['ratelimit-policy']).toBe('"roomy";q=100;w=60');
+    expect(response.headers['ratelimit']).toMatch(/^"roomy";r=9[0-9];t=[0-9]+$/);
     // An operation with no policy says nothing about limits.
     expect((await h.get('/items/free/1')).headers['ratelimit-policy']).toBeUndefined();
   });
@@ -147,8 +153,8 @@ describe.each(stores)('rate limits with the %s store', (store, storeYaml) => {
   it.skipIf(skip)(
     'lets a shadow policy refuse nothing, and says in the log what it would have refused',
     async () => {
-      const answers = await Promise.all([1, 2, 3].map(() => h.get('/items/shadow/1')));
-      expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+      const responses = await Promise.all([1, 2, 3].map(() => h.get('/items/shadow/1')));
+      expect(responses.map((a) => a.status)).toEqual([200, 200, 200]);
       await sleep(300); // the access log is written in batches
       const log = await readLog(h);
       const lines = log.split('\n').filter((line) => line.includes('"route":"/items/shadow/{id}"'));
@@ -165,20 +171,20 @@ describe.each(stores)('rate limits with the %s store', (store, storeYaml) => {
       await Promise.all(Array.from({ length: 8 }, (_, i) => h.get(`/items/free/warm-${i}`)));
       const started = performance.now();
       const before = h.upstream.hits();
-      const answers = await Promise.all(
+      const responses = await Promise.all(
         Array.from({ length: 8 }, (_, i) =>
-          h.get(`/items/throttled/${i}`).then((answer) => ({ answer, ms: performance.now() - started })),
+          h.get(`/items/throttled/${i}`).then((response) => ({ response, ms: performance.now() - started })),
         ),
       );
-      const served = answers
-        .filter((a) => a.answer.status === 200)
+      const served = responses
+        .filter((a) => a.response.status === 200)
         .map((a) => a.ms)
         .sort((x, y) => x - y);
-      const refused = answers.filter((a) => a.answer.status === 429);
+      const refused = responses.filter((a) => a.response.status === 429);
       // 5 per second, burst 1, at most 1 s of waiting: now, +200, +400, +600, +800, +1000 ms; one
       // more for each 200 ms the requests took to arrive (a loaded machine spreads them).
-      const arrivals = answers.map(
-        (a) => h.gateway.journeys.find(String(a.answer.headers['x-request-id']))!.startedAt,
+      const arrivals = responses.map(
+        (a) => h.gateway.journeys.find(String(a.response.headers['x-request-id']))!.startedAt,
       );
       const extra = Math.floor((Math.max(...arrivals) - Math.min(...arrivals)) / 200);
       expect(served.length).toBeGreaterThanOrEqual(6);
@@ -186,8 +192,8 @@ describe.each(stores)('rate limits with the %s store', (store, storeYaml) => {
       served.forEach((ms, i) => expect(ms).toBeGreaterThanOrEqual(i * 200 - 40)); // never early
       expect(refused.length).toBe(8 - served.length);
       expect(refused.length).toBeGreaterThan(0);
-      for (const { answer, ms } of refused) {
-        expectProblem(answer, 429, 'limit-rate-exceeded');
+      for (const { response, ms } of refused) {
+        expectProblem(response, 429, 'limit-rate-exceeded');
         expect(ms).toBeLessThan(500 + extra * 200); // refused on arrival, not after waiting
       }
       expect(h.upstream.hits()).toBe(before + served.length);
@@ -198,8 +204,8 @@ describe.each(stores)('rate limits with the %s store', (store, storeYaml) => {
     'grows the login backoff with consecutive failures, per username and per address, and resets it on success',
     async () => {
       const username = `alex-${store}`;
-      const login = (password: string, agent?: Agent, name = username): Promise<Answer> =>
-        fetchAnswer(agent ?? h.agent, `${h.base}/login`, {
+      const login = (password: string, agent?: Agent, name = username): Promise<HttpResponse> =>
+        fetchResponse(agent ?? h.agent, `${h.base}/login`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ username: name, password }),
@@ -250,10 +256,10 @@ describe('pre-auth limit and concurrency guard (memory store)', () => {
 
   it('refuses a client holding too many requests in flight, before the upstream', async () => {
     const before = h.upstream.hits();
-    const answers = await Promise.all([1, 2, 3].map(() => h.get('/slow')));
-    const statuses = answers.map((a) => a.status).sort();
+    const responses = await Promise.all([1, 2, 3].map(() => h.get('/slow')));
+    const statuses = responses.map((a) => a.status).sort();
     expect(statuses).toEqual([200, 200, 429]);
-    const refused = answers.find((a) => a.status === 429)!;
+    const refused = responses.find((a) => a.status === 429)!;
     expectProblem(refused, 429, 'limit-concurrency');
     expect(retryAfter(refused)).toBe(1);
     expect(h.upstream.hits()).toBe(before + 2);
@@ -262,7 +268,7 @@ describe('pre-auth limit and concurrency guard (memory store)', () => {
   it('limits every request per address before anything else, and answers a flood slowly', async () => {
     // An address of its own (loopback has them all): a bucket no other test has touched.
     const client = new Agent({ localAddress: '127.0.0.3', connect: { ca: h.certs.caCert } });
-    const get = (path: string): Promise<Answer> => fetchAnswer(client, h.base + path, {});
+    const get = (path: string): Promise<HttpResponse> => fetchResponse(client, h.base + path, {});
     try {
       const before = h.upstream.hits();
       for (let i = 0; i < 6; i += 1) expect((await get(`/items/${i}`)).status).toBe(200); // the burst
@@ -273,7 +279,7 @@ describe('pre-auth limit and concurrency guard (memory store)', () => {
       expect(refused.headers['ratelimit-policy']).toBe('"per-address";q=6;w=60');
       expect(retryAfter(refused)).toBe(10);
       expect(h.upstream.hits()).toBe(before + 6);
-      await sleep(50); // the journey is recorded when the connection reports the answer complete
+      await sleep(50); // the journey is recorded when the connection reports the response complete
       expect(h.gateway.journeys.find(String(refused.headers['x-request-id']))).toMatchObject({
         decidedBy: 'pre-auth-limit',
         code: 'GH_LIMIT_RATE_EXCEEDED',
@@ -308,7 +314,7 @@ paths:
   afterAll(async () => h.close());
 
   it('refuses a scan of random keys before authentication once it has failed `burst` times', async () => {
-    const scan = (i: number): Promise<Answer> =>
+    const scan = (i: number): Promise<HttpResponse> =>
       h.get(`/items/${i}`, {
         headers: { 'x-api-key': `gk_live_${randomUUID().replaceAll('-', '')}_000000` },
       });
@@ -317,7 +323,7 @@ paths:
       expect(refused.status).toBe(401);
       expect((refused.json() as { type: string }).type).toBe(`${PROBLEM_BASE}auth-unauthenticated`);
     }
-    await sleep(50); // failures are counted when each answer completes
+    await sleep(50); // failures are counted when each response completes
     const throttled = await scan(3);
     expectProblem(throttled, 429, 'limit-rate-exceeded');
     expect(retryAfter(throttled)).toBe(10); // 6 per minute: one more try every 10 s

@@ -8,7 +8,13 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertSignature } from '../../src/observe/alerts.js';
-import { fetchAnswer, readLog, startHarness, type Answer, type Harness } from '../support/gateway-harness.js';
+import {
+  fetchResponse,
+  readLog,
+  startHarness,
+  type HttpResponse,
+  type Harness,
+} from '../support/gateway-harness.js';
 import { expectProblem } from '../support/problems.js';
 
 const ADMIN_TOKEN = randomBytes(32).toString('hex');
@@ -128,24 +134,24 @@ describe('monitoring: metrics, health, events, journeys, detectors, alerts and b
     method: string,
     route: string,
     init: { token?: string | null; body?: unknown } = {},
-  ): Promise<Answer> => {
+  ): Promise<HttpResponse> => {
     const headers: Record<string, string> = {};
     const token = init.token === undefined ? ADMIN_TOKEN : init.token;
     if (token !== null) headers.authorization = `Bearer ${token}`;
-    if (init.body === undefined) return fetchAnswer(h.agent, admin + route, { method, headers });
+    if (init.body === undefined) return fetchResponse(h.agent, admin + route, { method, headers });
     headers['content-type'] = 'application/json';
-    return fetchAnswer(h.agent, admin + route, { method, headers, body: JSON.stringify(init.body) });
+    return fetchResponse(h.agent, admin + route, { method, headers, body: JSON.stringify(init.body) });
   };
   const metrics = async (): Promise<string> => (await call('GET', '/metrics')).text;
   const events = async (query: string): Promise<EventView[]> => {
-    const answer = await call('GET', `/events?${query}`);
-    expect(answer.status).toBe(200);
-    return (answer.json() as { events: EventView[] }).events;
+    const response = await call('GET', `/events?${query}`);
+    expect(response.status).toBe(200);
+    return (response.json() as { events: EventView[] }).events;
   };
   const createKey = async (consumer: string): Promise<{ key: string; id: string }> => {
-    const answer = await call('POST', '/keys', { body: { consumer, scopes: ['items:read'] } });
-    expect(answer.status).toBe(201);
-    const created = answer.json() as { key: string; record: { id: string } };
+    const response = await call('POST', '/keys', { body: { consumer, scopes: ['items:read'] } });
+    expect(response.status).toBe(201);
+    const created = response.json() as { key: string; record: { id: string } };
     return { key: created.key, id: created.record.id };
   };
   const eventsFile = (): Promise<string> =>
@@ -249,9 +255,9 @@ describe('monitoring: metrics, health, events, journeys, detectors, alerts and b
     const refused = await h.get('/items/7', { headers: { 'x-api-key': 'gk_live_notakey' } });
     expectProblem(refused, 401, 'auth-unauthenticated');
     const id = String(refused.headers['x-request-id']);
-    const answer = await call('GET', `/journeys/${id}`);
-    expect(answer.status).toBe(200);
-    const { journey } = answer.json() as { journey: Record<string, unknown> };
+    const response = await call('GET', `/journeys/${id}`);
+    expect(response.status).toBe(200);
+    const { journey } = response.json() as { journey: Record<string, unknown> };
     expect(journey).toMatchObject({
       requestId: id,
       method: 'GET',
@@ -358,7 +364,7 @@ describe('monitoring: metrics, health, events, journeys, detectors, alerts and b
   });
 
   it('alerts a failed-login flood on a signed webhook, retried after a 503, once per subject', async () => {
-    const login = (password: string): Promise<Answer> =>
+    const login = (password: string): Promise<HttpResponse> =>
       h.get('/login', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -452,22 +458,22 @@ describe('readiness when an upstream cannot be reached', () => {
 
   it('answers /readyz 503 not-ready, naming the check and not the upstream; /livez stays 200', async () => {
     const admin = `https://127.0.0.1:${h.gateway.adminAddress!.port}`;
-    let ready = await fetchAnswer(h.agent, `${admin}/readyz`, {});
+    let ready = await fetchResponse(h.agent, `${admin}/readyz`, {});
     for (
       let i = 0;
       i < 50 && (ready.json() as { checks: { upstreams: string } }).checks.upstreams === 'pending';
       i += 1
     ) {
       await sleep(50);
-      ready = await fetchAnswer(h.agent, `${admin}/readyz`, {});
+      ready = await fetchResponse(h.agent, `${admin}/readyz`, {});
     }
     expect(ready.status).toBe(503);
     expect(ready.json()).toEqual({
       status: 'not-ready',
       checks: { config: 'ok', keys: 'ok', upstreams: 'failing' },
     });
-    expect((await fetchAnswer(h.agent, `${admin}/livez`, {})).status).toBe(200);
-    const metrics = await fetchAnswer(h.agent, `${admin}/metrics`, {
+    expect((await fetchResponse(h.agent, `${admin}/livez`, {})).status).toBe(200);
+    const metrics = await fetchResponse(h.agent, `${admin}/metrics`, {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     });
     expect(metrics.text).toMatch(/^gatehouse_upstream_up\{api="test"\} 0$/m);
@@ -489,8 +495,8 @@ describe.skipIf(process.env.REDIS_URL === undefined)('bans shared by two gateway
 
   it('refuses a ban set on one gateway at the other within a second, and lifts it there too', async () => {
     const [one, two] = gateways as [Harness, Harness];
-    const admin = (h: Harness, route: string, method = 'GET', body?: unknown): Promise<Answer> =>
-      fetchAnswer(h.agent, `https://127.0.0.1:${h.gateway.adminAddress!.port}${route}`, {
+    const admin = (h: Harness, route: string, method = 'GET', body?: unknown): Promise<HttpResponse> =>
+      fetchResponse(h.agent, `https://127.0.0.1:${h.gateway.adminAddress!.port}${route}`, {
         method,
         headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),

@@ -11,7 +11,7 @@ import { startNotesService, type NotesService } from '../../examples/notes/servi
 const SERVICE_FILE = fileURLToPath(new URL('../../examples/notes/service.mjs', import.meta.url));
 const OPENAPI_FILE = fileURLToPath(new URL('../../examples/notes/openapi.yaml', import.meta.url));
 
-interface Answer {
+interface HttpResponse {
   status: number;
   headers: Headers;
   text: string;
@@ -30,7 +30,7 @@ describe('the notes example service, reached directly', () => {
     method: string,
     path: string,
     options: { token?: string; body?: unknown; rawBody?: string } = {},
-  ): Promise<Answer> => {
+  ): Promise<HttpResponse> => {
     const headers: Record<string, string> = {};
     if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
     let body: string | undefined = options.rawBody;
@@ -45,9 +45,9 @@ describe('the notes example service, reached directly', () => {
     return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
   };
   const login = async (username: string, password: string): Promise<string> => {
-    const answer = await call('POST', '/login', { body: { username, password } });
-    const token = (answer.json() as Json)['token'];
-    expect(typeof token, answer.text).toBe('string');
+    const response = await call('POST', '/login', { body: { username, password } });
+    const token = (response.json() as Json)['token'];
+    expect(typeof token, response.text).toBe('string');
     return token as string;
   };
   const hitsOf = (method: string, path: string): number =>
@@ -62,9 +62,9 @@ describe('the notes example service, reached directly', () => {
 
   describe('its legitimate flows', () => {
     it('answers its health check without a token', async () => {
-      const answer = await call('GET', '/health');
-      expect(answer.status).toBe(200);
-      expect(answer.json()).toEqual({ status: 'ok' });
+      const response = await call('GET', '/health');
+      expect(response.status).toBe(200);
+      expect(response.json()).toEqual({ status: 'ok' });
     });
 
     it('generates the seed passwords at run time', async () => {
@@ -90,11 +90,11 @@ describe('the notes example service, reached directly', () => {
         createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       });
 
-      const answer = await call('POST', '/login', {
+      const response = await call('POST', '/login', {
         body: { username: 'carol', password: 'carol-password' },
       });
-      expect(answer.status).toBe(200);
-      const body = answer.json() as Json;
+      expect(response.status).toBe(200);
+      const body = response.json() as Json;
       expect(Object.keys(body).sort()).toEqual(['expiresIn', 'token']);
       expect(body['expiresIn']).toBe(900);
       const [header, claims] = decodeJwt(body['token'] as string, secret);
@@ -105,9 +105,9 @@ describe('the notes example service, reached directly', () => {
     });
 
     it('refuses a second registration of the same username', async () => {
-      const answer = await call('POST', '/users', { body: { username: 'alice', password: 'taken-over' } });
-      expect(answer.status).toBe(409);
-      expect(answer.json()).toEqual({ message: 'username taken' });
+      const response = await call('POST', '/users', { body: { username: 'alice', password: 'taken-over' } });
+      expect(response.status).toBe(409);
+      expect(response.json()).toEqual({ message: 'username taken' });
     });
 
     it('lets a user write, list, read, search and delete their own notes', async () => {
@@ -170,9 +170,9 @@ describe('the notes example service, reached directly', () => {
       };
       const before = hitsOf('GET', '/users/alice');
       for (const [kind, token] of Object.entries(tokens)) {
-        const answer = await call('GET', '/users/alice', token === undefined ? {} : { token });
-        expect(answer.status, kind).toBe(401);
-        expect(answer.json(), kind).toEqual({ message: 'unauthorized' });
+        const response = await call('GET', '/users/alice', token === undefined ? {} : { token });
+        expect(response.status, kind).toBe(401);
+        expect(response.json(), kind).toEqual({ message: 'unauthorized' });
       }
       // The service itself was reached every time: these refusals are its own.
       expect(hitsOf('GET', '/users/alice')).toBe(before + Object.keys(tokens).length);
@@ -184,9 +184,9 @@ describe('the notes example service, reached directly', () => {
         ['PUT', '/notes/1'],
         ['GET', '/health/'],
       ] as const) {
-        const answer = await call(method, path, { token: aliceToken });
-        expect(answer.status, `${method} ${path}`).toBe(404);
-        expect(answer.json()).toEqual({ message: 'not found' });
+        const response = await call(method, path, { token: aliceToken });
+        expect(response.status, `${method} ${path}`).toBe(404);
+        expect(response.json()).toEqual({ message: 'not found' });
       }
     });
 
@@ -204,9 +204,9 @@ describe('the notes example service, reached directly', () => {
   describe('the weaknesses it carries on purpose', () => {
     it('answers a failed login with 200 and a message, not 401', async () => {
       for (const username of ['alice', 'nobody']) {
-        const answer = await call('POST', '/login', { body: { username, password: 'guess' } });
-        expect(answer.status).toBe(200);
-        expect(answer.json()).toEqual({ message: 'wrong password' });
+        const response = await call('POST', '/login', { body: { username, password: 'guess' } });
+        expect(response.status).toBe(200);
+        expect(response.json()).toEqual({ message: 'wrong password' });
       }
     });
 
@@ -224,9 +224,9 @@ describe('the notes example service, reached directly', () => {
 
     it("lets bob read alice's note by its id (broken object-level authorization)", async () => {
       const [aliceNote] = (await call('GET', '/users/alice/notes', { token: aliceToken })).json() as Json[];
-      const answer = await call('GET', `/notes/${String(aliceNote!['id'])}`, { token: bobToken });
-      expect(answer.status).toBe(200);
-      expect(answer.json()).toEqual({
+      const response = await call('GET', `/notes/${String(aliceNote!['id'])}`, { token: bobToken });
+      expect(response.status).toBe(200);
+      expect(response.json()).toEqual({
         id: aliceNote!['id'],
         owner: 'alice',
         title: 'Shopping list',
@@ -254,9 +254,9 @@ describe('the notes example service, reached directly', () => {
     });
 
     it('returns the first user for SQL in the username path parameter (injection)', async () => {
-      const answer = await call('GET', "/users/x'%20OR%20'1'='1", { token: bobToken });
-      expect(answer.status).toBe(200);
-      expect((answer.json() as Json)['username']).toBe('alice');
+      const response = await call('GET', "/users/x'%20OR%20'1'='1", { token: bobToken });
+      expect(response.status).toBe(200);
+      expect((response.json() as Json)['username']).toBe('alice');
 
       const union = await call(
         'GET',
@@ -268,17 +268,17 @@ describe('the notes example service, reached directly', () => {
     });
 
     it('sends the password hash with a user record (excessive data exposure)', async () => {
-      const answer = await call('GET', '/users/bob', { token: aliceToken });
-      expect(answer.status).toBe(200);
-      const body = answer.json() as Json;
+      const response = await call('GET', '/users/bob', { token: aliceToken });
+      expect(response.status).toBe(200);
+      const body = response.json() as Json;
       expect(Object.keys(body).sort()).toEqual(['createdAt', 'email', 'passwordHash', 'role', 'username']);
       expect(body['passwordHash']).toMatch(/^scrypt\$[\w+/=]+\$[\w+/=]+$/);
     });
 
     it('shows its JWT secret to anyone at /debug/config, enough to forge an admin token', async () => {
-      const answer = await call('GET', '/debug/config');
-      expect(answer.status).toBe(200);
-      const body = answer.json() as { env: Record<string, string>; version: string };
+      const response = await call('GET', '/debug/config');
+      expect(response.status).toBe(200);
+      const body = response.json() as { env: Record<string, string>; version: string };
       const leaked = body.env['NOTES_JWT_SECRET'] ?? '';
       expect(leaked).toBe(secret);
       expect(body.version).toBe('1.4.2');
@@ -293,18 +293,18 @@ describe('the notes example service, reached directly', () => {
     });
 
     it('answers malformed JSON with 500 and its stack trace', async () => {
-      const answer = await call('POST', '/users', { rawBody: '{"username": ' });
-      expect(answer.status).toBe(500);
-      const { error } = answer.json() as { error: string };
+      const response = await call('POST', '/users', { rawBody: '{"username": ' });
+      expect(response.status).toBe(500);
+      const { error } = response.json() as { error: string };
       expect(error).toMatch(/^SyntaxError: /);
       expect(error).toMatch(/\n\s+at .*service\.mjs:\d+:\d+/);
     });
 
     it('answers a broken SQL query with 500 and the database error', async () => {
-      const answer = await call('GET', "/users/o'brien", { token: aliceToken });
-      expect(answer.status).toBe(500);
+      const response = await call('GET', "/users/o'brien", { token: aliceToken });
+      expect(response.status).toBe(500);
       // better-sqlite3 names its errors SqliteError, node:sqlite plain Error: the leak is the same.
-      expect((answer.json() as { error: string }).error).toMatch(
+      expect((response.json() as { error: string }).error).toMatch(
         /^(Sqlite)?Error: near "brien": syntax error\n\s+at /,
       );
     });

@@ -1,7 +1,7 @@
 // The worked example of docs/existing-apis.md: the Notes service (examples/notes), which was not
 // built for a gateway, behind Gatehouse with only its published document, the operator's overlay
 // and the configuration. Each attack the service falls for directly (notes-service.test.ts) is
-// refused here, with the upstream not reached (or its answer not shown); each legitimate flow works.
+// refused here, with the upstream not reached (or its response not shown); each legitimate flow works.
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -15,16 +15,16 @@ import { configWarnings } from '../../src/config/warnings.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { startGatehouse, type Gatehouse } from '../../src/process/gatehouse.js';
 import { ensureDevCertificates } from '../../src/tls/dev-certs.js';
-import { fetchAnswer, type Answer } from '../support/gateway-harness.js';
+import { fetchResponse, type HttpResponse } from '../support/gateway-harness.js';
 import { expectProblem } from '../support/problems.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/notes/', import.meta.url));
 type Json = Record<string, unknown>;
 
 /** A validation refusal: its problem type, and the field it names (never the value sent). */
-function expectRefusedField(answer: Answer, type: string, field: string): void {
-  expect(answer.status).toBe(400);
-  const body = answer.json() as { type: string; errors: { field: string }[] };
+function expectRefusedField(response: HttpResponse, type: string, field: string): void {
+  expect(response.status).toBe(400);
+  const body = response.json() as { type: string; errors: { field: string }[] };
   expect(body.type).toBe(`https://gatehouse.dev/problems/${type}`);
   expect(body.errors.map((e) => e.field)).toContain(field);
 }
@@ -44,21 +44,21 @@ describe('the Notes example behind Gatehouse, protected by an overlay and the co
     method: string,
     target: string,
     options: { token?: string; body?: unknown; raw?: string } = {},
-  ): Promise<Answer> => {
+  ): Promise<HttpResponse> => {
     const headers: Record<string, string> = {};
     if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
     const body = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
     if (body !== undefined) headers['content-type'] = 'application/json';
-    return fetchAnswer(agent, base + target, { method, headers, ...(body === undefined ? {} : { body }) });
+    return fetchResponse(agent, base + target, { method, headers, ...(body === undefined ? {} : { body }) });
   };
   const hits = (method: string, prefix: string): number =>
     notes.hits.filter((hit) => hit.method === method && hit.path.startsWith(prefix)).length;
   const exactHits = (method: string, target: string): number =>
     notes.hits.filter((hit) => hit.method === method && hit.path === target).length;
   const login = async (username: string, password: string): Promise<string> => {
-    const answer = await call('POST', '/login', { body: { username, password } });
-    expect(answer.status, answer.text).toBe(200);
-    return (answer.json() as Json)['token'] as string;
+    const response = await call('POST', '/login', { body: { username, password } });
+    expect(response.status, response.text).toBe(200);
+    return (response.json() as Json)['token'] as string;
   };
 
   beforeAll(async () => {
@@ -155,9 +155,9 @@ describe('the Notes example behind Gatehouse, protected by an overlay and the co
       expectProblem(theirs, 404, 'object-not-found');
       expectProblem(missing, 404, 'object-not-found');
       expect(theirs.text).not.toContain('secret');
-      const strip = (a: Answer) => ({ ...(a.json() as Json), instance: null });
+      const strip = (a: HttpResponse) => ({ ...(a.json() as Json), instance: null });
       expect(strip(theirs)).toEqual(strip(missing));
-      // The service was asked (only it knows the owner); its answer never left the gateway.
+      // The service was asked (only it knows the owner); its response never left the gateway.
       expect(hits('GET', `/notes/${id}`)).toBe(1);
     });
 
@@ -168,17 +168,17 @@ describe('the Notes example behind Gatehouse, protected by an overlay and the co
     });
 
     it('mass assignment: a registration that sets its own role', async () => {
-      const answer = await call('POST', '/users', {
+      const response = await call('POST', '/users', {
         body: { username: 'mallory', password: 'a-long-password-1', role: 'admin' },
       });
-      expectRefusedField(answer, 'validate-body', 'role');
+      expectRefusedField(response, 'validate-body', 'role');
       expect(exactHits('POST', '/users')).toBe(1); // carol's, above
     });
 
     it('the debug endpoint that leaks the secret is not served', async () => {
-      const answer = await call('GET', '/debug/config');
-      expectProblem(answer, 404, 'route-not-found');
-      expect(answer.text).not.toContain(secret);
+      const response = await call('GET', '/debug/config');
+      expectProblem(response, 404, 'route-not-found');
+      expect(response.text).not.toContain(secret);
       expect(hits('GET', '/debug')).toBe(0);
     });
 
@@ -195,10 +195,10 @@ describe('the Notes example behind Gatehouse, protected by an overlay and the co
     });
 
     it('undeclared answer fields: the password hash and the X-Powered-By header', async () => {
-      const answer = await call('GET', '/users/bob', { token: bobToken });
-      expect(answer.status).toBe(200);
-      expect(Object.keys(answer.json() as Json).sort()).toEqual(['createdAt', 'email', 'role', 'username']);
-      expect(answer.headers['x-powered-by']).toBeUndefined();
+      const response = await call('GET', '/users/bob', { token: bobToken });
+      expect(response.status).toBe(200);
+      expect(Object.keys(response.json() as Json).sort()).toEqual(['createdAt', 'email', 'role', 'username']);
+      expect(response.headers['x-powered-by']).toBeUndefined();
     });
 
     it('a token signed with another secret, and one that is not a token', async () => {
@@ -213,11 +213,11 @@ describe('the Notes example behind Gatehouse, protected by an overlay and the co
       let first429 = -1;
       let reason = '';
       for (let i = 0; i < 15 && first429 < 0; i += 1) {
-        const answer = await call('POST', '/login', { body: { username: 'bob', password: `guess-${i}` } });
-        if (answer.status === 429) {
+        const response = await call('POST', '/login', { body: { username: 'bob', password: `guess-${i}` } });
+        if (response.status === 429) {
           first429 = i;
-          reason = gateway.journeys.find(String(answer.headers['x-request-id']))?.reason ?? '';
-        } else expect(answer.json()).toEqual({ message: 'wrong password' });
+          reason = gateway.journeys.find(String(response.headers['x-request-id']))?.reason ?? '';
+        } else expect(response.json()).toEqual({ message: 'wrong password' });
       }
       // Three failures are free (backoff.freeFailures); after the fourth, the next attempt waits.
       // Without failedWhen these 200s would count as successes: no backoff, only the rate limits.

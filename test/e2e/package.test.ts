@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchAnswer } from '../support/gateway-harness.js';
+import { fetchResponse } from '../support/gateway-harness.js';
 import { expectProblem } from './auth-support.js';
 
 const exec = promisify(execFile);
@@ -123,10 +123,10 @@ describe('the package, installed from its tarball into an empty folder', { timeo
         child.once('exit', (code) => reject(new Error(`gatehouse exited (${code}): ${out}`)));
       });
       const base = `https://127.0.0.1:${port}/items/1`;
-      const refused = await fetchAnswer(agent, base, {});
+      const refused = await fetchResponse(agent, base, {});
       expectProblem(refused, 401, 'auth-unauthenticated');
       expect(hits).toBe(0);
-      const served = await fetchAnswer(agent, base, { headers: { 'x-api-key': created.key } });
+      const served = await fetchResponse(agent, base, { headers: { 'x-api-key': created.key } });
       expect(served.status).toBe(200);
       expect(served.json()).toEqual({ ok: true });
       expect(hits).toBe(1);

@@ -90,8 +90,8 @@ describe('property: requests generated from the schema', () => {
     await fc.assert(
       fc.asyncProperty(validTransfer, async (t) => {
         const text = JSON.stringify(t);
-        const answer = await h.get('/v/transfers', { method: 'POST', headers: HEADERS, body: text });
-        expect(answer.status).toBe(201);
+        const response = await h.get('/v/transfers', { method: 'POST', headers: HEADERS, body: text });
+        expect(response.status).toBe(201);
         expect(h.upstream.received.at(-1)!.body).toBe(text);
       }),
       { numRuns: 100 },
@@ -102,13 +102,13 @@ describe('property: requests generated from the schema', () => {
     await fc.assert(
       fc.asyncProperty(invalidTransfer, async (t) => {
         const before = h.upstream.hits();
-        const answer = await h.get('/v/transfers', {
+        const response = await h.get('/v/transfers', {
           method: 'POST',
           headers: HEADERS,
           body: JSON.stringify(t),
         });
-        expect(answer.status).toBe(400);
-        const problem = answer.json() as { type: string; errors: { field: string; rule: string }[] };
+        expect(response.status).toBe(400);
+        const problem = response.json() as { type: string; errors: { field: string; rule: string }[] };
         expect(problem.type).toBe('https://gatehouse.dev/problems/validate-body');
         expect(problem.errors).toHaveLength(1);
         expect(h.upstream.hits()).toBe(before);
@@ -162,8 +162,8 @@ describe('property: requests generated from the schema', () => {
     await fc.assert(
       fc.asyncProperty(invalidQuery, async (query) => {
         const before = h.upstream.hits();
-        const answer = await h.get('/v/accounts?' + encode(query));
-        expect(answer.status).toBe(400);
+        const response = await h.get('/v/accounts?' + encode(query));
+        expect(response.status).toBe(400);
         expect(h.upstream.hits()).toBe(before);
       }),
       { numRuns: 80 },
@@ -179,9 +179,9 @@ describe('property: requests generated from the schema', () => {
         ),
         async (text) => {
           const before = h.upstream.hits();
-          const answer = await h.get('/v/transfers', { method: 'POST', headers: HEADERS, body: text });
-          expect([201, 400]).toContain(answer.status);
-          if (answer.status === 400) expect(h.upstream.hits()).toBe(before);
+          const response = await h.get('/v/transfers', { method: 'POST', headers: HEADERS, body: text });
+          expect([201, 400]).toContain(response.status);
+          if (response.status === 400) expect(h.upstream.hits()).toBe(before);
         },
       ),
       { numRuns: 150 },

@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixtures, readLog, startHarness, type Answer, type Harness } from '../support/gateway-harness.js';
+import {
+  fixtures,
+  readLog,
+  startHarness,
+  type HttpResponse,
+  type Harness,
+} from '../support/gateway-harness.js';
 import { LEAKED, MISSING_ACCOUNT } from '../support/validation-upstream.js';
 
 const PROBLEM_BASE = 'https://gatehouse.dev/problems/';
@@ -13,14 +19,20 @@ const JSON_TYPE = { 'content-type': 'application/json' };
 const transfer = { toAccountId: ACCOUNT, amount: 2500, currency: 'EUR', memo: 'rent' };
 
 /** A problem with the field and rule named, and nothing of what the client sent. */
-function expectRefusal(answer: Answer, status: number, type: string, field?: string, rule?: RegExp): void {
-  expect(answer.status).toBe(status);
-  expect(answer.headers['content-type']).toBe('application/problem+json');
-  expect(answer.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
-  const body = answer.json() as Record<string, unknown>;
+function expectRefusal(
+  response: HttpResponse,
+  status: number,
+  type: string,
+  field?: string,
+  rule?: RegExp,
+): void {
+  expect(response.status).toBe(status);
+  expect(response.headers['content-type']).toBe('application/problem+json');
+  expect(response.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+  const body = response.json() as Record<string, unknown>;
   expect(body['type']).toBe(PROBLEM_BASE + type);
   expect(body['status']).toBe(status);
-  expect(body['instance']).toBe(`urn:uuid:${String(answer.headers['x-request-id'])}`);
+  expect(body['instance']).toBe(`urn:uuid:${String(response.headers['x-request-id'])}`);
   if (field === undefined) {
     expect(Object.keys(body).sort()).toEqual(['instance', 'status', 'title', 'type']);
     return;
@@ -30,7 +42,7 @@ function expectRefusal(answer: Answer, status: number, type: string, field?: str
   expect(errors[0]).toEqual({ field, rule: expect.stringMatching(rule ?? /./) as unknown });
   for (const error of errors) expect(Object.keys(error).sort()).toEqual(['field', 'rule']);
   // Never an internal schema path or a library's wording.
-  expect(answer.text).not.toMatch(/#\/|schemaPath|instancePath|must NOT|\/properties\//);
+  expect(response.text).not.toMatch(/#\/|schemaPath|instancePath|must NOT|\/properties\//);
 }
 
 function post(
@@ -38,7 +50,7 @@ function post(
   target: string,
   body: unknown,
   headers: Record<string, string> = {},
-): Promise<Answer> {
+): Promise<HttpResponse> {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   return h.get(target, { method: 'POST', headers: { ...JSON_TYPE, ...headers }, body: text });
 }
@@ -48,7 +60,7 @@ async function postBytes(
   target: string,
   body: Buffer,
   headers: Record<string, string>,
-): Promise<Answer> {
+): Promise<HttpResponse> {
   const res = await request(h.base + target, { dispatcher: h.agent, method: 'POST', headers, body });
   const text = await res.body.text();
   return { status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) as unknown };
@@ -64,8 +76,8 @@ describe('request validation through a real gateway and upstream', () => {
   it('passes a valid transfer to the upstream byte for byte', async () => {
     const text =
       '{ "toAccountId": "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b",\n "amount": 2500, "currency": "EUR" }';
-    const answer = await post(h, '/v/transfers', text, IDEMPOTENCY);
-    expect(answer.status).toBe(201);
+    const response = await post(h, '/v/transfers', text, IDEMPOTENCY);
+    expect(response.status).toBe(201);
     const seen = h.upstream.received.at(-1)!;
     expect(seen.body).toBe(text);
     expect(seen.headers['idempotency-key']).toBe(IDEMPOTENCY['idempotency-key']);
@@ -106,10 +118,10 @@ describe('request validation through a real gateway and upstream', () => {
     ['an array for the body', [transfer], 'body', /^must be an object$/],
   ])('refuses %s with 400 naming the field, upstream never reached', async (_name, body, field, rule) => {
     const before = h.upstream.hits();
-    const answer = await post(h, '/v/transfers', body, IDEMPOTENCY);
-    expectRefusal(answer, 400, 'validate-body', field, rule);
-    expect(answer.text).not.toContain('admin');
-    expect(answer.text).not.toContain("OR '1'");
+    const response = await post(h, '/v/transfers', body, IDEMPOTENCY);
+    expectRefusal(response, 400, 'validate-body', field, rule);
+    expect(response.text).not.toContain('admin');
+    expect(response.text).not.toContain("OR '1'");
     expect(h.upstream.hits()).toBe(before);
   });
 
@@ -186,8 +198,8 @@ describe('request validation through a real gateway and upstream', () => {
   it('passes NoSQL operators and shell text as inert data where the schema allows any value', async () => {
     const text =
       '{"filter":{"$where":"sleep(5000)","owner":{"$gt":""}},"cmd":"; rm -rf / #","path":"../../etc/passwd"}';
-    const answer = await post(h, '/v/documents', text);
-    expect(answer.status).toBe(200);
+    const response = await post(h, '/v/documents', text);
+    expect(response.status).toBe(200);
     expect(h.upstream.received.at(-1)!.body).toBe(text);
   });
 
@@ -302,9 +314,9 @@ describe('request validation through a real gateway and upstream', () => {
     'refuses the query %s with 400 naming the parameter, upstream never reached',
     async (query, field, rule) => {
       const before = h.upstream.hits();
-      const answer = await h.get('/v/accounts' + query);
-      expectRefusal(answer, 400, 'validate-parameter', field, rule);
-      expect(answer.text).not.toContain('passwd');
+      const response = await h.get('/v/accounts' + query);
+      expectRefusal(response, 400, 'validate-parameter', field, rule);
+      expect(response.text).not.toContain('passwd');
       expect(h.upstream.hits()).toBe(before);
     },
   );
@@ -313,8 +325,8 @@ describe('request validation through a real gateway and upstream', () => {
     const query =
       '?limit=10&status=open&active=false&sort=owner,balance&tag=a&tag=b&file=report_1.txt' +
       '&q=%27%20OR%201%3D1%20--%20%3B%20cat%20%2Fetc%2Fpasswd&filter=%7B%22owner%22%3A%22alex%22%7D';
-    const answer = await h.get('/v/accounts' + query);
-    expect(answer.status).toBe(200);
+    const response = await h.get('/v/accounts' + query);
+    expect(response.status).toBe(200);
     expect(h.upstream.received.at(-1)!.url).toBe('/v/accounts' + query);
   });
 
@@ -378,8 +390,8 @@ describe('request validation through a real gateway and upstream', () => {
   });
 
   it('refuses a JSON string where the schema declares an object', async () => {
-    const answer = await post(h, '/v/documents', '"just a string"');
-    expectRefusal(answer, 400, 'validate-body', 'body', /^must be an object$/);
+    const response = await post(h, '/v/documents', '"just a string"');
+    expectRefusal(response, 400, 'validate-body', 'body', /^must be an object$/);
   });
 });
 
@@ -391,18 +403,18 @@ describe('the response contract (strip mode)', () => {
   afterAll(async () => h.close());
 
   it('removes undeclared and writeOnly properties and records each removal', async () => {
-    const answer = await h.get(`/v/accounts/${ACCOUNT}`, { headers: { 'accept-encoding': 'gzip' } });
-    expect(answer.status).toBe(200);
-    expect(answer.json()).toEqual({
+    const response = await h.get(`/v/accounts/${ACCOUNT}`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(response.status).toBe(200);
+    expect(response.json()).toEqual({
       id: ACCOUNT,
       owner: 'alex',
       balance: 1200,
       nickname: null,
       tags: ['main'],
     });
-    expect(answer.text).not.toContain(LEAKED.passwordHash);
-    expect(Number(answer.headers['content-length'])).toBe(Buffer.byteLength(answer.text));
-    const journey = h.gateway.journeys.find(String(answer.headers['x-request-id']))!;
+    expect(response.text).not.toContain(LEAKED.passwordHash);
+    expect(Number(response.headers['content-length'])).toBe(Buffer.byteLength(response.text));
+    const journey = h.gateway.journeys.find(String(response.headers['x-request-id']))!;
     expect(journey.contract).toEqual([
       'removed undeclared pin',
       'removed undeclared passwordHash',
@@ -411,7 +423,7 @@ describe('the response contract (strip mode)', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     const line = (await readLog(h))
       .split('\n')
-      .find((l) => l.includes(String(answer.headers['x-request-id'])))!;
+      .find((l) => l.includes(String(response.headers['x-request-id'])))!;
     expect(JSON.parse(line)).toMatchObject({ contract: journey.contract, status: 200 });
   });
 
@@ -432,10 +444,10 @@ describe('the response contract (strip mode)', () => {
   });
 
   it('asks the upstream for an uncompressed answer so it can be checked', async () => {
-    const answer = await h.get('/v/gzip', { headers: { 'accept-encoding': 'gzip, br' } });
-    expect(answer.status).toBe(200);
+    const response = await h.get('/v/gzip', { headers: { 'accept-encoding': 'gzip, br' } });
+    expect(response.status).toBe(200);
     expect(h.upstream.received.at(-1)!.headers['accept-encoding']).toBeUndefined();
-    expect(answer.json()).toEqual({ id: 'g', owner: 'alex', balance: 1 });
+    expect(response.json()).toEqual({ id: 'g', owner: 'alex', balance: 1 });
   });
 
   it.each([
@@ -444,10 +456,10 @@ describe('the response contract (strip mode)', () => {
     ['/v/wrong-type', 'upstream-contract-violation', /as text\/html/],
     ['/v/broken', 'upstream-contract-violation', /not valid JSON/],
   ])('replaces the answer of %s with a generic 502 and records why', async (target, type, reason) => {
-    const answer = await h.get(target);
-    expectRefusal(answer, 502, type);
-    expect(answer.text).not.toMatch(/db\.js|relation|script|owner/);
-    const journey = h.gateway.journeys.find(String(answer.headers['x-request-id']))!;
+    const response = await h.get(target);
+    expectRefusal(response, 502, type);
+    expect(response.text).not.toMatch(/db\.js|relation|script|owner/);
+    const journey = h.gateway.journeys.find(String(response.headers['x-request-id']))!;
     expect(journey.reason).toMatch(reason);
     expect(journey.decidedBy).toBe('respond');
     expect(journey.contract).toEqual([expect.stringMatching(/^replaced: /)]);
@@ -459,11 +471,11 @@ describe('the response contract (strip mode)', () => {
       ['/v/mistyped', /has an object at the top, where its schema declares an array/],
     ] as const) {
       const before = h.upstream.hits();
-      const answer = await h.get(target);
+      const response = await h.get(target);
       expect(h.upstream.hits()).toBe(before + 1);
-      expectRefusal(answer, 502, 'upstream-contract-violation');
-      expect(answer.text).not.toMatch(/db\.js|TypeError|ledger|alex/);
-      const journey = h.gateway.journeys.find(String(answer.headers['x-request-id']))!;
+      expectRefusal(response, 502, 'upstream-contract-violation');
+      expect(response.text).not.toMatch(/db\.js|TypeError|ledger|alex/);
+      const journey = h.gateway.journeys.find(String(response.headers['x-request-id']))!;
       expect(journey.reason).toMatch(reason);
       expect(journey.decidedBy).toBe('respond');
       expect(journey.contract).toEqual([expect.stringMatching(/^replaced: /)]);
@@ -471,9 +483,9 @@ describe('the response contract (strip mode)', () => {
   });
 
   it('lets an answer with no schema through as it is', async () => {
-    const answer = await h.get('/v/reports/q1');
-    expect(answer.status).toBe(200);
-    expect(answer.text).toBe('report');
+    const response = await h.get('/v/reports/q1');
+    expect(response.status).toBe(200);
+    expect(response.text).toBe('report');
   });
 
   it('sets the security headers on every answer; no-store where the operation takes credentials', async () => {
@@ -521,26 +533,26 @@ describe('CORS, as the configuration allows', () => {
   afterAll(async () => h.close());
 
   it('gives an allowed origin its headers, on answers and on problems; the upstream’s own are dropped', async () => {
-    const answer = await h.get('/v/cors', { headers: { origin: APP } });
-    expect(answer.status).toBe(200);
-    expect(answer.headers['access-control-allow-origin']).toBe(APP);
-    expect(answer.headers['access-control-allow-credentials']).toBe('true');
-    expect(answer.headers['access-control-expose-headers']).toContain('x-request-id');
-    expect(answer.headers['vary']).toBe('origin');
+    const response = await h.get('/v/cors', { headers: { origin: APP } });
+    expect(response.status).toBe(200);
+    expect(response.headers['access-control-allow-origin']).toBe(APP);
+    expect(response.headers['access-control-allow-credentials']).toBe('true');
+    expect(response.headers['access-control-expose-headers']).toContain('x-request-id');
+    expect(response.headers['vary']).toBe('origin');
     const problem = await h.get('/v/accounts?limit=0', { headers: { origin: APP } });
     expect(problem.status).toBe(400);
     expect(problem.headers['access-control-allow-origin']).toBe(APP);
   });
 
   it('gives an unlisted origin no CORS headers at all', async () => {
-    const answer = await h.get('/v/cors', { headers: { origin: 'https://evil.example' } });
-    expect(answer.status).toBe(200);
-    expect(Object.keys(answer.headers).filter((name) => name.startsWith('access-control-'))).toEqual([]);
+    const response = await h.get('/v/cors', { headers: { origin: 'https://evil.example' } });
+    expect(response.status).toBe(200);
+    expect(Object.keys(response.headers).filter((name) => name.startsWith('access-control-'))).toEqual([]);
   });
 
   it('answers a preflight itself, only for a declared path and method and an allowed origin', async () => {
     const before = h.upstream.hits();
-    const preflight = (origin: string, target: string, method: string): Promise<Answer> =>
+    const preflight = (origin: string, target: string, method: string): Promise<HttpResponse> =>
       h.get(target, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': method } });
     const ok = await preflight(APP, '/v/cors', 'PUT');
     expect(ok.status).toBe(204);

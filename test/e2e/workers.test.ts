@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDevCertificates, type DevCertificates } from '../../src/tls/dev-certs.js';
-import type { Answer as HarnessAnswer } from '../support/gateway-harness.js';
+import type { HttpResponse as HarnessResponse } from '../support/gateway-harness.js';
 import { expectProblem } from '../support/problems.js';
 import { startTestUpstream, type TestUpstream } from '../support/test-upstream.js';
 
@@ -34,7 +34,7 @@ paths:
         '200': { description: answers late }
 `;
 
-interface Answer {
+interface HttpResponse {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: string;
@@ -47,7 +47,7 @@ function request(
   headers: Record<string, string> = {},
   method = 'GET',
   body = '',
-): Promise<Answer> {
+): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       { host: '127.0.0.1', port, path: urlPath, method, headers, agent: false, rejectUnauthorized: false },
@@ -89,9 +89,9 @@ async function startWorkers(
   return { child, log: () => output, port, adminPort };
 }
 
-/** An answer in the shape the shared problem assertions take. */
-function asAnswer(answer: Answer): HarnessAnswer {
-  return { ...answer, text: answer.body, json: () => JSON.parse(answer.body) as unknown };
+/** A response in the shape the shared problem assertions take. */
+function asResponse(response: HttpResponse): HarnessResponse {
+  return { ...response, text: response.body, json: () => JSON.parse(response.body) as unknown };
 }
 
 /** The workers (their `worker` field; undefined for the primary) that wrote lines with this message. */
@@ -137,8 +137,8 @@ describe('gatehouse start --workers 2: one listener, two whole gateways', { time
   let served = 0;
 
   /** The workers (from the access log) that served these answers. */
-  const servedBy = (answers: readonly Answer[]): Set<number> => {
-    const ids = new Set(answers.map((a) => String(a.headers['x-request-id'])));
+  const servedBy = (responses: readonly HttpResponse[]): Set<number> => {
+    const ids = new Set(responses.map((a) => String(a.headers['x-request-id'])));
     const workers = new Set<number>();
     for (const line of gateway.log().split('\n')) {
       if (!line.includes('"msg":"request"')) continue;
@@ -148,16 +148,16 @@ describe('gatehouse start --workers 2: one listener, two whole gateways', { time
     return workers;
   };
   /** Requests, four at a time, until both workers have answered some (each accepts for itself). */
-  const fromBothWorkers = async (send: () => Promise<Answer>): Promise<Answer[]> => {
-    const answers: Answer[] = [];
-    for (let round = 0; round < 20 && servedBy(answers).size < 2; round += 1) {
-      answers.push(...(await Promise.all(Array.from({ length: 4 }, send))));
+  const fromBothWorkers = async (send: () => Promise<HttpResponse>): Promise<HttpResponse[]> => {
+    const responses: HttpResponse[] = [];
+    for (let round = 0; round < 20 && servedBy(responses).size < 2; round += 1) {
+      responses.push(...(await Promise.all(Array.from({ length: 4 }, send))));
       await sleep(150); // the access lines are written out
     }
-    expect(servedBy(answers)).toEqual(new Set([0, 1]));
-    return answers;
+    expect(servedBy(responses)).toEqual(new Set([0, 1]));
+    return responses;
   };
-  const admin = (method: string, urlPath: string, body?: unknown): Promise<Answer> =>
+  const admin = (method: string, urlPath: string, body?: unknown): Promise<HttpResponse> =>
     request(
       gateway.adminPort,
       urlPath,
@@ -220,14 +220,14 @@ log: { level: info, access: true, destination: stdout }
     await eventually(() => writers(gateway.log(), 'listening').size === 2);
     expect(writers(gateway.log(), 'listening')).toEqual(new Set([0, 1]));
     const before = upstream.hits('/items/');
-    const answers = await Promise.all(
+    const responses = await Promise.all(
       Array.from({ length: 20 }, (_, i) => request(gateway.port, `/items/${i}`, { 'x-api-key': other })),
     );
-    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+    expect(responses.map((a) => a.status)).toEqual(responses.map(() => 200));
     expect(upstream.hits('/items/') - before).toBe(20);
     served += 20;
     // Without Redis each worker admits its share, 1000 / 2, and the header says so.
-    expect(answers[0]!.headers['ratelimit-policy']).toBe('"per-caller";q=500;w=60');
+    expect(responses[0]!.headers['ratelimit-policy']).toBe('"per-caller";q=500;w=60');
     // Each worker accepts for itself: a few more connections, until both have taken some.
     for (let i = 0; i < 20 && writers(gateway.log(), 'request').size < 2; i += 1) {
       await sleep(150);
@@ -240,15 +240,15 @@ log: { level: info, access: true, destination: stdout }
   });
 
   it('answers metrics, the summary, events and journeys for the whole gateway', async () => {
-    const answered = await Promise.all(
+    const responded = await Promise.all(
       Array.from({ length: 6 }, (_, i) => request(gateway.port, `/items/j${i}`, { 'x-api-key': other })),
     );
     const refused = await Promise.all(
       Array.from({ length: 24 }, () => request(gateway.port, '/items/1', { 'x-api-key': 'gk_live_wrong' })),
     );
     expect(refused.map((a) => a.status)).toEqual(refused.map(() => 401));
-    for (const answer of answered) {
-      const id = String(answer.headers['x-request-id']);
+    for (const response of responded) {
+      const id = String(response.headers['x-request-id']);
       const found = await admin('GET', `/journeys/${id}`);
       expect(found.status).toBe(200);
       expect((JSON.parse(found.body) as { journey: { requestId: string } }).journey.requestId).toBe(id);
@@ -274,8 +274,8 @@ log: { level: info, access: true, destination: stdout }
     expect((await admin('POST', `/keys/${keyId}/revoke`)).status).toBe(200);
     const before = upstream.hits('/items/');
     await sleep(1000);
-    const answers = await fromBothWorkers(() => request(gateway.port, '/items/1', { 'x-api-key': key }));
-    for (const answer of answers) expectProblem(asAnswer(answer), 401, 'auth-unauthenticated');
+    const responses = await fromBothWorkers(() => request(gateway.port, '/items/1', { 'x-api-key': key }));
+    for (const response of responses) expectProblem(asResponse(response), 401, 'auth-unauthenticated');
     expect(upstream.hits('/items/') - before).toBe(0);
   });
 
@@ -285,7 +285,7 @@ log: { level: info, access: true, destination: stdout }
     const before = upstream.hits('/items/');
     await sleep(200);
     const banned = await fromBothWorkers(() => request(gateway.port, '/items/1', { 'x-api-key': other }));
-    for (const answer of banned) expectProblem(asAnswer(answer), 403, 'access-banned');
+    for (const response of banned) expectProblem(asResponse(response), 403, 'access-banned');
     expect(upstream.hits('/items/') - before).toBe(0);
     const id = (JSON.parse(set.body) as { ban: { id: string } }).ban.id;
     expect((await admin('DELETE', `/bans/${id}`)).status).toBe(200);
@@ -328,9 +328,9 @@ log: { level: info, access: true, destination: stdout }
     // The replacement took the bans in force, and reads the keys as they stand.
     const before = upstream.hits('/items/');
     const banned = await fromBothWorkers(() => request(gateway.port, '/items/1', { 'x-api-key': third }));
-    for (const answer of banned) expectProblem(asAnswer(answer), 403, 'access-banned');
+    for (const response of banned) expectProblem(asResponse(response), 403, 'access-banned');
     const revoked = await fromBothWorkers(() => request(gateway.port, '/items/1', { 'x-api-key': key }));
-    for (const answer of revoked) expectProblem(asAnswer(answer), 401, 'auth-unauthenticated');
+    for (const response of revoked) expectProblem(asResponse(response), 401, 'auth-unauthenticated');
     expect(upstream.hits('/items/') - before).toBe(0);
   });
 
@@ -343,7 +343,8 @@ log: { level: info, access: true, destination: stdout }
     const after = await Promise.all(
       Array.from({ length: 4 }, () => request(gateway.port, '/items/1', { 'x-api-key': other })),
     );
-    for (const answer of after) expect(answer.headers['ratelimit-policy']).toBe('"per-caller";q=300;w=60');
+    for (const response of after)
+      expect(response.headers['ratelimit-policy']).toBe('"per-caller";q=300;w=60');
 
     const slow = Promise.all(
       Array.from({ length: 4 }, () => request(gateway.port, '/slow', { 'x-api-key': other })),

@@ -23,11 +23,11 @@ export interface Harness {
   get(
     pathAndQuery: string,
     init?: { method?: string; headers?: Record<string, string>; body?: string },
-  ): Promise<Answer>;
+  ): Promise<HttpResponse>;
   close(): Promise<void>;
 }
 
-export interface Answer {
+export interface HttpResponse {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly text: string;
@@ -80,7 +80,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     base,
     agent,
     logFile,
-    get: (pathAndQuery, init = {}) => fetchAnswer(agent, base + pathAndQuery, init),
+    get: (pathAndQuery, init = {}) => fetchResponse(agent, base + pathAndQuery, init),
     async close() {
       await agent.close();
       await gateway.close(500);
@@ -109,11 +109,11 @@ export function harnessYaml(options: HarnessOptions, upstreamUrl: string, logFil
   );
 }
 
-export async function fetchAnswer(
+export async function fetchResponse(
   agent: Agent,
   url: string,
   init: { method?: string; headers?: Record<string, string>; body?: string },
-): Promise<Answer> {
+): Promise<HttpResponse> {
   const res = await request(url, {
     dispatcher: agent,
     method: (init.method ?? 'GET') as 'GET',

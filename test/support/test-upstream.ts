@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DevCertificates } from '../../src/tls/dev-certs.js';
-import { answerValidationApi } from './validation-upstream.js';
+import { respondAsValidationApi } from './validation-upstream.js';
 
 export interface ReceivedRequest {
   readonly method: string;
@@ -55,7 +55,7 @@ export async function startTestUpstream(
           clientCertCn: typeof peer.subject?.CN === 'string' ? peer.subject.CN : null,
         };
         received.push(record);
-        answer(record, res, options);
+        respond(record, res, options);
       });
     },
   );
@@ -74,7 +74,7 @@ export async function startTestUpstream(
   };
 }
 
-function answer(
+function respond(
   record: ReceivedRequest,
   res: ServerResponse,
   options: { slowMs?: number; bigBytes?: number },
@@ -144,7 +144,7 @@ function answer(
   } else if (path === '/redirect') {
     res.writeHead(302, { location: 'https://evil.example/steal' }).end();
   } else if (path.startsWith('/v/')) {
-    answerValidationApi(record, res);
+    respondAsValidationApi(record, res);
   } else {
     res.writeHead(404).end();
   }

@@ -25,11 +25,11 @@ function account(id: string): Record<string, unknown> {
 }
 
 /**
- * The answers behind test/fixtures/validation-api.yaml (paths under /v/): some keep to the
+ * The responses behind test/fixtures/validation-api.yaml (paths under /v/): some keep to the
  * contract, some break it on purpose (extra fields, undeclared status, wrong type, broken JSON, an
  * error object where an account is declared, an object where a list is).
  */
-export function answerValidationApi(record: ReceivedRequest, res: ServerResponse): void {
+export function respondAsValidationApi(record: ReceivedRequest, res: ServerResponse): void {
   const path = record.url.split('?')[0]!;
   if (path === '/v/transfers') json(res, 201, { id: 't-1', status: 'accepted', ...LEAKED });
   else if (path === '/v/accounts' && record.method === 'POST') {

@@ -86,9 +86,9 @@ describe('JwtVerifier: tokens minted from an API key follow the key (issue #19)'
     return { id, hash, token: tokenFor(client('api-key', id)) };
   };
   const tokenFor = (principal: Principal): string => {
-    const answer = issuer.issue(principal, FORM, GRANT, Date.now());
-    expect(answer.status).toBe(200);
-    return (JSON.parse(answer.body) as { access_token: string }).access_token;
+    const response = issuer.issue(principal, FORM, GRANT, Date.now());
+    expect(response.status).toBe(200);
+    return (JSON.parse(response.body) as { access_token: string }).access_token;
   };
   const verifier = (mintingKeys: MintingKeyStates | null = keys, issuers = [own]): JwtVerifier =>
     new JwtVerifier(issuers, {

@@ -22,7 +22,7 @@ export type VerifyResult =
 interface IndexEntry {
   /** Where the key's SHA-256 sits in the digest slab, compared in constant time after the slot lookup. */
   readonly offset: number;
-  /** The answer for this key, built once at load so an accepted request allocates nothing. */
+  /** The response for this key, built once at load so an accepted request allocates nothing. */
   readonly accepted: VerifyResult & { readonly ok: true };
   /**
    * The record's verdict, copied here so a lookup reads one object, not three (cache misses

@@ -53,9 +53,14 @@ describe('TokenIssuer (RFC 6749 §4.4)', () => {
     });
 
   it('grants every held scope when none is asked for, as a verifiable at+jwt', async () => {
-    const answer = issuer.issue(client(['a', 'b']), FORM, form('grant_type=client_credentials'), Date.now());
-    expect(answer.status).toBe(200);
-    const body = JSON.parse(answer.body) as {
+    const response = issuer.issue(
+      client(['a', 'b']),
+      FORM,
+      form('grant_type=client_credentials'),
+      Date.now(),
+    );
+    expect(response.status).toBe(200);
+    const body = JSON.parse(response.body) as {
       access_token: string;
       scope: string;
       expires_in: number;
@@ -69,8 +74,8 @@ describe('TokenIssuer (RFC 6749 §4.4)', () => {
 
   it('names the API key that obtained the token (key_id), and no key for a client secret', async () => {
     const tokenOf = (principal: Principal): string => {
-      const answer = issuer.issue(principal, FORM, form('grant_type=client_credentials'), Date.now());
-      return (JSON.parse(answer.body) as { access_token: string }).access_token;
+      const response = issuer.issue(principal, FORM, form('grant_type=client_credentials'), Date.now());
+      return (JSON.parse(response.body) as { access_token: string }).access_token;
     };
     expect((await verify(tokenOf(client(['a'])))).payload).toMatchObject({ key_id: 'k1' });
     const secretClient: Principal = {
@@ -104,8 +109,8 @@ describe('TokenIssuer (RFC 6749 §4.4)', () => {
   it('never outlives the credential that obtained it', () => {
     const now = Date.now();
     const ends = Math.floor(now / 1000) + 20;
-    const answer = issuer.issue(client(['a'], ends), FORM, form('grant_type=client_credentials'), now);
-    expect(JSON.parse(answer.body)).toMatchObject({ expires_in: 20 });
+    const response = issuer.issue(client(['a'], ends), FORM, form('grant_type=client_credentials'), now);
+    expect(JSON.parse(response.body)).toMatchObject({ expires_in: 20 });
   });
 
   it.each([
@@ -114,10 +119,10 @@ describe('TokenIssuer (RFC 6749 §4.4)', () => {
     [FORM, '', 'invalid_request'], // RFC 6749 §5.2: a missing parameter
     [FORM, 'grant_type=client_credentials&scope=a&scope=b', 'invalid_request'],
   ])('answers %s %j with %s', (type, body, error) => {
-    const answer = issuer.issue(client(['a']), type, form(body), Date.now());
-    expect(answer.status).toBe(400);
-    expect(JSON.parse(answer.body)).toEqual({ error });
-    expect(answer.reason).toMatch(/^oauth\./);
+    const response = issuer.issue(client(['a']), type, form(body), Date.now());
+    expect(response.status).toBe(400);
+    expect(JSON.parse(response.body)).toEqual({ error });
+    expect(response.reason).toMatch(/^oauth\./);
   });
 });
 

@@ -8,8 +8,8 @@ import type { SigningKey } from '../signing/signing-keys.js';
 /** RFC 9068 §2.1: the `typ` of JWT access tokens, which the gateway requires of its own tokens. */
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 
-/** An answer of the token endpoint: a status and a JSON body, plus the operator-facing reason of a refusal. */
-export interface TokenAnswer {
+/** A response of the token endpoint: a status and a JSON body, plus the operator-facing reason of a refusal. */
+export interface TokenResponse {
   readonly status: number;
   readonly body: string;
   readonly reason: string | null;
@@ -33,7 +33,12 @@ export class TokenIssuer {
     this.#signer = new JwtSigner(keys, ACCESS_TOKEN_TYPE);
   }
 
-  issue(client: Principal, contentType: string | undefined, body: Buffer | null, nowMs: number): TokenAnswer {
+  issue(
+    client: Principal,
+    contentType: string | undefined,
+    body: Buffer | null,
+    nowMs: number,
+  ): TokenResponse {
     // RFC 6749 §4.4.2: the parameters are application/x-www-form-urlencoded in the body.
     if (contentType?.split(';')[0]?.trim().toLowerCase() !== 'application/x-www-form-urlencoded') {
       return refuse(400, 'invalid_request', 'oauth.request: body is not application/x-www-form-urlencoded');
@@ -55,7 +60,7 @@ export class TokenIssuer {
     return this.#grant(client, scopes, nowMs);
   }
 
-  #grant(client: Principal, scopes: readonly string[], nowMs: number): TokenAnswer {
+  #grant(client: Principal, scopes: readonly string[], nowMs: number): TokenResponse {
     const iat = Math.floor(nowMs / 1000);
     // Never outlives the credential that obtained it (an API key that expires sooner, say).
     const exp = Math.min(iat + this.#config.lifetimeSec, client.expiresAt ?? Number.MAX_SAFE_INTEGER);
@@ -89,6 +94,6 @@ function grantedScopes(client: Principal, asked: string | null): readonly string
 }
 
 /** RFC 6749 §5.2: an error code only; no description, so no check is told which part failed. */
-function refuse(status: number, error: string, reason: string): TokenAnswer {
+function refuse(status: number, error: string, reason: string): TokenResponse {
   return { status, body: JSON.stringify({ error }), reason };
 }

@@ -57,7 +57,7 @@ export interface PolicyOptions {
   readonly clientSecrets: boolean;
 }
 
-/** Methods whose answer can be withheld before anything happened: owner conditions on the answer. */
+/** Methods whose response can be withheld before anything happened: owner conditions on the response. */
 const READS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
 
 /** Query names that carry credentials by convention: RFC 6750 §2.3, and common API-key names. */

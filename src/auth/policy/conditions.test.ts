@@ -76,11 +76,11 @@ describe('x-gatehouse-require', () => {
     ['no JSON', undefined],
     ['an inherited property', Object.create({ owner: 'alice' }) as object],
     ['a number past 2^53, rounded on parsing', JSON.parse('{"owner": 1234567890123456789}') as object],
-  ])('fails closed on an answer with %s', (_what, answer) => {
+  ])('fails closed on an answer with %s', (_what, response) => {
     const { responseConditions } = compile({ 'response.owner': 'principal.sub' });
     const rounded = { ...principal, subject: '1234567890123456800' };
-    expect(unmetResponseCondition(responseConditions, principal, answer)).toMatch(/^authorize\.response/);
-    expect(unmetResponseCondition(responseConditions, rounded, answer)).toMatch(/^authorize\.response/);
+    expect(unmetResponseCondition(responseConditions, principal, response)).toMatch(/^authorize\.response/);
+    expect(unmetResponseCondition(responseConditions, rounded, response)).toMatch(/^authorize\.response/);
   });
 
   it('takes a safe integer owner as its decimal text', () => {

@@ -12,7 +12,7 @@ import type { Principal } from '../principal.js';
  *       header.x-tenant: principal.claims.tenant
  *       query.account: principal.consumer
  *
- *       response.owner: principal.sub    # the upstream's answer is the caller's own object
+ *       response.owner: principal.sub    # the upstream's response is the caller's own object
  *
  * Left of each condition: `path.<parameter>` (declared in the operation), `query.<name>` or
  * `header.<name>`, checked before the request is forwarded; or `response.<property>[.<property>…]`,
@@ -28,7 +28,7 @@ export interface AccessRequirements {
   readonly conditions: readonly Condition[];
   /** Whether a condition reads the query (parsed only then). */
   readonly readsQuery: boolean;
-  /** Conditions on the upstream's answer; empty when the operation has none. */
+  /** Conditions on the upstream's response; empty when the operation has none. */
   readonly responseConditions: readonly ResponseCondition[];
 }
 
@@ -46,7 +46,7 @@ interface Condition {
 }
 
 export interface ResponseCondition {
-  /** Property names from the answer's top level: `response.data.owner` → ['data', 'owner']. */
+  /** Property names from the response's top level: `response.data.owner` → ['data', 'owner']. */
   readonly property: readonly string[];
   readonly principal: PrincipalReference;
   readonly text: string;
@@ -72,10 +72,10 @@ export function compileRequirements(
   const conditions: Condition[] = [];
   const responseConditions: ResponseCondition[] = [];
   for (const [key, right] of Object.entries(value as Record<string, unknown>)) {
-    const answer = RESPONSE.exec(key);
-    if (answer !== null) {
+    const response = RESPONSE.exec(key);
+    if (response !== null) {
       const principal = principalReference(key, right, fail);
-      const property = Object.freeze(answer[1]!.split('.'));
+      const property = Object.freeze(response[1]!.split('.'));
       responseConditions.push(Object.freeze({ property, principal, text: `${key} == ${String(right)}` }));
       continue;
     }
@@ -137,18 +137,18 @@ function principalReference(
 }
 
 /**
- * The first condition on the answer that does not hold, in words for the journey; null when all
- * hold. `answer` is the parsed JSON body; anything but an object holding a string or number at
+ * The first condition on the response that does not hold, in words for the journey; null when all
+ * hold. `response` is the parsed JSON body; anything but an object holding a string or number at
  * each property fails (the owner cannot be told, so the object is not shown).
  */
 export function unmetResponseCondition(
   conditions: readonly ResponseCondition[],
   principal: Principal,
-  answer: unknown,
+  response: unknown,
 ): string | null {
   for (const condition of conditions) {
     const expected = principalValue(principal, condition.principal);
-    const actual = propertyValue(answer, condition.property);
+    const actual = propertyValue(response, condition.property);
     if (expected === null || actual === null || actual !== expected) {
       return `authorize.response: ${condition.text} does not hold`;
     }
@@ -156,8 +156,8 @@ export function unmetResponseCondition(
   return null;
 }
 
-function propertyValue(answer: unknown, property: readonly string[]): string | null {
-  let value = answer;
+function propertyValue(response: unknown, property: readonly string[]): string | null {
+  let value = response;
   for (const name of property) {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
     if (!Object.hasOwn(value, name)) return null;

@@ -187,18 +187,18 @@ export class SqliteBankStore implements BankStore {
     const pending = this.#queue;
     this.#queue = [];
     if (pending.length === 0) return;
-    let answers: (() => void)[];
+    let settlements: (() => void)[];
     try {
-      answers = this.#db.immediate(() => pending.map((p) => this.#settle(p)));
+      settlements = this.#db.immediate(() => pending.map((p) => this.#settle(p)));
     } catch (err) {
       // The commit itself failed: nothing of the batch is on disk, so nobody is told otherwise.
       for (const p of pending) p.reject(err);
       return;
     }
-    for (const answer of answers) answer();
+    for (const settle of settlements) settle();
   }
 
-  /** Runs one transfer in its savepoint; returns how to answer its caller once the batch commits. */
+  /** Runs one transfer in its savepoint; returns how to settle its caller once the batch commits. */
   #settle(p: Pending): () => void {
     try {
       const outcome = this.#db.immediate(() => this.#transferNow(p.command));

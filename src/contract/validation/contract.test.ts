@@ -256,8 +256,8 @@ describe('the shape of an answer', () => {
 
   it('expects no required writeOnly property in an answer, and admits null where OpenAPI 3.0 says nullable', () => {
     const plan = planOf('3.0.3', account);
-    const answer = body({ id: '1', owner: 'a', nickname: null, parent: null });
-    expect(checkResponseBody(plan, 'strip', answer, [])).toEqual({ body: answer, violation: null });
+    const response = body({ id: '1', owner: 'a', nickname: null, parent: null });
+    expect(checkResponseBody(plan, 'strip', response, [])).toEqual({ body: response, violation: null });
     expect(checkResponseBody(plan, 'strip', body({ id: '1', owner: 'a', parent: 'p' }), []).violation).toBe(
       'upstream answer has a string at parent, where its schema declares an object or null',
     );

@@ -1,5 +1,5 @@
 /*
- * RFC 8259 on the bytes of an upstream's answer, for the response filter
+ * RFC 8259 on the bytes of an upstream's response, for the response filter
  * (response-filter-bytes.ts): the grammar it checks everything against, and the whole check of
  * the values it does not filter. Each scanning function takes the position of a token's first
  * byte and returns the position after the token, or -1.
@@ -9,11 +9,11 @@
  */
 
 /**
- * Objects and arrays nested deeper than this make an answer invalid: the one place where these
+ * Objects and arrays nested deeper than this make a response invalid: the one place where these
  * scanners and `JSON.parse` (which has no such limit) disagree. It bounds the native stack their
  * recursive descent takes.
  */
-export const MAX_ANSWER_DEPTH = 512;
+export const MAX_RESPONSE_DEPTH = 512;
 
 /** The same bytes by name, for the text scanner of request bodies (safe-json.ts). */
 export const enum Ch {
@@ -64,9 +64,9 @@ export const HEX_DIGITS = new Uint8Array(256).map((_, c) =>
 );
 
 /**
- * Whether the answer's last token can close its first: an object or array must end with a
+ * Whether the response's last token can close its first: an object or array must end with a
  * bracket. Checked before the scan, it also keeps the reads the member loops make right after a
- * comma or a key (unchecked, they are the hottest) inside the answer: reading past the end of a
+ * comma or a key (unchecked, they are the hottest) inside the response: reading past the end of a
  * typed array slows every later read at that place in the code.
  */
 export function closesAtEnd(raw: Buffer, start: number): boolean {
@@ -97,7 +97,7 @@ export function skipValue(buf: Buffer, i: number, depth: number): number {
 
 /** §4; `depth` counts this object. */
 function skipObject(buf: Buffer, i: number, depth: number): number {
-  if (depth > MAX_ANSWER_DEPTH) return -1;
+  if (depth > MAX_RESPONSE_DEPTH) return -1;
   i = skipSpaceAt(buf, i + 1);
   if (byteAt(buf, i) === 0x7d /* } */) return i + 1;
   for (;;) {
@@ -122,7 +122,7 @@ function skipObject(buf: Buffer, i: number, depth: number): number {
 
 /** §5; `depth` counts this array. */
 function skipArray(buf: Buffer, i: number, depth: number): number {
-  if (depth > MAX_ANSWER_DEPTH) return -1;
+  if (depth > MAX_RESPONSE_DEPTH) return -1;
   i = skipSpaceAt(buf, i + 1);
   if (byteAt(buf, i) === 0x5d /* ] */) return i + 1;
   for (;;) {
@@ -151,11 +151,11 @@ export function skipString(buf: Buffer, i: number): number {
   }
 }
 
-/** The answer the current DataView reads, and that view: one per answer, dropped by forgetView. */
+/** The response the current DataView reads, and that view: one per answer, dropped by forgetView. */
 let viewed: Buffer | null = null;
 let view: DataView | null = null;
 
-/** Lets go of the answer the last scan read (it may be megabytes). */
+/** Lets go of the response the last scan read (it may be megabytes). */
 export function forgetView(): void {
   viewed = null;
   view = null;

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { compileResponseFilter, ShapeBreach, type ResponseFilter } from './response-filter.js';
 import { filterResponseBytes, filterResponseBytesInScript } from './response-filter-bytes.js';
-import { filterInModule, JSON_SCANNER, NEEDS_SCRIPT, WASM_MAX_ANSWER } from './json-wasm.js';
+import { filterInModule, JSON_SCANNER, NEEDS_SCRIPT, WASM_MAX_RESPONSE } from './json-wasm.js';
 
 function filterOf(schema: unknown): ResponseFilter {
   const filter = compileResponseFilter(schema);
@@ -14,8 +14,8 @@ const list = filterOf({
   properties: { items: { type: 'array', items: { type: 'object', properties: { id: {}, name: {} } } } },
 });
 
-/** An answer of about `bytes` bytes: items with one undeclared member each. */
-function answerOf(bytes: number): Buffer {
+/** A response of about `bytes` bytes: items with one undeclared member each. */
+function responseOf(bytes: number): Buffer {
   const count = Math.ceil(bytes / 48);
   const items = Array.from({ length: count }, (_, i) => ({ id: i, name: `item ${i}`, secret: 's' }));
   return Buffer.from(JSON.stringify({ items }));
@@ -23,8 +23,8 @@ function answerOf(bytes: number): Buffer {
 
 describe('the WebAssembly scanner (filterInModule)', () => {
   it('grows its memory for a long answer and gives what the script gives', () => {
-    const raw = answerOf(WASM_MAX_ANSWER - 4096);
-    expect(raw.length).toBeLessThanOrEqual(WASM_MAX_ANSWER);
+    const raw = responseOf(WASM_MAX_RESPONSE - 4096);
+    expect(raw.length).toBeLessThanOrEqual(WASM_MAX_RESPONSE);
     const removed: string[] = [];
     const out = filterInModule(list, raw, removed);
     if (out === NEEDS_SCRIPT || out === 'invalid' || out instanceof ShapeBreach) {
@@ -94,13 +94,15 @@ describe('without the WebAssembly module (GATEHOUSE_JSON_SCANNER=typescript)', (
         amount: 5,
         memo: 'é',
       });
-      expect(() => json.parseBoundedJson(Buffer.from('{"a":1,"a":2}'), bounds)).toThrow(/must not repeat the key "a"/);
+      expect(() => json.parseBoundedJson(Buffer.from('{"a":1,"a":2}'), bounds)).toThrow(
+        /must not repeat the key "a"/,
+      );
       expect(() => json.parseBoundedJson(Buffer.from('{"a":0.99999999999999999}'), bounds)).toThrow();
       const filter = compileAgain({
         type: 'object',
         properties: { items: { type: 'array', items: { type: 'object', properties: { id: {}, name: {} } } } },
       })!;
-      const raw = answerOf(4096);
+      const raw = responseOf(4096);
       expect(wasm.filterInModule(filter, raw, null)).toBe(wasm.NEEDS_SCRIPT);
       const out = bytes.filterResponseBytes(filter, raw, null) as Buffer;
       expect(JSON.parse(out.toString('utf8')).items[3]).toEqual({ id: 3, name: 'item 3' });

@@ -12,7 +12,7 @@ import {
   type ResponseFilter,
 } from './response-filter.js';
 import {
-  ANSWER_PADDING,
+  RESPONSE_PADDING,
   JSON_WAT,
   FILTERS_OBJECTS,
   KEEP_WHOLE,
@@ -45,7 +45,7 @@ const { WebAssembly: wasm } = globalThis as unknown as { WebAssembly: WasmGlobal
 
 /**
  * The module of the contract's JSON scanners (json-wat.ts), or null when the TypeScript scanners
- * do all the work (`GATEHOUSE_JSON_SCANNER=typescript`, or no module at hand): the same answers,
+ * do all the work (`GATEHOUSE_JSON_SCANNER=typescript`, or no module at hand): the same responses,
  * slower on large bodies.
  */
 const JSON_MODULE = await loadJsonModule();
@@ -90,15 +90,15 @@ async function assembledModule(): Promise<WasmModule | null> {
 }
 
 /**
- * Answers longer than this are scanned in JavaScript: the module's memory holds the answer and
+ * Responses longer than this are scanned in JavaScript: the module's memory holds the response and
  * room for its cuts, and never shrinks, so it stays a few megabytes at most.
  */
-export const WASM_MAX_ANSWER = 1 << 20;
+export const WASM_MAX_RESPONSE = 1 << 20;
 
 /** Filter nodes past this many bytes start a new module instance (old configurations' nodes go with the old one). */
 const NODES_LIMIT = 8 << 20;
 
-/** The answer needs the JavaScript scanner: a key spelt with escapes or beyond ASCII, patterns, or over 32 required properties. */
+/** The response needs the JavaScript scanner: a key spelt with escapes or beyond ASCII, patterns, or over 32 required properties. */
 export const NEEDS_SCRIPT = Symbol('needs the JavaScript scanner');
 
 type Run = (
@@ -120,7 +120,7 @@ type ScanRequest = (
 
 /**
  * One instance of the module: its memory, the filter nodes written into it (once per
- * ResponseFilter), and the calls that scan one answer or one request body.
+ * ResponseFilter), and the calls that scan one response or one request body.
  */
 class ScanEngine {
   readonly #memory: WasmMemory;
@@ -170,8 +170,8 @@ class ScanEngine {
     }
     const start = align(this.#nodesEnd, 16);
     const end = start + raw.length;
-    // A cut takes 8 bytes and at least 5 bytes of answer (`"":0,`): twice the answer is room enough.
-    const cuts = align(end + ANSWER_PADDING, 8);
+    // A cut takes 8 bytes and at least 5 bytes of answer (`"":0,`): twice the response is room enough.
+    const cuts = align(end + RESPONSE_PADDING, 8);
     const records = align(cuts + 2 * raw.length + 8, 4);
     const room = removed === null ? 0 : Math.max(0, MAX_RECORDED - removed.length);
     const recordsEnd = records + 12 * room;
@@ -200,7 +200,7 @@ class ScanEngine {
   scanRequest(body: Buffer, maxDepth: number, maxKeys: number): number {
     const start = align(this.#nodesEnd, 16);
     const end = start + body.length;
-    const frames = align(end + ANSWER_PADDING, 8);
+    const frames = align(end + RESPONSE_PADDING, 8);
     const keys = frames + 8 * (maxDepth + 1);
     this.#reserve(keys + 16 * 8 * (maxDepth + 1));
     this.#bytes.set(body, start);
@@ -262,7 +262,7 @@ class ScanEngine {
     const at = this.#nodesEnd;
     this.#nodesEnd = align(at + length, 4);
     this.#reserve(this.#nodesEnd);
-    // The answers go after the nodes: this was an answer's place before.
+    // The responses go after the nodes: this was a response's place before.
     this.#bytes.fill(0, at, this.#nodesEnd);
     return at;
   }
@@ -290,7 +290,7 @@ let engine = JSON_MODULE === null ? null : new ScanEngine(JSON_MODULE);
 
 /**
  * `filterResponseBytes` (response-filter-bytes.ts) in WebAssembly, for answers up to
- * WASM_MAX_ANSWER bytes: the same answer, or NEEDS_SCRIPT.
+ * WASM_MAX_RESPONSE bytes: the same response, or NEEDS_SCRIPT.
  */
 export function filterInModule(
   filter: ResponseFilter | null,
@@ -308,7 +308,7 @@ export function filterInModule(
  * the script scanner.
  */
 export function requestBodyVerdict(body: Buffer, maxDepth: number, maxKeys: number): number {
-  if (engine === null || body.length > WASM_MAX_ANSWER || maxDepth > MAX_REQUEST_DEPTH) return TO_SCRIPT;
+  if (engine === null || body.length > WASM_MAX_RESPONSE || maxDepth > MAX_REQUEST_DEPTH) return TO_SCRIPT;
   if (engine.full) engine = new ScanEngine(JSON_MODULE!);
   return engine.scanRequest(body, maxDepth, maxKeys);
 }

@@ -13,14 +13,14 @@
  *   0-255      escape kinds: 1 for `"` `\` `/` `b` `f` `n` `r` `t`, 2 for `u`, 0 for the rest (ESCAPES)
  *   256-511    1 for a hex digit, 0 for the rest (HEX_DIGITS)
  *   512-535    what `run` leaves for the engine: the end of its cuts, of its records, 1 when
- *              the answer needs the JavaScript scanner (a key spelt with escapes or beyond ASCII
+ *              the response needs the JavaScript scanner (a key spelt with escapes or beyond ASCII
  *              where it matters, a node whose patterns depend on the key, or one with over 32
  *              required properties), and the first breach of the shape: its kind (0 = none, 1 = a
  *              value of a kind its node does not admit, 2 = a required property missing), its
  *              node, and the value's first byte or the required bits missing
  *   768-1023   the kind of value each byte starts, as bits, 0 for none (KIND_OF_BYTE)
- *   1024-...   the stack: a frame of FRAME_BYTES per open object or array, MAX_ANSWER_DEPTH + 1
- *   then       filter nodes, then the answer followed by 64 zero bytes, then cuts and records
+ *   1024-...   the stack: a frame of FRAME_BYTES per open object or array, MAX_RESPONSE_DEPTH + 1
+ *   then       filter nodes, then the response followed by 64 zero bytes, then cuts and records
  *
  * A node: flags (1 = filters objects, 2 = undeclared keys are matched against patterns, 4 = over
  * 32 required properties), the node of array items (0 = none), what an undeclared key gets
@@ -30,16 +30,16 @@
  * under `"`). A declared name: its length, its child (0 = kept whole, else a node), the next name
  * with the same first byte (0 = none), its required bit (0 = not required), its bytes.
  *
- * The zero bytes after the answer end every scanning loop as no valid token can: a zero byte
+ * The zero bytes after the response end every scanning loop as no valid token can: a zero byte
  * is never whitespace, a digit, a separator or string content. So the scanner reads one byte
- * past a token without testing where the answer ends, as `byteAt` does in JavaScript.
+ * past a token without testing where the response ends, as `byteAt` does in JavaScript.
  *
- * `run` scans the answer from `start` to `end`. Its states: a value is expected at i (for the
+ * `run` scans the response from `start` to `end`. Its states: a value is expected at i (for the
  * node in $vnode, 0 = only checked), a key is expected at i (in the open object), or a value
- * just ended at i (in the open object or array, or the answer's last one when none is open).
+ * just ended at i (in the open object or array, or the response's last one when none is open).
  */
 
-import { MAX_ANSWER_DEPTH } from './json-bytes.js';
+import { MAX_RESPONSE_DEPTH } from './json-bytes.js';
 
 /** Bytes per node: five words, then, for a node that filters objects, 128 name slots. */
 export const NODE_HEADER_BYTES = 20;
@@ -57,9 +57,9 @@ export const KINDS_AT = 768;
 const STACK_AT = 1024;
 const FRAME_BYTES = 40;
 /** Where the first node goes. */
-export const NODES_AT = STACK_AT + FRAME_BYTES * (MAX_ANSWER_DEPTH + 2);
-/** The zero bytes after the answer: more than a sixteen-byte read from its last byte reaches. */
-export const ANSWER_PADDING = 64;
+export const NODES_AT = STACK_AT + FRAME_BYTES * (MAX_RESPONSE_DEPTH + 2);
+/** The zero bytes after the response: more than a sixteen-byte read from its last byte reaches. */
+export const RESPONSE_PADDING = 64;
 /** Flags of a node. */
 export const FILTERS_OBJECTS = 1;
 export const KEY_DEPENDENT = 2;
@@ -68,7 +68,7 @@ export const MANY_REQUIRED = 4;
 export const REMOVE = -1;
 export const KEEP_WHOLE = 0;
 
-/** What is open, in $kind: nothing (the answer's top value), an object only checked, an object filtered, an array. */
+/** What is open, in $kind: nothing (the response's top value), an object only checked, an object filtered, an array. */
 const TOP = 0;
 const OBJECT = 1;
 const FILTERED_OBJECT = 2;
@@ -189,10 +189,10 @@ const literal = (offset: number, word: number, length: number): string =>
   `${fail(`(i32.ne (i32.load offset=${offset} align=1 ${get('$i')}) (i32.const ${word}))`)}
   ${add('$i', length)}`;
 
-/** Writes the ANSWER_PADDING zero bytes after the answer (at $end), sixteen at a time. */
+/** Writes the RESPONSE_PADDING zero bytes after the response (at $end), sixteen at a time. */
 const zeroPadding = (): string =>
   `;; the zero bytes after the answer
-  ${Array.from({ length: ANSWER_PADDING / 16 }, (_, k) => `(v128.store offset=${16 * k} ${get('$end')} (v128.const i64x2 0 0))`).join('\n  ')}`;
+  ${Array.from({ length: RESPONSE_PADDING / 16 }, (_, k) => `(v128.store offset=${16 * k} ${get('$end')} (v128.const i64x2 0 0))`).join('\n  ')}`;
 
 /** The value at $i is true, null or false ($s holds its first byte), else $fail; then $afterValue. */
 const literals = (): string =>
@@ -205,7 +205,7 @@ const literals = (): string =>
 
 /** Opens an object or array: the open one's frame is saved, `kind` and `fnode` start the new one. */
 const open = (kind: string, fnode: string): string =>
-  `${fail(`(i32.ge_u ${get('$depth')} (i32.const ${MAX_ANSWER_DEPTH}))`)}
+  `${fail(`(i32.ge_u ${get('$depth')} (i32.const ${MAX_RESPONSE_DEPTH}))`)}
   ${add('$depth', 1)}
   ${FRAME.map((v, k) => `(i32.store offset=${4 * k} ${get('$sp')} ${get(v)})`).join(' ')}
   ${add('$sp', FRAME_BYTES)}

@@ -4,7 +4,7 @@
  * subtype are case-insensitive; parameters follow a ";").
  */
 
-/** The last header mediaTypeEssence read and its answer: an API's answers mostly repeat one value. */
+/** The last header mediaTypeEssence read and its response: an API's answers mostly repeat one value. */
 let lastHeader = '';
 let lastEssence: string | null = null;
 

@@ -14,12 +14,12 @@ import {
 import { filterResponseBytes } from './response-filter-bytes.js';
 import type { SchemaCompiler } from './schema-compiler.js';
 
-/** What the gateway does with an answer that carries undeclared properties (per API, in the config). */
+/** What the gateway does with a response that carries undeclared properties (per API, in the config). */
 export type ResponseContractMode = 'strip' | 'reject';
 
 /** One declared media type of one declared response. */
 interface MediaPlan {
-  /** null: nothing declared to filter or check (no schema, free-form, or not JSON): the answer streams. */
+  /** null: nothing declared to filter or check (no schema, free-form, or not JSON): the response streams. */
   readonly filter: ResponseFilter | null;
   /** `reject` mode only: the whole schema is checked too. */
   readonly validate: ValidateFunction | null;
@@ -32,7 +32,7 @@ interface ResponsePlan {
 }
 
 /**
- * What to do with an answer, decided from its status and headers alone: let it stream as it
+ * What to do with a response, decided from its status and headers alone: let it stream as it
  * is, hold it to check its body, or replace it. A string is the operator-facing reason for a
  * replacement.
  */
@@ -50,7 +50,7 @@ function carriesNoContent(status: number, method: string | undefined): boolean {
  */
 export class ResponseContract {
   readonly mode: ResponseContractMode;
-  /** The operation names credentials: its answers are never stored by a cache (RFC 9111 §5.2.2.5). */
+  /** The operation names credentials: its responses are never stored by a cache (RFC 9111 §5.2.2.5). */
   readonly noStore: boolean;
   /** Some answer of this operation may be held and filtered (the upstream must not compress it). */
   readonly filters: boolean;
@@ -92,7 +92,7 @@ export class ResponseContract {
 
   /**
    * Decides from the status and headers; `contentType`/`contentEncoding` are the upstream's.
-   * Returns null (stream as is), a plan (hold and check the body), or why to replace the answer.
+   * Returns null (stream as is), a plan (hold and check the body), or why to replace the response.
    */
   decide(
     status: number,
@@ -100,7 +100,7 @@ export class ResponseContract {
     contentType: string | undefined,
     contentEncoding: string | undefined,
   ): ResponseDecision {
-    // RFC 9110 §15.4.5: a 304 stands for the cached answer the client already holds; it has no body.
+    // RFC 9110 §15.4.5: a 304 stands for the cached response the client already holds; it has no body.
     if (status === 304) return null;
     const plan = this.#exact.get(status) ?? this.#ranges[Math.floor(status / 100)] ?? this.#default;
     if (plan === undefined) return `upstream answered ${status}, which the operation does not declare`;
@@ -126,9 +126,9 @@ export interface CheckedBody {
 
 /**
  * Checks a held JSON answer. In strip mode undeclared properties are cut out of the bytes (and
- * listed in `removed`) without parsing them into a value, and an answer whose shape is not the
+ * listed in `removed`) without parsing them into a value, and a response whose shape is not the
  * declared one (a value of another JSON kind, an object without a required property) is refused;
- * in reject mode the answer is parsed, and any undeclared property, or any schema violation,
+ * in reject mode the response is parsed, and any undeclared property, or any schema violation,
  * refuses it.
  */
 export function checkResponseBody(

@@ -25,7 +25,7 @@ import { filterInModule, NEEDS_SCRIPT } from './json-wasm.js';
  * or not, with required properties and compositions.
  */
 
-/** Names the schemas declare and the answers use, with the awkward ones among them. */
+/** Names the schemas declare and the responses use, with the awkward ones among them. */
 const NAMES = [
   'id',
   'name',
@@ -112,12 +112,12 @@ function treeOf(unique: boolean): fc.Arbitrary<Tree> {
           .array(fc.tuple(fc.constantFrom('a', 'id', '7', '1', 'x', 'owner'), tie('tree')), { maxLength: 6 })
           .map((entries): Tree => ({ kind: 'object', entries })),
   }));
-  // Mostly an object at the top, as most answers are.
+  // Mostly an object at the top, as most responses are.
   return fc.oneof({ weight: 3, arbitrary: trees.object }, { weight: 1, arbitrary: trees.tree });
 }
 const tree = treeOf(true);
 
-/** Schemas, typed often enough (and nullable) that answers break them at every level, or untyped. */
+/** Schemas, typed often enough (and nullable) that responses break them at every level, or untyped. */
 const schemas = fc.letrec<{ schema: unknown; object: unknown }>((tie) => ({
   schema: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
@@ -174,7 +174,7 @@ function shapeless(
   out.items = shapeless(f.items, done);
   return out;
 }
-/** Filters with their shape half the time, so that what is cut is tested on answers that keep it. */
+/** Filters with their shape half the time, so that what is cut is tested on responses that keep it. */
 const filterBothWays = fc.tuple(filter, fc.boolean()).map(([f, shaped]) => (shaped ? f : shapeless(f)));
 
 /** A small deterministic generator, so one seed gives one way of writing a tree. */
@@ -276,7 +276,7 @@ function breaksShape(f: ResponseFilter | null, value: unknown): boolean {
   });
 }
 
-/** Same value once parsed (JSON.stringify, so -0 and 0 compare as the answer's bytes would). */
+/** Same value once parsed (JSON.stringify, so -0 and 0 compare as the response's bytes would). */
 function sameValue(out: Buffer, value: unknown): boolean {
   return JSON.stringify(JSON.parse(out.toString('utf8'))) === JSON.stringify(value);
 }
@@ -379,7 +379,7 @@ const plainKey = fc
   .string({ maxLength: 6, unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)) })
   .filter((k) => !k.includes('"') && !k.includes('\\'));
 
-/** A filter with no patterns anywhere: the module decides every answer with plain keys. */
+/** A filter with no patterns anywhere: the module decides every response with plain keys. */
 function patternFree(f: ResponseFilter | null, seen = new Set<ResponseFilter>()): boolean {
   if (f === null || seen.has(f)) return true;
   seen.add(f);
@@ -390,7 +390,7 @@ function patternFree(f: ResponseFilter | null, seen = new Set<ResponseFilter>())
 }
 
 /** What a scanner answered, comparable: the bytes, 'invalid', or the breach and its reason. */
-function answered(out: Buffer | 'invalid' | ShapeBreach): string {
+function outcomeOf(out: Buffer | 'invalid' | ShapeBreach): string {
   if (out === 'invalid') return out;
   return out instanceof ShapeBreach ? `breach: ${out.reason}` : out.toString('latin1');
 }
@@ -419,7 +419,7 @@ describe('the WebAssembly scanner and the script one', () => {
           const out = filterInModule(f, raw, inModule);
           if (out === NEEDS_SCRIPT) return;
           const expected = filterResponseBytesInScript(f, raw, inScript);
-          expect(answered(out)).toEqual(answered(expected));
+          expect(outcomeOf(out)).toEqual(outcomeOf(expected));
           expect(out === raw).toBe(expected === raw);
           expect(inModule).toEqual(inScript);
         },

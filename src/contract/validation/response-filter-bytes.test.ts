@@ -6,7 +6,7 @@ import {
   ShapeBreach,
   type ResponseFilter,
 } from './response-filter.js';
-import { filterResponseBytes, MAX_ANSWER_DEPTH } from './response-filter-bytes.js';
+import { filterResponseBytes, MAX_RESPONSE_DEPTH } from './response-filter-bytes.js';
 
 function filterOf(schema: unknown): ResponseFilter {
   const filter = compileResponseFilter(schema);
@@ -298,14 +298,14 @@ describe('filterResponseBytes: what is JSON (RFC 8259)', () => {
     expect(removed).toEqual(['earlier']);
   });
 
-  it(`refuses nesting deeper than ${MAX_ANSWER_DEPTH} levels, where JSON.parse has no limit`, () => {
+  it(`refuses nesting deeper than ${MAX_RESPONSE_DEPTH} levels, where JSON.parse has no limit`, () => {
     const nested = (depth: number, inner = '1'): Buffer =>
       Buffer.from('[{"items":'.repeat(depth / 2) + inner + '}]'.repeat(depth / 2));
-    const deepest = nested(MAX_ANSWER_DEPTH);
+    const deepest = nested(MAX_RESPONSE_DEPTH);
     const untyped = filterOf({ properties: { id: {} } });
     expect(filterResponseBytes(null, deepest, null)).toBe(deepest);
     expect(filterResponseBytes(untyped, deepest, [])).toBe(deepest);
-    const tooDeep = nested(MAX_ANSWER_DEPTH, '[]');
+    const tooDeep = nested(MAX_RESPONSE_DEPTH, '[]');
     expect(() => JSON.parse(tooDeep.toString())).not.toThrow();
     expect(filterResponseBytes(null, tooDeep, null)).toBe('invalid');
     expect(filterResponseBytes(untyped, tooDeep, [])).toBe('invalid');
@@ -321,8 +321,8 @@ describe('filterResponseBytes: what is JSON (RFC 8259)', () => {
     (recursive.properties as Map<string, ResponseFilter | null>).set('a', recursive);
     const chain = (depth: number): Buffer =>
       Buffer.from('{"a":'.repeat(depth - 1) + '{}' + '}'.repeat(depth - 1));
-    expect(filterResponseBytes(recursive, chain(MAX_ANSWER_DEPTH), [])).not.toBe('invalid');
-    expect(filterResponseBytes(recursive, chain(MAX_ANSWER_DEPTH + 1), [])).toBe('invalid');
+    expect(filterResponseBytes(recursive, chain(MAX_RESPONSE_DEPTH), [])).not.toBe('invalid');
+    expect(filterResponseBytes(recursive, chain(MAX_RESPONSE_DEPTH + 1), [])).toBe('invalid');
   });
 });
 

@@ -2,7 +2,7 @@ import {
   byteAt,
   closesAtEnd,
   forgetView,
-  MAX_ANSWER_DEPTH,
+  MAX_RESPONSE_DEPTH,
   separatorAt,
   skipSpace,
   skipSpaceAt,
@@ -19,20 +19,20 @@ import {
   ShapeBreach,
   type ResponseFilter,
 } from './response-filter.js';
-import { cutOut, filterInModule, isUnescapedAscii, NEEDS_SCRIPT, WASM_MAX_ANSWER } from './json-wasm.js';
+import { cutOut, filterInModule, isUnescapedAscii, NEEDS_SCRIPT, WASM_MAX_RESPONSE } from './json-wasm.js';
 
-export { MAX_ANSWER_DEPTH } from './json-bytes.js';
+export { MAX_RESPONSE_DEPTH } from './json-bytes.js';
 
 /**
- * `applyResponseFilter` on the bytes of an answer, without building a value: checks that `raw` is
+ * `applyResponseFilter` on the bytes of a response, without building a value: checks that `raw` is
  * exactly one JSON text (RFC 8259 §2) and cuts out the members `filter` does not declare, each
  * with one comma, so what is left is JSON. Returns `raw` itself when nothing was removed, new
  * bytes when something was, or 'invalid' for what `JSON.parse(raw.toString('utf8'))` refuses (and
- * for nesting beyond MAX_ANSWER_DEPTH). A null filter only checks.
+ * for nesting beyond MAX_RESPONSE_DEPTH). A null filter only checks.
  *
  * On the way it checks the shape the filter keeps: each value it reaches is of a kind its node
  * admits, each object it filters carries the properties its node requires. The first value in
- * byte order that does not is returned as a ShapeBreach (after the whole answer proved JSON:
+ * byte order that does not is returned as a ShapeBreach (after the whole response proved JSON:
  * 'invalid' comes first), and nothing is recorded in `removed`.
  *
  * As with `JSON.parse` of the decoded text, invalid UTF-8 inside strings is accepted (and passed
@@ -42,7 +42,7 @@ export { MAX_ANSWER_DEPTH } from './json-bytes.js';
  * last: the value left is the same, but more may be recorded, and cut, and a breach in an earlier
  * occurrence counts.
  *
- * Answers up to WASM_MAX_ANSWER bytes are scanned in WebAssembly (json-wat.ts), the
+ * Responses up to WASM_MAX_RESPONSE bytes are scanned in WebAssembly (json-wat.ts), the
  * rest, and those whose keys need decoding, by `filterResponseBytesInScript`: both give the same
  * answer (property-tested).
  */
@@ -51,14 +51,14 @@ export function filterResponseBytes(
   raw: Buffer,
   removed: string[] | null,
 ): Buffer | 'invalid' | ShapeBreach {
-  if (raw.length <= WASM_MAX_ANSWER) {
-    const answer = filterInModule(filter, raw, removed);
-    if (answer !== NEEDS_SCRIPT) return answer;
+  if (raw.length <= WASM_MAX_RESPONSE) {
+    const response = filterInModule(filter, raw, removed);
+    if (response !== NEEDS_SCRIPT) return response;
   }
   return filterResponseBytesInScript(filter, raw, removed);
 }
 
-/** `filterResponseBytes` in JavaScript, for any answer. */
+/** `filterResponseBytes` in JavaScript, for any response. */
 export function filterResponseBytesInScript(
   filter: ResponseFilter | null,
   raw: Buffer,
@@ -86,7 +86,7 @@ export function filterResponseBytesInScript(
 }
 
 /**
- * The state of one call: the answer, what to cut ([start, end) pairs, in order), what was cut,
+ * The state of one call: the response, what to cut ([start, end) pairs, in order), what was cut,
  * and the first breach of the shape.
  */
 class Scan {
@@ -103,7 +103,7 @@ class Scan {
 
 /** A declared property name an unescaped key is compared with, byte for byte. */
 interface DeclaredName {
-  /** A plain array: read faster beside the answer's bytes than a second typed array (measured). */
+  /** A plain array: read faster beside the response's bytes than a second typed array (measured). */
   readonly bytes: readonly number[];
   readonly child: ScanNode | null;
   /** Its place in the filter's `required`, -1 when it is not required. */
@@ -183,7 +183,7 @@ function filterValue(scan: Scan, i: number, node: ScanNode, depth: number): numb
 }
 
 function filterArray(scan: Scan, i: number, items: ScanNode, depth: number): number {
-  if (depth > MAX_ANSWER_DEPTH) return -1;
+  if (depth > MAX_RESPONSE_DEPTH) return -1;
   const buf = scan.buf;
   i = skipSpaceAt(buf, i + 1);
   if (byteAt(buf, i) === 0x5d /* ] */) return i + 1;
@@ -204,7 +204,7 @@ function filterArray(scan: Scan, i: number, items: ScanNode, depth: number): num
  * required members it meets are counted (as bits of `seen`, past the 32nd in `seenMore`).
  */
 function filterObject(scan: Scan, i: number, node: ScanNode, depth: number): number {
-  if (depth > MAX_ANSWER_DEPTH) return -1;
+  if (depth > MAX_RESPONSE_DEPTH) return -1;
   const buf = scan.buf;
   const cuts = scan.cuts;
   i = skipSpaceAt(buf, i + 1);
@@ -341,7 +341,7 @@ function record(scan: Scan, filter: ResponseFilter, keyStart: number, keyEnd: nu
 /**
  * The key (quotes included) as `JSON.parse` of the decoded answer has it. A key is bounded by
  * ASCII quotes, on which UTF-8 decoding resynchronises, so decoding it alone replaces invalid
- * bytes as decoding the whole answer does; a backslash in the decoded text can only be an escape.
+ * bytes as decoding the whole response does; a backslash in the decoded text can only be an escape.
  */
 function decodeKey(buf: Buffer, keyStart: number, keyEnd: number, plain: boolean): string {
   if (plain) return buf.toString('latin1', keyStart + 1, keyEnd - 1);

@@ -2,12 +2,12 @@ import { isJsonObject, type JsonObject } from '../openapi-types.js';
 import { NULLABLE_MARK } from './prepare-schema.js';
 
 /**
- * What an answer may carry, compiled from a response schema: the declared properties of each
+ * What a response may carry, compiled from a response schema: the declared properties of each
  * object (and what to keep of each), the items of arrays. Everything else is undeclared: removed
  * in `strip` mode, a violation in `reject` mode (OWASP API3:2023, excessive data exposure). And
  * the shape it must keep in either mode: the JSON kind of each value the schema types, and the
  * properties each object requires, so that an error page cut down to `{}`, or an object where a
- * list is declared, is no answer (OWASP API10:2023, unsafe consumption of APIs).
+ * list is declared, is no valid response (OWASP API10:2023, unsafe consumption of APIs).
  */
 export interface ResponseFilter {
   /** Where this node sits in the schema, for the record of removals ("", "owner", "items[]"). */
@@ -86,11 +86,11 @@ export function compileResponseFilter(schema: unknown, label = ''): ResponseFilt
   }
   const items = itemSchemas.length === 0 ? null : compileResponseFilter({ anyOf: itemSchemas }, `${label}[]`);
   // `type: object` that lists no properties declares none: like the request side, which refuses
-  // them, the answer keeps none (check-config warns). A schema with no type at all is not filtered.
+  // them, the response keeps none (check-config warns). A schema with no type at all is not filtered.
   const objectFilter =
     declaresProperties || extra !== 'drop' || patterns.length > 0 || branches.some(isObjectTyped);
   // A schema no value can meet (`type: array` with an allOf branch of `type: object`) is a
-  // mistake in the contract, not in the answer: as for no type, any kind goes.
+  // mistake in the contract, not in the response: as for no type, any kind goes.
   const kinds = kindsOf(schema) || ANY_KIND;
   if (!objectFilter && items === null && kinds === ANY_KIND) return null;
   return {
@@ -217,7 +217,7 @@ function join(label: string, name: string): string {
   return label === '' ? name : `${label}.${name}`;
 }
 
-/** An answer that is JSON, but not of the shape its schema declares: why, for the journey. */
+/** A response that is JSON, but not of the shape its schema declares: why, for the journey. */
 export class ShapeBreach {
   readonly reason: string;
 
@@ -269,7 +269,7 @@ function filterObject(
     const keep = extraFilterFor(filter, key);
     if (keep === undefined) {
       // Not `delete`: that turns the object into a slow dictionary; JSON.stringify leaves out
-      // undefined members (ECMA-262 SerializeJSONObject), so the answer is the same.
+      // undefined members (ECMA-262 SerializeJSONObject), so the response is the same.
       object[key] = undefined;
       changed = true;
       if (removed !== null && removed.length < MAX_RECORDED) removed.push(removalLabel(filter, key));
@@ -287,7 +287,7 @@ export function extraFilterFor(filter: ResponseFilter, key: string): ResponseFil
 
 /**
  * Why a value whose first byte is `c` breaks `filter`'s kinds, or null when it does not (or
- * when `c` starts no value: the answer is then no JSON, which says more).
+ * when `c` starts no value: the response is then no JSON, which says more).
  */
 export function kindBreach(filter: ResponseFilter, c: number): string | null {
   const kind = KIND_OF_BYTE[c]!;

@@ -3,14 +3,14 @@ import type { LimitsConfig } from '../../config/types.js';
 import type { ErrorCode } from '../../errors/catalogue.js';
 import { HTTPParser, PARSER_METHODS, type LlhttpParser } from '../http1/parser.js';
 import { FrontRequest, type BodySource } from './request.js';
-import { FrontResponse, type AnswerSink } from './response.js';
+import { FrontResponse, type ResponseSink } from './response.js';
 
 /** What a connection needs from its listener. */
 export interface FrontHost {
   readonly limits: LimitsConfig;
   /** A request ready for the pipeline (the previous answer on this connection is complete). */
   request(req: FrontRequest, res: FrontResponse): void;
-  /** Once per dispatched request: its answer was handed over whole, or the connection was lost first. */
+  /** Once per dispatched request: its response was handed over whole, or the connection was lost first. */
   closed(res: FrontResponse): void;
   /** A refusal before any request reached the pipeline: a raw problem answer, then the connection closes. */
   refuse(socket: TLSSocket, code: ErrorCode, reason: string): void;
@@ -47,7 +47,7 @@ const MAX_UNSENT_BYTES = 65_536;
  * request goes to the pipeline once the previous answer is complete (pipelined ones wait, in
  * order), and the listener's sweep enforces the header, request and idle deadlines.
  */
-export class FrontConnection implements AnswerSink, BodySource {
+export class FrontConnection implements ResponseSink, BodySource {
   readonly socket: TLSSocket;
   readonly #host: FrontHost;
   readonly #parser: LlhttpParser;
@@ -65,13 +65,13 @@ export class FrontConnection implements AnswerSink, BodySource {
   #inFlightRequest: FrontRequest | null = null;
   readonly #queue: Array<[FrontRequest, FrontResponse]> = [];
   #pumping = false;
-  /** Set when no further request is read: the connection closes once the answer in hand is out. */
+  /** Set when no further request is read: the connection closes once the response in hand is out. */
   #closing = false;
   /** When the connection began to close (performance clock); -1 while it is open. */
   #closingSince = -1;
-  /** The listener is shutting down: the answer in hand is the last on this connection. */
+  /** The listener is shutting down: the response in hand is the last on this connection. */
   #draining = false;
-  /** Reading paused because pipelined requests are waiting behind the answer in hand. */
+  /** Reading paused because pipelined requests are waiting behind the response in hand. */
   #queuePaused = false;
   #pendingRefusal: [ErrorCode, string] | null = null;
   #paused = 0;
@@ -82,7 +82,7 @@ export class FrontConnection implements AnswerSink, BodySource {
   #unparsed: Buffer | null = null;
   /** Reading paused because received bytes are held unparsed. */
   #inputHeld = false;
-  /** Waiting for the client to take the answer bytes already written (MAX_UNSENT_BYTES). */
+  /** Waiting for the client to take the response bytes already written (MAX_UNSENT_BYTES). */
   #sendBlocked = false;
   /** Write-buffer drains seen, and when the client last took any (the send deadline). */
   #drains = 0;
@@ -115,7 +115,7 @@ export class FrontConnection implements AnswerSink, BodySource {
     }
     if (this.#parsing) {
       if (this.#paused > 0) {
-        // The gateway holds reading back (an answer before this request is still going out, or
+        // The gateway holds reading back (a response before this request is still going out, or
         // body bytes wait unread): the client is not the one late, and its clock starts over.
         this.#messageStart = now;
         return;
@@ -130,7 +130,7 @@ export class FrontConnection implements AnswerSink, BodySource {
 
   /**
    * Shutdown: an idle connection closes now; a busy one (a request being answered or still
-   * arriving, body included) closes after its answer, which says so.
+   * arriving, body included) closes after its response, which says so.
    */
   closeWhenIdle(): void {
     if (this.#closed) return;
@@ -141,18 +141,18 @@ export class FrontConnection implements AnswerSink, BodySource {
     this.#draining = true;
   }
 
-  // AnswerSink
+  // ResponseSink
 
   keepAliveAllowed(): boolean {
     const req = this.#inFlightRequest;
-    // A body not read to its end would be taken for the next request: such an answer closes.
+    // A body not read to its end would be taken for the next request: such a response closes.
     const bodyDone = req === null || req.complete || !req.hasBody;
     if (!bodyDone || this.#draining || this.#pendingRefusal !== null) return false;
     // Reading has stopped, but requests read before that are still to be answered on it.
     return !this.#closing || this.#queue.length > 0;
   }
 
-  answered(res: FrontResponse, keepAlive: boolean): void {
+  responseSent(res: FrontResponse, keepAlive: boolean): void {
     if (res !== this.#inFlight) return;
     const req = this.#inFlightRequest!;
     this.#inFlight = null;
@@ -169,7 +169,7 @@ export class FrontConnection implements AnswerSink, BodySource {
     this.#proceed();
   }
 
-  /** Next steps once an answer is out and the client takes what was sent: the next request, or more input. */
+  /** Next steps once a response is out and the client takes what was sent: the next request, or more input. */
   #proceed(): void {
     this.#pump();
     if (this.#closing) {
@@ -180,12 +180,12 @@ export class FrontConnection implements AnswerSink, BodySource {
       this.#queuePaused = false;
       this.resumeReading();
     }
-    // Parsed outside the answer's call stack, as data arriving from the socket would be.
+    // Parsed outside the response's call stack, as data arriving from the socket would be.
     if (this.#unparsed !== null) setImmediate(() => this.#releaseInput());
   }
 
   /**
-   * True (and reading paused until the client catches up) when the answers written and not yet
+   * True (and reading paused until the client catches up) when the responses written and not yet
    * taken by the client exceed MAX_UNSENT_BYTES.
    */
   #waitForClient(): boolean {
@@ -204,7 +204,7 @@ export class FrontConnection implements AnswerSink, BodySource {
     if (this.#inFlight === null) this.#proceed();
   }
 
-  /** How long answer bytes have waited with the client taking none (0 when it keeps up). */
+  /** How long response bytes have waited with the client taking none (0 when it keeps up). */
   #stalled(now: number): number {
     if (!this.socket.writableNeedDrain || this.#drains !== this.#drainsSeen) {
       this.#drainsSeen = this.#drains;
@@ -289,7 +289,7 @@ export class FrontConnection implements AnswerSink, BodySource {
     const hasBody = (framing & HAS_BODY) !== 0;
     const req = new FrontRequest(name, target, raw, minor, hasBody, this.socket, this);
     const res = new FrontResponse(this, name, minor);
-    // The client asked to close after this answer; llhttp refuses anything it sends after it.
+    // The client asked to close after this response; llhttp refuses anything it sends after it.
     if (!keepAlive) res.shouldKeepAlive = false;
     this.#current = req;
     if (upgrade) {
@@ -335,7 +335,7 @@ export class FrontConnection implements AnswerSink, BodySource {
 
   /**
    * Parses what the client sent in slices (a small request is one), stopping where the queue is
-   * full or the client is not taking its answers: the rest is held, reading pauses, and parsing
+   * full or the client is not taking its responses: the rest is held, reading pauses, and parsing
    * resumes as answers go out. The body of the request being answered is not sliced.
    */
   #parse(data: Buffer): void {
@@ -357,7 +357,7 @@ export class FrontConnection implements AnswerSink, BodySource {
     }
   }
 
-  /** Parses the held bytes once the queue has room and the client takes its answers. */
+  /** Parses the held bytes once the queue has room and the client takes its responses. */
   #releaseInput(): void {
     const held = this.#unparsed;
     if (held === null || this.#closed || this.#closing) return;
@@ -404,7 +404,7 @@ export class FrontConnection implements AnswerSink, BodySource {
     this.#host.request(req, res);
   }
 
-  /** Refuses at the transport: now when nothing is being answered, else after the answers in hand. */
+  /** Refuses at the transport: now when nothing is being answered, else after the responses in hand. */
   #refuse(code: ErrorCode, reason: string): void {
     this.#stopReading();
     this.#parsing = false;

@@ -51,8 +51,8 @@ interface Front {
   listener: GatewayListener;
   /** Requests that reached the handler, in order. */
   seen: FrontRequest[];
-  /** Responses reported closed, with whether they were finished. */
-  closed: { res: FrontResponse; finished: boolean }[];
+  /** Responses reported closed, with whether they were sent whole. */
+  closed: { res: FrontResponse; sent: boolean }[];
   refusals: TransportRefusal[];
 }
 
@@ -73,7 +73,7 @@ async function startFront(
       seen.push(req);
       handler(req, res);
     },
-    onClosed: (res) => closed.push({ res, finished: res.finished }),
+    onClosed: (res) => closed.push({ res, sent: res.sent }),
     onTransportRefusal: (refusal) => refusals.push(refusal),
   });
   const { port } = await listener.listen();
@@ -82,7 +82,7 @@ async function startFront(
 }
 
 /** Answers `ok <method> <url>` with a Content-Length. */
-const answerOk: Handler = (req, res) => {
+const responseOk: Handler = (req, res) => {
   res.writeHead(200, [
     'content-type',
     'text/plain',
@@ -92,8 +92,8 @@ const answerOk: Handler = (req, res) => {
   res.end(`ok ${req.method} ${req.url}`);
 };
 
-/** Reads the whole body, then answers it back with a Content-Length. */
-const answerWithBody: Handler = (req, res) => {
+/** Reads the whole body, then sends it back with a Content-Length. */
+const responseWithBody: Handler = (req, res) => {
   const parts: Buffer[] = [];
   req.readBody({
     onData: (chunk) => parts.push(chunk),
@@ -155,15 +155,15 @@ async function open(port: number, host = '127.0.0.1'): Promise<Client> {
   };
 }
 
-interface Answer {
+interface HttpResponse {
   status: number;
   headers: [string, string][];
   body: string;
 }
 
 /** Splits received bytes into answers, framed by Content-Length or chunked encoding (or the end). */
-function answers(text: string, headOnly = false): Answer[] {
-  const out: Answer[] = [];
+function responses(text: string, headOnly = false): HttpResponse[] {
+  const out: HttpResponse[] = [];
   let rest = text;
   while (rest.length > 0) {
     const end = rest.indexOf('\r\n\r\n');
@@ -203,17 +203,17 @@ function answers(text: string, headOnly = false): Answer[] {
   return out;
 }
 
-const header = (answer: Answer, name: string): string | undefined =>
-  answer.headers.find(([n]) => n === name)?.[1];
+const header = (response: HttpResponse, name: string): string | undefined =>
+  response.headers.find(([n]) => n === name)?.[1];
 
 describe('front connection over real TLS', () => {
   it('serves several requests on one kept-alive connection, each with a Date and no close', async () => {
-    const front = await startFront(answerOk);
+    const front = await startFront(responseOk);
     const client = await open(front.port);
     client.socket.write('GET /a HTTP/1.1\r\nhost: x\r\n\r\n');
-    await client.until((t) => answers(t).length === 1);
+    await client.until((t) => responses(t).length === 1);
     client.socket.write('POST /b HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n');
-    const got = answers(await client.until((t) => answers(t).length === 2));
+    const got = responses(await client.until((t) => responses(t).length === 2));
     expect(got.map((a) => [a.status, a.body])).toEqual([
       [200, 'ok GET /a'],
       [200, 'ok POST /b'],
@@ -221,18 +221,18 @@ describe('front connection over real TLS', () => {
     expect(header(got[0]!, 'date')).toMatch(/GMT$/);
     expect(header(got[0]!, 'connection')).toBeUndefined();
     expect(client.socket.destroyed).toBe(false);
-    expect(front.closed.map((c) => c.finished)).toEqual([true, true]);
+    expect(front.closed.map((c) => c.sent)).toEqual([true, true]);
   });
 
   it('answers pipelined requests in order, each handed over only after the previous answer', async () => {
     const order: string[] = [];
     const front = await startFront((req, res) => {
       order.push(`start ${req.url}`);
-      // The first answer is slow: the second request must wait for it.
+      // The first response is slow: the second request must wait for it.
       setTimeout(
         () => {
           order.push(`end ${req.url}`);
-          answerOk(req, res);
+          responseOk(req, res);
         },
         req.url === '/slow' ? 100 : 0,
       );
@@ -241,7 +241,7 @@ describe('front connection over real TLS', () => {
     client.socket.write(
       'GET /slow HTTP/1.1\r\nhost: x\r\n\r\nGET /fast HTTP/1.1\r\nhost: x\r\n\r\nGET /last HTTP/1.1\r\nhost: x\r\n\r\n',
     );
-    const got = answers(await client.until((t) => answers(t).length === 3));
+    const got = responses(await client.until((t) => responses(t).length === 3));
     expect(got.map((a) => a.body)).toEqual(['ok GET /slow', 'ok GET /fast', 'ok GET /last']);
     expect(order).toEqual([
       'start /slow',
@@ -257,7 +257,7 @@ describe('front connection over real TLS', () => {
     let release!: () => void;
     const asked = new Promise<void>((resolve) => (release = resolve));
     const front = await startFront((req, res) => {
-      void asked.then(() => answerWithBody(req, res));
+      void asked.then(() => responseWithBody(req, res));
     });
     const client = await open(front.port);
     client.socket.write(
@@ -268,22 +268,22 @@ describe('front connection over real TLS', () => {
     release();
     await client.until((t) => t.startsWith('HTTP/1.1 100 Continue\r\n\r\n'));
     client.socket.write('5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n');
-    const got = answers(await client.until((t) => answers(t).length === 2));
+    const got = responses(await client.until((t) => responses(t).length === 2));
     expect(got[1]).toMatchObject({ status: 200, body: 'hello world' });
   });
 
   it('refuses an HTTP/1.1 request with no Host, and one with too many header fields, before the handler', async () => {
-    const front = await startFront(answerOk);
+    const front = await startFront(responseOk);
     const noHost = await open(front.port);
     noHost.socket.write('GET /a HTTP/1.1\r\n\r\n');
     await noHost.ended;
-    expect(answers(noHost.text())[0]).toMatchObject({ status: 400 });
-    expect(header(answers(noHost.text())[0]!, 'content-type')).toBe('application/problem+json');
+    expect(responses(noHost.text())[0]).toMatchObject({ status: 400 });
+    expect(header(responses(noHost.text())[0]!, 'content-type')).toBe('application/problem+json');
 
     const many = await open(front.port);
     many.socket.write(`GET /a HTTP/1.1\r\nhost: x\r\n${'a: b\r\n'.repeat(2001)}\r\n`);
     await many.ended;
-    expect(answers(many.text())[0]).toMatchObject({ status: 431 });
+    expect(responses(many.text())[0]).toMatchObject({ status: 431 });
     expect(front.seen).toHaveLength(0);
     expect(front.refusals.map((r) => r.code)).toEqual([
       'GH_TRANSPORT_BAD_REQUEST',
@@ -292,12 +292,12 @@ describe('front connection over real TLS', () => {
   });
 
   it('answers an expectation other than 100-continue with 417 before the handler, and serves 100-continue', async () => {
-    const front = await startFront(answerOk);
+    const front = await startFront(responseOk);
     for (const value of ['something-else', '100-continue, x', '']) {
       const client = await open(front.port);
       client.socket.write(`POST /a HTTP/1.1\r\nhost: x\r\nexpect: ${value}\r\ncontent-length: 2\r\n\r\nhi`);
       await client.ended;
-      const refused = answers(client.text());
+      const refused = responses(client.text());
       expect(refused).toHaveLength(1);
       expect(refused[0]).toMatchObject({ status: 417 });
       expect(header(refused[0]!, 'content-type')).toBe('application/problem+json');
@@ -309,17 +309,17 @@ describe('front connection over real TLS', () => {
 
     const client = await open(front.port);
     client.socket.write('GET /b HTTP/1.1\r\nhost: x\r\nexpect: 100-Continue\r\n\r\n');
-    const served = answers(await client.until((t) => answers(t).length === 1));
+    const served = responses(await client.until((t) => responses(t).length === 1));
     expect(served[0]).toMatchObject({ status: 200, body: 'ok GET /b' });
     expect(front.seen).toHaveLength(1);
   });
 
   it('refuses a malformed request line with 400 and a header section over the limit with 431', async () => {
-    const front = await startFront(answerOk, { maxHeaderBytes: 1024 });
+    const front = await startFront(responseOk, { maxHeaderBytes: 1024 });
     const bad = await open(front.port);
     bad.socket.write('GET /a HTTP/1.1\r\nhost: x\r\nbad header\r\n\r\n');
     await bad.ended;
-    const refused = answers(bad.text())[0]!;
+    const refused = responses(bad.text())[0]!;
     expect(refused.status).toBe(400);
     // A generic problem naming the request, never the parser's own error code or reason.
     expect(JSON.parse(refused.body)).toMatchObject({
@@ -331,7 +331,7 @@ describe('front connection over real TLS', () => {
     const big = await open(front.port);
     big.socket.write(`GET /a HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(2000)}\r\n\r\n`);
     await big.ended;
-    expect(answers(big.text())[0]!.status).toBe(431);
+    expect(responses(big.text())[0]!.status).toBe(431);
     expect(front.seen).toHaveLength(0);
   });
 
@@ -345,11 +345,11 @@ describe('front connection over real TLS', () => {
       'POST /a HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nGET /smuggled HTTP/1.1\r\nhost: x\r\n',
     ],
   ])('closes after %s, and reads nothing after it', async (_case, bytes) => {
-    const front = await startFront(answerOk);
+    const front = await startFront(responseOk);
     const client = await open(front.port);
     client.socket.write(bytes);
     await client.ended;
-    const got = answers(client.text());
+    const got = responses(client.text());
     expect(got).toHaveLength(1);
     expect(header(got[0]!, 'connection')).toBe('close');
     expect(front.seen.map((r) => r.url)).toEqual(['/a']);
@@ -379,7 +379,7 @@ describe('front connection over real TLS', () => {
     const old = await open(front.port);
     old.socket.write('GET /s HTTP/1.0\r\n\r\n');
     await old.ended;
-    const got = answers(old.text());
+    const got = responses(old.text());
     expect(got[0]).toMatchObject({ status: 200, body: 'part one, part two' });
     expect(header(got[0]!, 'connection')).toBe('close');
   });
@@ -416,20 +416,20 @@ describe('front connection over real TLS', () => {
     });
     const client = await open(front.port);
     client.socket.write('GET /a HTTP/1.1\r\nhost: x\r\n\r\n');
-    const got = answers(await client.until((t) => answers(t).length === 1))[0]!;
+    const got = responses(await client.until((t) => responses(t).length === 1))[0]!;
     expect(header(got, 'x-ok')).toBe('fine');
     expect(got.headers.map(([name]) => name)).not.toContain('set-cookie');
     expect(got.headers.map(([name]) => name)).not.toContain('x-bad');
   });
 
   it('joins repeated headers, keeps the first Authorization, and takes a __proto__ header as data', async () => {
-    const front = await startFront(answerOk);
+    const front = await startFront(responseOk);
     const client = await open(front.port);
     client.socket.write(
       'GET /a HTTP/1.1\r\nHost: x\r\nAccept: a\r\naccept: b\r\nAuthorization: one\r\nauthorization: two\r\n' +
         'Cookie: c=1\r\ncookie: d=2\r\n__proto__: p\r\n\r\n',
     );
-    await client.until((t) => answers(t).length === 1);
+    await client.until((t) => responses(t).length === 1);
     const headers = front.seen[0]!.headers;
     expect(headers.accept).toBe('a, b');
     expect(headers.authorization).toBe('one');
@@ -447,14 +447,14 @@ describe('front connection under pipelining and clients that do not read', () =>
   it.each([34, 200, 1000])(
     'answers %i requests sent in one write, in order, none dropped, the connection kept',
     async (count) => {
-      const front = await startFront((req, res) => setImmediate(() => answerOk(req, res)));
+      const front = await startFront((req, res) => setImmediate(() => responseOk(req, res)));
       const client = await open(front.port);
       client.socket.write(burst(count));
-      const got = answers(await client.until((t) => answers(t).length === count, 10_000));
+      const got = responses(await client.until((t) => responses(t).length === count, 10_000));
       expect(got.map((a) => a.body)).toEqual(Array.from({ length: count }, (_, i) => `ok GET /r${i}`));
       expect(got.every((a) => header(a, 'connection') === undefined)).toBe(true);
       expect(client.socket.destroyed).toBe(false);
-      expect(front.closed.every((c) => c.finished)).toBe(true);
+      expect(front.closed.every((c) => c.sent)).toBe(true);
     },
   );
 
@@ -463,11 +463,11 @@ describe('front connection under pipelining and clients that do not read', () =>
     const front = await startFront((req, res) => {
       // Requests handed over but not answered yet, plus this one: the handler sees one at a time.
       most = Math.max(most, front.seen.length - front.closed.length);
-      setTimeout(() => answerOk(req, res), 1);
+      setTimeout(() => responseOk(req, res), 1);
     });
     const client = await open(front.port);
     client.socket.write(burst(300));
-    await client.until((t) => answers(t).length === 300, 10_000);
+    await client.until((t) => responses(t).length === 300, 10_000);
     expect(most).toBe(1);
   });
 
@@ -486,14 +486,14 @@ describe('front connection under pipelining and clients that do not read', () =>
       handled = front.seen.length;
       await delay(100);
     }
-    // What the kernel buffers take, plus MAX_UNSENT_BYTES and one answer: far from all of them.
+    // What the kernel buffers take, plus MAX_UNSENT_BYTES and one response: far from all of them.
     expect(handled).toBeLessThan(sent / 4);
     // requestTimeoutMs (600) with nothing taken, found by the sweep: the connection is cut.
     await delay(1_500);
     client.socket.resume();
     await client.ended;
     expect(front.seen.length).toBe(handled);
-    expect(answers(client.text()).length).toBeLessThan(handled + 1);
+    expect(responses(client.text()).length).toBeLessThan(handled + 1);
   });
 });
 
@@ -514,7 +514,7 @@ describe('front door: one address cannot take every slot', () => {
     });
 
   it('closes connections over the per-address cap at once, while another address still gets in', async () => {
-    const front = await startFront(answerOk, { maxConnectionsPerAddress: 3 }, '::');
+    const front = await startFront(responseOk, { maxConnectionsPerAddress: 3 }, '::');
     const held = [];
     for (let i = 0; i < 3; i += 1) held.push(await idle(front.port, '127.0.0.1'));
     const over = await idle(front.port, '127.0.0.1');
@@ -523,7 +523,7 @@ describe('front door: one address cannot take every slot', () => {
     // Another address (here ::1) is served while the first holds its three.
     const honest = await open(front.port, '::1');
     honest.socket.write('GET /a HTTP/1.1\r\nhost: x\r\n\r\n');
-    expect(answers(await honest.until((t) => answers(t).length === 1))[0]!.body).toBe('ok GET /a');
+    expect(responses(await honest.until((t) => responses(t).length === 1))[0]!.body).toBe('ok GET /a');
     expect(front.refusals.map((r) => [r.code, r.clientAddress])).toEqual([
       ['GH_LIMIT_CONCURRENCY', '::ffff:127.0.0.1'],
     ]);
@@ -531,7 +531,7 @@ describe('front door: one address cannot take every slot', () => {
   });
 
   it('bounds the new connections a second one address may open', async () => {
-    const front = await startFront(answerOk, { maxHandshakesPerAddressPerSecond: 2 });
+    const front = await startFront(responseOk, { maxHandshakesPerAddressPerSecond: 2 });
     const attempts = await Promise.all(Array.from({ length: 8 }, () => idle(front.port, '127.0.0.1')));
     const lifetimes = await Promise.all(attempts.map((a) => a.closed));
     // A burst of two seconds' worth (4) waits for the header timeout; the rest are closed at once.
@@ -541,11 +541,11 @@ describe('front door: one address cannot take every slot', () => {
 
 describe('front connection deadlines and shutdown', () => {
   it('answers 408 to a client whose headers are too slow, and never calls the handler', async () => {
-    const front = await startFront(answerOk);
+    const front = await startFront(responseOk);
     const client = await open(front.port);
     client.socket.write('GET /a HTTP/1.1\r\nhost: x\r\n');
     await client.ended;
-    expect(answers(client.text())[0]!.status).toBe(408);
+    expect(responses(client.text())[0]!.status).toBe(408);
     expect(front.seen).toHaveLength(0);
     expect(front.refusals.map((r) => r.code)).toEqual(['GH_TRANSPORT_TIMEOUT']);
   });
@@ -567,15 +567,15 @@ describe('front connection deadlines and shutdown', () => {
     client.socket.write('POST /a HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nabc');
     await client.ended;
     expect(aborted).toBe(true);
-    expect(answers(client.text())[0]!.status).toBe(408);
+    expect(responses(client.text())[0]!.status).toBe(408);
   });
 
   it('does not time out a pipelined request whose body waits behind a slow answer', async () => {
-    // requestTimeoutMs is 600: the first answer takes longer, and the second request's body is
+    // requestTimeoutMs is 600: the first response takes longer, and the second request's body is
     // not read until it has gone out.
     const front = await startFront((req, res) => {
-      if (req.url === '/slow') setTimeout(() => answerOk(req, res), 1000);
-      else answerWithBody(req, res);
+      if (req.url === '/slow') setTimeout(() => responseOk(req, res), 1000);
+      else responseWithBody(req, res);
     });
     const client = await open(front.port);
     client.socket.write(
@@ -583,7 +583,7 @@ describe('front connection deadlines and shutdown', () => {
     );
     await new Promise((resolve) => setTimeout(resolve, 50));
     client.socket.write('hello');
-    const got = answers(await client.until((t) => answers(t).length === 2));
+    const got = responses(await client.until((t) => responses(t).length === 2));
     expect(got.map((a) => [a.status, a.body])).toEqual([
       [200, 'ok GET /slow'],
       [200, 'hello'],
@@ -592,14 +592,14 @@ describe('front connection deadlines and shutdown', () => {
   });
 
   it('closes a kept-alive connection left idle', async () => {
-    const front = await startFront(answerOk);
+    const front = await startFront(responseOk);
     const client = await open(front.port);
     client.socket.write('GET /a HTTP/1.1\r\nhost: x\r\n\r\n');
-    await client.until((t) => answers(t).length === 1);
+    await client.until((t) => responses(t).length === 1);
     const started = Date.now();
     await client.ended;
     expect(Date.now() - started).toBeGreaterThanOrEqual(400);
-    expect(answers(client.text())).toHaveLength(1);
+    expect(responses(client.text())).toHaveLength(1);
   });
 
   it('reports an answer cut short when the client goes away first', async () => {
@@ -610,11 +610,11 @@ describe('front connection deadlines and shutdown', () => {
     client.socket.destroy();
     await delay(100);
     expect(front.closed).toHaveLength(1);
-    expect(front.closed[0]!.finished).toBe(false);
+    expect(front.closed[0]!.sent).toBe(false);
   });
 
   it('on close, lets a body still arriving finish and answers it, then closes', async () => {
-    const front = await startFront(answerWithBody);
+    const front = await startFront(responseWithBody);
     const client = await open(front.port);
     client.socket.write('POST /up HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nhello');
     await delay(50);
@@ -622,16 +622,16 @@ describe('front connection deadlines and shutdown', () => {
     await delay(50);
     client.socket.write('world');
     await client.ended;
-    const got = answers(client.text());
+    const got = responses(client.text());
     expect(got[0]).toMatchObject({ status: 200, body: 'helloworld' });
     expect(header(got[0]!, 'connection')).toBe('close');
     await closing;
   });
 
   it('on close, finishes the request in flight, closes the idle connection, then resolves', async () => {
-    let answerLater!: () => void;
+    let responseLater!: () => void;
     const front = await startFront((req, res) => {
-      answerLater = () => answerOk(req, res);
+      responseLater = () => responseOk(req, res);
     });
     const busy = await open(front.port);
     const idle = await open(front.port);
@@ -641,9 +641,9 @@ describe('front connection deadlines and shutdown', () => {
     const closing = front.listener.close(5_000).then(() => (closed = true));
     await idle.ended;
     expect(closed).toBe(false);
-    answerLater();
+    responseLater();
     await busy.ended;
-    const got = answers(busy.text());
+    const got = responses(busy.text());
     expect(got[0]!.body).toBe('ok GET /a');
     expect(header(got[0]!, 'connection')).toBe('close');
     await closing;

@@ -138,7 +138,7 @@ export class FrontRequest {
       this.#source.continueBody();
   }
 
-  /** Stops delivering body chunks (the reader gave up); the connection will close after the answer. */
+  /** Stops delivering body chunks (the reader gave up); the connection will close after the response. */
   stopReading(): void {
     this.#sink = null;
   }

@@ -2,13 +2,13 @@ import { STATUS_CODES } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { RequestContext } from '../request-context.js';
 
-/** What an answer needs from its connection. */
-export interface AnswerSink {
+/** What a response needs from its connection. */
+export interface ResponseSink {
   readonly socket: TLSSocket;
-  /** Whether the connection may stay open after this answer (client's wish, shutdown, errors). */
+  /** Whether the connection may stay open after this response (client's wish, shutdown, errors). */
   keepAliveAllowed(): boolean;
-  /** The answer was handed to the socket whole. */
-  answered(res: FrontResponse, keepAlive: boolean): void;
+  /** The response was handed to the socket whole. */
+  responseSent(res: FrontResponse, keepAlive: boolean): void;
 }
 
 /** RFC 9110 §5.6.2 token: a header name. */
@@ -38,23 +38,24 @@ function httpDate(): string {
 }
 
 /**
- * One answer on a front connection: the head is built by writeHead and sent with the first body
- * bytes (or with end), so a small answer leaves in one write. Framing is the gateway's: a stated
+ * One response on a front connection: the head is built by writeHead and sent with the first body
+ * bytes (or with end), so a small response leaves in one write. Framing is the gateway's: a stated
  * Content-Length, else chunked (HTTP/1.1) or the end of the connection (HTTP/1.0); no body for
  * HEAD, 1xx, 204 or 304.
  */
 export class FrontResponse {
   statusCode = 200;
-  headersSent = false;
-  /** The whole answer has been handed to the socket. */
-  finished = false;
-  /** Cleared by a stage that wants the connection closed after this answer. */
+  /** The head has been handed to the socket: the response has started. */
+  started = false;
+  /** The whole response has been handed to the socket. */
+  sent = false;
+  /** Cleared by a stage that wants the connection closed after this response. */
   shouldKeepAlive = true;
   /** Bytes handed to the socket: head and body, chunk framing left out. */
   bytesSent = 0;
-  /** The request this answers, as the gateway tracks it; set by the request handler. */
+  /** The request this responses, as the gateway tracks it; set by the request handler. */
   context: RequestContext | null = null;
-  readonly #sink: AnswerSink;
+  readonly #sink: ResponseSink;
   readonly #headOnly: boolean;
   readonly #http10: boolean;
   #head: string | null = null;
@@ -62,7 +63,7 @@ export class FrontResponse {
   #noBody = false;
   #keepAlive = true;
 
-  constructor(sink: AnswerSink, method: string, httpVersionMinor: number) {
+  constructor(sink: ResponseSink, method: string, httpVersionMinor: number) {
     this.#sink = sink;
     this.#headOnly = method === 'HEAD';
     this.#http10 = httpVersionMinor === 0;
@@ -77,7 +78,7 @@ export class FrontResponse {
    * header-section text the caller vouches for (CRLF-terminated lines built from constants).
    */
   writeHead(status: number, headers: readonly string[], preamble = ''): void {
-    if (this.#head !== null || this.finished) return;
+    if (this.#head !== null || this.sent) return;
     this.statusCode = status;
     this.#noBody = this.#headOnly || status < 200 || status === 204 || status === 304;
     let head = statusLine(status) + preamble;
@@ -87,7 +88,7 @@ export class FrontResponse {
       const name = headers[i]!;
       const value = headers[i + 1]!;
       // Every value is built by the gateway or came through the strict parser; one that could
-      // split the answer is a defect, and is left out rather than sent.
+      // split the response is a defect, and is left out rather than sent.
       if (!TOKEN.test(name) || UNSAFE_FIELD_VALUE.test(value)) continue;
       if (name.length === 14 && name.toLowerCase() === 'content-length') hasLength = true;
       else if (name.length === 4 && name.toLowerCase() === 'date') hasDate = true;
@@ -110,7 +111,7 @@ export class FrontResponse {
 
   /** A body chunk; false when the socket's buffer is full (wait for onDrain). */
   write(chunk: Buffer): boolean {
-    if (this.finished || this.destroyed) return false;
+    if (this.sent || this.destroyed) return false;
     if (this.#head === null) this.writeHead(this.statusCode, []);
     const socket = this.#sink.socket;
     const head = this.#takeHead();
@@ -128,9 +129,9 @@ export class FrontResponse {
     return !socket.writableNeedDrain;
   }
 
-  /** Completes the answer; `body` is a last chunk (a latin1 string is sent byte for byte). */
+  /** Completes the response; `body` is a last chunk (a latin1 string is sent byte for byte). */
   end(body?: string | Buffer, encoding?: 'latin1'): void {
-    if (this.finished || this.destroyed) return;
+    if (this.sent || this.destroyed) return;
     if (this.#head === null) this.writeHead(this.statusCode, []);
     const socket = this.#sink.socket;
     const head = this.#takeHead();
@@ -151,8 +152,8 @@ export class FrontResponse {
       if (this.#chunked) socket.write('\r\n0\r\n\r\n', 'latin1');
       socket.uncork();
     }
-    this.finished = true;
-    this.#sink.answered(this, this.#keepAlive);
+    this.sent = true;
+    this.#sink.responseSent(this, this.#keepAlive);
   }
 
   /** Runs `callback` once the socket can take more. */
@@ -160,7 +161,7 @@ export class FrontResponse {
     this.#sink.socket.once('drain', callback);
   }
 
-  /** Cuts the connection: the honest end of an answer that cannot be completed. */
+  /** Cuts the connection: the honest end of a response that cannot be completed. */
   destroy(): void {
     this.#sink.socket.destroy();
   }
@@ -170,7 +171,7 @@ export class FrontResponse {
     if (head !== '') {
       this.bytesSent += head.length;
       this.#head = '';
-      this.headersSent = true;
+      this.started = true;
     }
     return head;
   }

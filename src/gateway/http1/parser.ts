@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 
 /**
  * Node's own binding to llhttp, the parser its HTTP client and server use, reached through
- * `_http_common` as Node's http client does. Parsing upstream answers with it keeps the strict,
+ * `_http_common` as Node's http client does. Parsing upstream responses with it keeps the strict,
  * well-tested parser (duplicate Content-Length, Transfer-Encoding with Content-Length, bad chunk
  * sizes, oversized headers: all refused) while skipping the per-request stream objects of
  * `http.request` and undici's WebAssembly round trips.
@@ -80,9 +80,9 @@ function bindingProblem(): string | null {
   if (head.url !== '/a?b=1' || head.major !== 1 || head.minor !== 1) return 'request line';
   if (head.fields.join('|') !== 'Host|x|Transfer-Encoding|chunked') return 'request headers';
   if (body !== 'abc') return 'chunked request body';
-  const answer = parseCanned(HTTPParser.RESPONSE, 'HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok');
-  if (typeof answer === 'string') return `answer: ${answer}`;
-  if (answer.head.status !== 201 || answer.body !== 'ok') return 'answer status or body';
+  const response = parseCanned(HTTPParser.RESPONSE, 'HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok');
+  if (typeof response === 'string') return `answer: ${response}`;
+  if (response.head.status !== 201 || response.body !== 'ok') return 'answer status or body';
   const smuggled = parseCanned(
     HTTPParser.REQUEST,
     'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',

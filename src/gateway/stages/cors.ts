@@ -7,8 +7,8 @@ import type { Stage } from '../stage.js';
 /**
  * CORS as the Fetch standard defines it (§3.2, "CORS protocol"), answered by the gateway only:
  * the upstream's own Access-Control-* headers are dropped (respond.ts). An allowed
- * origin gets its headers on every answer, problems included; any other origin gets none, so the
- * browser keeps the answer from the calling page. A preflight is answered here, without the
+ * origin gets its headers on every response, problems included; any other origin gets none, so the
+ * browser keeps the response from the calling page. A preflight is answered here, without the
  * upstream, and only for a declared path and method; anything else falls through to the route
  * stage (404 / 405).
  */
@@ -25,13 +25,13 @@ export function createCorsStage(cors: CorsConfig, routes: RouteTable): Stage {
       for (let i = 0; i < headers.length; i += 1) out.push(headers[i]!);
       const requested = ctx.req.headers['access-control-request-method'];
       if (ctx.req.method === 'OPTIONS' && requested !== undefined)
-        answerPreflight(ctx, routes, policy, origin, requested);
+        respondToPreflight(ctx, routes, policy, origin, requested);
     },
   };
 }
 
 interface CorsPolicy {
-  /** The headers of every answer to this origin; undefined when the origin is not allowed. */
+  /** The headers of every response to this origin; undefined when the origin is not allowed. */
   headersFor(origin: string): readonly string[] | undefined;
   readonly allowHeaders: string;
   readonly maxAge: string;
@@ -44,7 +44,7 @@ function compileCorsPolicy(cors: CorsConfig): CorsPolicy {
     common.push('access-control-expose-headers', cors.exposedHeaders.join(', '));
   const wildcard = !cors.allowCredentials && cors.allowedOrigins.includes('*');
   const anyOrigin = ['access-control-allow-origin', '*', ...common];
-  // A named origin varies the answer (Fetch §3.2.5: `Vary: Origin`), so a cache keeps them apart.
+  // A named origin varies the response (Fetch §3.2.5: `Vary: Origin`), so a cache keeps them apart.
   const byOrigin = new Map<string, readonly string[]>(
     cors.allowedOrigins
       .filter((origin) => origin !== '*')
@@ -60,9 +60,9 @@ function compileCorsPolicy(cors: CorsConfig): CorsPolicy {
 /**
  * Fetch §3.2.2: a preflight is OPTIONS with Access-Control-Request-Method. It is answered only
  * when that method is declared at that path (the route table decides, as for a real request);
- * the answer is the gateway's own 204, carried as a local reply (GH_CORS_PREFLIGHT).
+ * the response is the gateway's own 204, carried as a local reply (GH_CORS_PREFLIGHT).
  */
-function answerPreflight(
+function respondToPreflight(
   ctx: RequestContext,
   routes: RouteTable,
   policy: CorsPolicy,

@@ -6,7 +6,7 @@ import type { Monitor } from '../../observe/monitor.js';
 import type { TransportRefusal } from '../listener.js';
 import type { RequestContext } from '../request-context.js';
 
-/** Status logged for a request whose client went away before the answer was complete. */
+/** Status logged for a request whose client went away before the response was complete. */
 const CLIENT_CLOSED = 499;
 
 /**
@@ -25,7 +25,7 @@ export function recordJourney(
   if (ctx.recorded) return;
   ctx.recorded = true;
   const journey = ctx.journey;
-  journey.status = ctx.res.finished ? ctx.res.statusCode : CLIENT_CLOSED;
+  journey.status = ctx.res.sent ? ctx.res.statusCode : CLIENT_CLOSED;
   journey.durationMs = Math.round((performance.now() - ctx.startedAt) * 1000) / 1000;
   if (journey.status === CLIENT_CLOSED) journey.reason ??= 'client closed the connection';
   const principal = ctx.principal;
@@ -65,7 +65,7 @@ export function recordJourney(
 }
 
 /**
- * On a login-marked operation: a failure when the upstream's answer says so (a failure status,
+ * On a login-marked operation: a failure when the upstream's response says so (a failure status,
  * or a 2xx that meets a `failedWhen` test) or the login limits refused the attempt; a success on
  * another 2xx; null otherwise (another refusal, or not a login).
  */
@@ -74,8 +74,8 @@ function loginOutcome(
   failureStatuses: ReadonlySet<number>,
 ): 'failure' | 'success' | null {
   if (ctx.limits === null || ctx.limits.loginAddressKey === null) return null;
-  const answered = upstreamLoginOutcome(ctx.limits, failureStatuses, ctx.journey.code);
-  if (answered !== null) return answered;
+  const outcome = upstreamLoginOutcome(ctx.limits, failureStatuses, ctx.journey.code);
+  if (outcome !== null) return outcome;
   const { code, decidedBy } = ctx.journey;
   return decidedBy === 'pre-auth-limit' && code?.startsWith('GH_LIMIT_') === true ? 'failure' : null;
 }

@@ -1,7 +1,7 @@
 import { unmetResponseCondition } from '../../auth/policy/conditions.js';
 import { checkResponseBody, type ResponseDecision } from '../../contract/validation/index.js';
 import { parseBoundedJson, type JsonBounds } from '../../contract/validation/safe-json.js';
-import { answerFailsLogin } from '../../limits/extension.js';
+import { responseFailsLogin } from '../../limits/extension.js';
 import { loginDeviceCookie } from '../../limits/note.js';
 import { GatehouseError } from '../../errors/gatehouse-error.js';
 import type { RequestContext } from '../request-context.js';
@@ -40,7 +40,7 @@ const DROPPED_RESPONSE_HEADERS = new Set([
 const PLAIN_CONNECTION_VALUES = new Set(['keep-alive', 'close']);
 
 /**
- * A small answer is handed to the socket as one latin1 string (byte for byte the same) so that
+ * A small response is handed to the socket as one latin1 string (byte for byte the same) so that
  * Node writes status line, headers and body in a single TLS record and system call instead of
  * gathering a header string and a body buffer.
  */
@@ -48,7 +48,7 @@ const SINGLE_WRITE_MAX_BYTES = 16_384;
 
 /**
  * One request's exchange with the upstream, as an upstream-client handler (callbacks, not a
- * stream and a parsed header object per request). A small answer is held until it is
+ * stream and a parsed header object per request). A small response is held until it is
  * complete and written with its headers in one call; a larger one is streamed with
  * back-pressure. Nothing the upstream says about its own failures reaches the client.
  */
@@ -69,9 +69,9 @@ export class UpstreamExchange implements UpstreamHandler {
   #declaredLength = false;
   /** Index of the content-length value in #headers, to restate it after filtering; -1 when absent. */
   #lengthIndex = -1;
-  /** Set when the answer's body must be checked against the contract: held whole, never streamed. */
+  /** Set when the response's body must be checked against the contract: held whole, never streamed. */
   #checked: Exclude<ResponseDecision, string | null> | null = null;
-  /** Set when the answer's JSON must be read (owner conditions, a login's failedWhen): held whole. */
+  /** Set when the response's JSON must be read (owner conditions, a login's failedWhen): held whole. */
   #inspected = false;
   #encoded = false;
   #held: Buffer[] | null = null;
@@ -98,7 +98,7 @@ export class UpstreamExchange implements UpstreamHandler {
     const ctx = this.#ctx;
     ctx.journey.upstreamMs = Math.round((performance.now() - this.#forwardedAt) * 1000) / 1000;
     const note = ctx.limits;
-    if (note !== null && note.loginAddressKey !== null) note.loginAnswerStatus = status;
+    if (note !== null && note.loginAddressKey !== null) note.loginResponseStatus = status;
     if (status >= 500) {
       // The upstream's own error page may carry a stack trace or an internal host name: read
       // and drop it (the connection stays reusable), then answer a generic problem.
@@ -106,7 +106,7 @@ export class UpstreamExchange implements UpstreamHandler {
       return true;
     }
     if (this.#checks.ownerConditions !== null) {
-      // Where ownership is checked on the answer, "not yours", "missing", "forbidden" and any
+      // Where ownership is checked on the response, "not yours", "missing", "forbidden" and any
       // other status that could tell them apart (a redirect, a 409, a 410) read the same.
       if (status >= 300) {
         this.#replace(new GatehouseError('GH_OBJECT_ABSENT', `upstream answered ${status}`));
@@ -116,7 +116,7 @@ export class UpstreamExchange implements UpstreamHandler {
     }
     if (note !== null && note.loginFailedWhen !== null && status < 300) this.#inspected = true;
     const contract = this.#checks.contract;
-    // RFC 9111 §5.2.2.5: an answer given for credentials is never stored by any cache.
+    // RFC 9111 §5.2.2.5: a response given for credentials is never stored by any cache.
     const noStore = ctx.principal !== null || contract.noStore;
     const headers: string[] = [];
     // Only the upstream's own headers may be named by its Connection header (RFC 9110 §7.6.1):
@@ -149,13 +149,13 @@ export class UpstreamExchange implements UpstreamHandler {
       return true;
     }
     this.#checked = decision;
-    // A compressed answer cannot be read here: owner conditions then fail closed.
+    // A compressed response cannot be read here: owner conditions then fail closed.
     this.#encoded = contentEncoding !== undefined && contentEncoding.toLowerCase() !== 'identity';
     if (noStore) headers.push('cache-control', 'no-store');
     const extra = ctx.responseHeaders;
     if (extra !== null) for (let i = 0; i < extra.length; i += 1) headers.push(extra[i]!);
     // A login its status makes a success: the device cookie goes with these headers, so with a
-    // streamed answer too. Only this answer carries it, never a problem that replaces it.
+    // streamed response too. Only this response carries it, never a problem that replaces it.
     const device = note === null || note.devices === null ? null : loginDeviceCookie(note);
     if (device !== null) headers.push('set-cookie', device);
     this.#status = status;
@@ -244,7 +244,7 @@ export class UpstreamExchange implements UpstreamHandler {
   }
 
   /**
-   * Checks a held answer against its response contract and writes what may leave: the original
+   * Checks a held response against its response contract and writes what may leave: the original
    * bytes when nothing was undeclared, the filtered JSON otherwise; or replaces it with a 502.
    */
   #completeChecked(): void {
@@ -281,34 +281,34 @@ export class UpstreamExchange implements UpstreamHandler {
   }
 
   /**
-   * Reads the held answer for what the operation checks on it: a login's failedWhen tests (for
+   * Reads the held response for what the operation checks on it: a login's failedWhen tests (for
    * the backoff and the detectors) and the owner conditions, which replace another principal's
-   * object with the 404 a missing one gets. False when the answer was replaced.
+   * object with the 404 a missing one gets. False when the response was replaced.
    */
   #inspect(raw: Buffer): boolean {
     const ctx = this.#ctx;
-    const answer = this.#encoded ? undefined : parseAnswer(raw);
+    const response = this.#encoded ? undefined : parseResponse(raw);
     const note = ctx.limits;
     if (note !== null && note.loginFailedWhen !== null) {
-      // An answer its tests cannot read is a failure: it must never reset the backoff.
-      note.loginAnswerRead = true;
-      note.loginAnswerFailed =
-        answer === undefined
+      // A response its tests cannot read is a failure: it must never reset the backoff.
+      note.loginResponseRead = true;
+      note.loginResponseFailed =
+        response === undefined
           ? 'the answer is not readable JSON'
-          : (answerFailsLogin(note.loginFailedWhen, answer)?.text ?? null);
-      // Only now a success: the held answer's headers are written after this.
+          : (responseFailsLogin(note.loginFailedWhen, response)?.text ?? null);
+      // Only now a success: the held response's headers are written after this.
       const device = loginDeviceCookie(note);
       if (device !== null) this.#headers!.push('set-cookie', device);
     }
     const conditions = this.#checks.ownerConditions;
     if (conditions === null || ctx.principal === null) return true;
-    const unmet = unmetResponseCondition(conditions, ctx.principal, answer);
+    const unmet = unmetResponseCondition(conditions, ctx.principal, response);
     if (unmet === null) return true;
     this.#replace(new GatehouseError('GH_OBJECT_NOT_FOUND', unmet));
     return false;
   }
 
-  /** The answer will be replaced by a problem: recorded for operators, body read and dropped. */
+  /** The response will be replaced by a problem: recorded for operators, body read and dropped. */
   #replace(err: GatehouseError): void {
     this.#replacedBy = err;
     this.#ctx.journey.decidedBy = 'respond';
@@ -331,17 +331,17 @@ export class UpstreamExchange implements UpstreamHandler {
   }
 }
 
-/** Bounds on an answer read for its owner or a login's outcome, as on request bodies. */
-const ANSWER_BOUNDS: JsonBounds = { maxDepth: 64, maxKeys: 100_000 };
+/** Bounds on a response read for its owner or a login's outcome, as on request bodies. */
+const RESPONSE_BOUNDS: JsonBounds = { maxDepth: 64, maxKeys: 100_000 };
 
 /**
- * The answer as JSON, or undefined when it is not, or is JSON that parsers read differently
+ * The response as JSON, or undefined when it is not, or is JSON that parsers read differently
  * (duplicate keys: the client's parser might take another owner than the one checked here).
  */
-function parseAnswer(raw: Buffer): unknown {
+function parseResponse(raw: Buffer): unknown {
   if (raw.length === 0) return undefined;
   try {
-    return parseBoundedJson(raw, ANSWER_BOUNDS);
+    return parseBoundedJson(raw, RESPONSE_BOUNDS);
   } catch {
     return undefined;
   }

@@ -58,7 +58,7 @@ const SINGLE_WRITE_MAX_BYTES = 16_384;
 /**
  * One kept-alive TLS connection to an upstream, carrying one exchange at a time (HTTP/1.1, no
  * pipelining). Answers are parsed by llhttp in strict mode; anything the upstream sends that is
- * not the answer to the current request closes the connection.
+ * not the response to the current request closes the connection.
  */
 export class UpstreamConnection implements ExchangeHost {
   readonly #socket: Socket;
@@ -70,8 +70,8 @@ export class UpstreamConnection implements ExchangeHost {
   #partialHeaders: string[] | null = null;
   #informational = false;
   #keepAlive = false;
-  /** Set by message-complete, acted on once llhttp has returned (never from inside a callback). */
-  #finished = false;
+  /** The whole response is in: set by message-complete, acted on once llhttp has returned (never from inside a callback). */
+  #responseReceived = false;
   #connectTimer: NodeJS.Timeout | null;
   #closeReason: UpstreamError | null = null;
   #closed = false;
@@ -104,7 +104,7 @@ export class UpstreamConnection implements ExchangeHost {
     return this.#closed || this.#socket.destroyed;
   }
 
-  /** Writes the request; the answer arrives through the parser callbacks. */
+  /** Writes the request; the response arrives through the parser callbacks. */
   send(exchange: Exchange): void {
     const head = requestHead(exchange, this.#authority);
     if (head === null) {
@@ -131,7 +131,7 @@ export class UpstreamConnection implements ExchangeHost {
     }
   }
 
-  /** ExchangeHost: the exchange was aborted mid-flight; its answer would be unreadable now. */
+  /** ExchangeHost: the exchange was aborted mid-flight; its response would be unreadable now. */
   abandon(exchange: Exchange): void {
     if (this.#exchange === exchange) this.destroy(null);
   }
@@ -154,13 +154,13 @@ export class UpstreamConnection implements ExchangeHost {
     let headers = fields ?? [];
     if (this.#partialHeaders !== null) headers = this.#partialHeaders.concat(headers);
     this.#partialHeaders = null;
-    // Not the answer to the open request (a second answer after it, or a switch of protocol):
+    // Not the response to the open request (a second answer after it, or a switch of protocol):
     // -1 stops llhttp here, so no message-complete can settle the exchange as a success.
-    if (exchange === null || this.#finished || upgrade || status === 101) {
+    if (exchange === null || this.#responseReceived || upgrade || status === 101) {
       this.destroy(new UpstreamError('UPSTREAM_BAD_RESPONSE', `unexpected answer (status ${status})`));
       return -1;
     }
-    exchange.answered = true;
+    exchange.responseStarted = true;
     // RFC 9110 §15.2: interim answers (103 Early Hints, …) are read past; the final one counts.
     this.#informational = status < 200;
     if (this.#informational) return 0;
@@ -173,7 +173,7 @@ export class UpstreamConnection implements ExchangeHost {
 
   partialHeaders(fields: string[]): void {
     // After headers-complete these are trailers (RFC 9110 §6.5), which are not forwarded.
-    if (this.#exchange !== null && !this.#exchange.answered)
+    if (this.#exchange !== null && !this.#exchange.responseStarted)
       this.#partialHeaders = (this.#partialHeaders ?? []).concat(fields);
   }
 
@@ -187,10 +187,10 @@ export class UpstreamConnection implements ExchangeHost {
   messageComplete(): void {
     if (this.#informational) {
       this.#informational = false;
-      if (this.#exchange !== null) this.#exchange.answered = false;
+      if (this.#exchange !== null) this.#exchange.responseStarted = false;
       return;
     }
-    this.#finished = true;
+    this.#responseReceived = true;
   }
 
   /** ExchangeHost: a late resume from an exchange this connection no longer carries does nothing. */
@@ -198,9 +198,9 @@ export class UpstreamConnection implements ExchangeHost {
     if (this.#exchange === exchange) this.#socket.resume();
   }
 
-  /** A new message starts: anything but the answer to the open request closes the connection. */
+  /** A new message starts: anything but the response to the open request closes the connection. */
   messageBegin(): void {
-    if (this.#exchange === null || this.#finished) {
+    if (this.#exchange === null || this.#responseReceived) {
       this.destroy(new UpstreamError('UPSTREAM_BAD_RESPONSE', 'the upstream sent more than the answer'));
     }
   }
@@ -214,22 +214,22 @@ export class UpstreamConnection implements ExchangeHost {
     // Bytes after a complete answer belong to no request: they close the connection, but the
     // answer itself stands (the connection is closed first, so it is not reused).
     if (typeof result !== 'number') this.destroy(parseFailure(result));
-    if (this.#finished) this.#finishExchange();
+    if (this.#responseReceived) this.#finishExchange();
   }
 
   #finishExchange(): void {
-    this.#finished = false;
+    this.#responseReceived = false;
     const exchange = this.#exchange!;
     this.#exchange = null;
     exchange.host = null;
-    // Reused only when the answer ended cleanly, the upstream keeps the connection open and
+    // Reused only when the response ended cleanly, the upstream keeps the connection open and
     // nothing of the request is still waiting to be written.
     const reusable = this.#keepAlive && !this.isClosed && this.#socket.writableLength === 0;
     if (!reusable) this.destroy(null);
     exchange.complete();
     if (reusable) {
       // The handler's back-pressure ended with its exchange; paused, the idle connection would
-      // hear neither the upstream closing it nor the next answer.
+      // hear neither the upstream closing it nor the next response.
       this.#socket.resume();
       this.#reused = true;
       this.#owner.release(this);
@@ -238,10 +238,10 @@ export class UpstreamConnection implements ExchangeHost {
 
   #onEnd(): void {
     if (this.#exchange !== null) {
-      // An answer delimited by the end of the connection (RFC 9112 §6.3 item 8) ends here.
+      // A response delimited by the end of the connection (RFC 9112 §6.3 item 8) ends here.
       const result = this.#parser.finish();
       if (result instanceof Error) this.#noteCloseReason(parseFailure(result));
-      else if (this.#finished) this.#finishExchange();
+      else if (this.#responseReceived) this.#finishExchange();
     }
     this.#socket.destroy();
   }

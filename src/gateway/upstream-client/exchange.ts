@@ -5,7 +5,7 @@ import { UpstreamError } from './upstream-error.js';
 export interface ExchangeHost {
   /** The exchange was aborted while a connection carried it: that connection cannot be reused. */
   abandon(exchange: Exchange): void;
-  /** The exchange's handler is ready for more of its answer (after onData returned false). */
+  /** The exchange's handler is ready for more of its response (after onData returned false). */
   resume(exchange: Exchange): void;
 }
 
@@ -25,11 +25,11 @@ export class Exchange {
   host: ExchangeHost | null = null;
   settled = false;
   /** The upstream has said something about this request (a status line at least). */
-  answered = false;
+  responseStarted = false;
   retried = false;
   timer: NodeJS.Timeout | null = null;
   readonly abort: (reason: Error) => void;
-  /** Given to the handler with the headers: only ever resumes this exchange's own answer. */
+  /** Given to the handler with the headers: only ever resumes this exchange's own response. */
   readonly resume: () => void;
 
   constructor(request: UpstreamRequest, handler: UpstreamHandler) {
@@ -42,7 +42,7 @@ export class Exchange {
 
   /** May be sent again on a fresh connection: nothing was heard yet and resending is harmless. */
   get retriable(): boolean {
-    return !this.answered && !this.retried && SAFE_METHODS.has(this.request.method);
+    return !this.responseStarted && !this.retried && SAFE_METHODS.has(this.request.method);
   }
 
   /** Ends the exchange with an error (once); the handler hears it now. */

@@ -1,20 +1,20 @@
-import type { LocalAnswer } from '../../auth/oauth/builtin-api.js';
+import type { LocalResponse } from '../../auth/oauth/builtin-api.js';
 import type { PoolStats, UpstreamDispatcher, UpstreamHandler, UpstreamRequest } from './types.js';
 
 /**
  * An upstream that never opens a connection: each request is answered in-process, through the
- * same handler calls a network answer makes, so the forward and respond stages treat the
+ * same handler calls a network response makes, so the forward and respond stages treat the
  * built-in API (src/auth/oauth/builtin-api.ts) like any upstream.
  */
 export class InProcessPool implements UpstreamDispatcher {
-  readonly #answer: (request: UpstreamRequest) => LocalAnswer;
+  readonly #respond: (request: UpstreamRequest) => LocalResponse;
 
-  constructor(answer: (request: UpstreamRequest) => LocalAnswer) {
-    this.#answer = answer;
+  constructor(respond: (request: UpstreamRequest) => LocalResponse) {
+    this.#respond = respond;
   }
 
   dispatch(request: UpstreamRequest, handler: UpstreamHandler): void {
-    queueMicrotask(() => deliver(handler, this.#answer(request)));
+    queueMicrotask(() => deliver(handler, this.#respond(request)));
   }
 
   close(): Promise<void> {
@@ -33,21 +33,21 @@ export class InProcessPool implements UpstreamDispatcher {
 
 const NO_CONNECTIONS: PoolStats = Object.freeze({ open: 0, idle: 0, waiting: 0 });
 
-function deliver(handler: UpstreamHandler, answer: LocalAnswer): void {
-  const body = Buffer.from(answer.body);
+function deliver(handler: UpstreamHandler, response: LocalResponse): void {
+  const body = Buffer.from(response.body);
   const headers = [
     'content-type',
     'application/json',
     'content-length',
     String(body.length),
     'cache-control',
-    answer.cache,
+    response.cache,
   ];
   // RFC 6749 §5.1: token answers carry Pragma: no-cache beside Cache-Control: no-store.
-  if (answer.cache === 'no-store') headers.push('pragma', 'no-cache');
+  if (response.cache === 'no-store') headers.push('pragma', 'no-cache');
   let aborted = false;
   handler.onConnect(() => (aborted = true));
-  if (aborted || !handler.onHeaders(answer.status, headers, () => undefined) || aborted) return;
+  if (aborted || !handler.onHeaders(response.status, headers, () => undefined) || aborted) return;
   handler.onData(body);
   if (!aborted) handler.onComplete();
 }

@@ -216,13 +216,16 @@ interface RawUpstream {
   closedConnections(): number;
 }
 
-type Answer = (request: SeenRequest, socket: TLSSocket) => void;
+type Responder = (request: SeenRequest, socket: TLSSocket) => void;
 
 /**
  * A TLS listener requiring the gateway's client certificate, answering with exact bytes:
- * `answer` sees each request (read by its Content-Length) and writes to the socket itself.
+ * `respond` sees each request (read by its Content-Length) and writes to the socket itself.
  */
-async function startRawUpstream(answer: Answer, serverCerts: DevCertificates = certs): Promise<RawUpstream> {
+async function startRawUpstream(
+  respond: Responder,
+  serverCerts: DevCertificates = certs,
+): Promise<RawUpstream> {
   const requests: SeenRequest[] = [];
   const sockets = new Set<TLSSocket>();
   let connections = 0;
@@ -243,7 +246,7 @@ async function startRawUpstream(answer: Answer, serverCerts: DevCertificates = c
       readRequests(socket, (head, body) => {
         const request = { connection, index: index++, head, body, peer };
         requests.push(request);
-        answer(request, socket);
+        respond(request, socket);
       });
     },
   );
@@ -300,7 +303,7 @@ function ok(body: string | Buffer, headers = ''): Buffer {
 }
 
 /** Answers every request with `ok(<its path>)`. */
-const echoPath: Answer = (request, socket) => {
+const echoPath: Responder = (request, socket) => {
   socket.write(ok(request.head.split(' ')[1]!));
 };
 
@@ -460,7 +463,7 @@ describe('UpstreamPool: connection reuse', () => {
       held.push({ path: request.head.split(' ')[1]!, socket });
     });
     const pool = createPool(upstream.port, { connections: 2 });
-    const answerOldest = (): string => {
+    const respondToOldest = (): string => {
       const next = held.shift()!;
       next.socket.write(ok(next.path));
       return next.path;
@@ -470,19 +473,19 @@ describe('UpstreamPool: connection reuse', () => {
     const handlers = paths.map((path) => send(pool, { path }));
     await expect.poll(() => upstream.requests.length).toBe(2);
     expect(held.map((h) => h.path).sort()).toEqual(['/0', '/1']);
-    // Each answer frees a connection, which takes the oldest waiting request.
-    const answered: string[] = [];
+    // Each response frees a connection, which takes the oldest waiting request.
+    const responded: string[] = [];
     for (let seen = 3; seen <= 6; seen += 1) {
-      answered.push(answerOldest());
+      responded.push(respondToOldest());
       await expect.poll(() => upstream.requests.length).toBe(seen);
       expect(upstream.requests[seen - 1]!.head.split(' ')[1]).toBe(paths[seen - 1]);
     }
-    answered.push(answerOldest(), answerOldest());
+    responded.push(respondToOldest(), respondToOldest());
     for (const handler of handlers) await settled(handler);
 
     expect(handlers.map((h) => h.events)).toEqual(paths.map(() => COMPLETE));
     expect(handlers.map((h) => h.body.toString())).toEqual(paths);
-    expect(answered.slice(2)).toEqual(['/2', '/3', '/4', '/5']);
+    expect(responded.slice(2)).toEqual(['/2', '/3', '/4', '/5']);
     expect(upstream.connections()).toBe(2);
   });
 
@@ -529,8 +532,8 @@ describe('UpstreamPool: connection reuse', () => {
     'completes an answer followed in the same read by %s, once, and drops the connection',
     async (_, extra) => {
       const upstream = await startRawUpstream((request, socket) => {
-        const answer = ok(`answer ${request.connection}`);
-        socket.write(request.connection === 1 ? Buffer.concat([answer, extra]) : answer);
+        const response = ok(`answer ${request.connection}`);
+        socket.write(request.connection === 1 ? Buffer.concat([response, extra]) : response);
       });
       const pool = createPool(upstream.port);
 
@@ -680,9 +683,9 @@ describe('UpstreamPool: malformed answers', () => {
 
   it.each(malformed)(
     'refuses %s as UPSTREAM_BAD_RESPONSE and never reuses the connection',
-    async (_, answer, events) => {
+    async (_, response, events) => {
       const upstream = await startRawUpstream((request, socket) => {
-        socket.write(request.connection === 1 ? answer : ok('clean'));
+        socket.write(request.connection === 1 ? response : ok('clean'));
       });
       const pool = createPool(upstream.port);
 
@@ -1099,7 +1102,7 @@ describe('UpstreamPool: back-pressure', () => {
     const first = await settled(send(pool));
     const next = send(pool, {}, { onData: (_, h) => h.dataCalls > 1 });
     await expect.poll(() => next.dataCalls).toBe(1);
-    first.resume(); // the first exchange's client drained long after its answer ended
+    first.resume(); // the first exchange's client drained long after its response ended
     await delay(150);
     expect(next.dataCalls).toBe(1);
     next.resume();
@@ -1211,7 +1214,7 @@ describe('UpstreamPool: close', () => {
 });
 
 describe('UpstreamPool: plain sidecar upstreams', () => {
-  /** A plain HTTP/1.1 server that answers every request with what it received. */
+  /** A plain HTTP/1.1 server that responds to every request with what it received. */
   async function startPlainUpstream(where: { path: string } | { port: 0; host: string }) {
     const heads: string[] = [];
     const server = createNetServer((socket) => {

@@ -17,7 +17,7 @@ export interface UpstreamPoolOptions {
   /** Most connections open at once; requests beyond them wait in order. */
   readonly connections: number;
   readonly connectTimeoutMs: number;
-  /** From the moment a request is handed over until its answer is complete, refreshed while it streams. */
+  /** From the moment a request is handed over until its response is complete, refreshed while it streams. */
   readonly responseTimeoutMs: number;
   /** An idle connection is closed after this long (below the usual 5 s of upstream servers). */
   readonly keepAliveTimeoutMs: number;

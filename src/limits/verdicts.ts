@@ -4,7 +4,7 @@ import type { Rule } from './rule.js';
 import { DELAY, REFUSE, type Verdict } from './store.js';
 
 /**
- * Turning verdicts into answers, with the fields of draft-ietf-httpapi-ratelimit-headers:
+ * Turning verdicts into response headers and refusals, with the fields of draft-ietf-httpapi-ratelimit-headers:
  * `RateLimit-Policy: "name";q=100;w=60` (the policy) and `RateLimit: "name";r=42;t=17`
  * (remaining now, seconds until the allowance is full again), plus `Retry-After` (RFC 9110
  * §10.2.3, whole seconds) on a refusal.

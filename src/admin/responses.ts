@@ -1,6 +1,6 @@
 import { GatehouseError } from '../errors/gatehouse-error.js';
 
-export interface AdminAnswer {
+export interface AdminResponse {
   readonly status: number;
   /** JSON body; or, with `contentType`, text or bytes sent as they are (metrics, dashboard pages). */
   readonly body: unknown;
