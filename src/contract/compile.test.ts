@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ApiConfig, UpstreamConfig } from '../config/types.js';
-import { compileApi, type Operation } from './compile.js';
+import { compileApi, OPERATION_MARKS, type Operation } from './compile.js';
 import { ContractError } from './contract-error.js';
 import type { JsonObject, OpenApiDocument } from './openapi-types.js';
 
@@ -46,7 +46,7 @@ describe('compileApi: operations', () => {
     parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string' } }],
     requestBody: { content: { 'application/json': { schema: { type: 'object' } } } },
     security: [{ bearer: ['transfers:write'] }],
-    'x-gatehouse-rate': { limit: 10 },
+    'x-gatehouse-rate-limit': 'writes',
     ...ok,
   };
   const doc = openapi(
@@ -88,7 +88,7 @@ describe('compileApi: operations', () => {
   it('keeps what later stages read: the operation object, x-gatehouse extensions, path-item parameters', () => {
     const op = only(compiled.operations, 'POST', '/bank/accounts/{id}/transfer');
     expect(op.operation).toBe(transfer);
-    expect(op.operation['x-gatehouse-rate']).toEqual({ limit: 10 });
+    expect(op.operation['x-gatehouse-rate-limit']).toBe('writes');
     expect(op.pathItemParameters).toEqual([idParam]);
     expect(op.parameters.map((p) => p.name)).toEqual(['id', 'Idempotency-Key']);
   });
@@ -144,6 +144,42 @@ describe('compileApi: refused contracts', () => {
     const err = compileError(apiConfig('a', '/'), doc);
     expect(err.pointer).toBe('/paths/~1a~1{y}/post');
     expect(err.message).toContain('POST /a/{y} (api "a") conflicts with GET /a/{x}');
+  });
+
+  it('refuses an x-gatehouse mark it does not read, so a misspelt scope mark cannot drop the scope', () => {
+    const doc = openapi({
+      '/a': { get: { 'x-gatehouse-scopes': ['a:read'], 'x-gatehouse-scope': ['a:write'], ...ok } },
+    });
+    const err = compileError(apiConfig('a', '/'), doc);
+    expect(err.pointer).toBe('/paths/~1a/get/x-gatehouse-scope');
+    expect(err.message).toMatch(
+      /unknown mark x-gatehouse-scope: Gatehouse reads x-gatehouse-public, .*x-gatehouse-scopes, /,
+    );
+    expect(err.message).toContain('correct its spelling or remove it');
+  });
+
+  it('refuses a mark on a path item or on the document, where none is read', () => {
+    const onPathItem = compileError(
+      apiConfig('a', '/'),
+      openapi({ '/a': { 'x-gatehouse-public': true, get: ok } }),
+    );
+    expect(onPathItem.pointer).toBe('/paths/~1a/x-gatehouse-public');
+    expect(onPathItem.message).toContain('x-gatehouse-public on a path item is not read');
+    const onDocument = compileError(
+      apiConfig('a', '/'),
+      openapi({ '/a': { get: ok } }, { 'x-gatehouse-scopes': ['a:read'] }),
+    );
+    expect(onDocument.pointer).toBe('/x-gatehouse-scopes');
+    expect(onDocument.message).toContain('move it there');
+  });
+
+  it.each([...OPERATION_MARKS])("takes %s on an operation, beside other vendors' x- keys", (mark) => {
+    const operation = { [mark]: true, 'x-vendor-internal': true, ...ok };
+    const compiled = compileApi(
+      apiConfig('a', '/'),
+      openapi({ '/a': { get: operation } }, { 'x-vendor': 1 }),
+    );
+    expect(compiled.operations[0]!.operation[mark]).toBe(true);
   });
 
   it('refuses a duplicate operationId', () => {

@@ -46,8 +46,26 @@ export interface CompiledApi {
   readonly forwardCredentials: boolean;
 }
 
+/**
+ * The x-gatehouse-* marks Gatehouse reads, all on an operation. Any other mark is refused: a
+ * misspelt one (`x-gatehouse-scope`) would otherwise be ignored, and the scope it meant to require
+ * with it.
+ */
+export const OPERATION_MARKS: ReadonlySet<string> = new Set([
+  'x-gatehouse-public',
+  'x-gatehouse-scopes',
+  'x-gatehouse-require',
+  'x-gatehouse-forward-credentials',
+  'x-gatehouse-rate-limit',
+  'x-gatehouse-login',
+  'x-gatehouse-allow-unknown-query',
+  'x-gatehouse-max-body-bytes',
+]);
+const MARK_PREFIX = 'x-gatehouse-';
+
 /** Compiles one loaded document into its operations; any inconsistency is a ContractError. */
 export function compileApi(api: ApiConfig, doc: OpenApiDocument): CompiledApi {
+  assertNoMarks(api.openapi, doc as JsonObject, [], 'the document');
   const basePath = normaliseBasePath(api);
   const upstreamPathPrefix = upstreamPrefixOf(api);
   const operations: Operation[] = [];
@@ -118,10 +136,12 @@ function* compilePathItem(
   upstreamPathPrefix: string,
 ): Generator<Operation> {
   const pathItemParameters = Object.freeze(asJsonObjectArray(pathItem.parameters));
+  assertNoMarks(api.openapi, pathItem, ['paths', documentPath], 'a path item');
   for (const method of OPENAPI_METHODS) {
     const operation = pathItem[method];
     if (!isJsonObject(operation)) continue;
     const pointer = toJsonPointer(['paths', documentPath, method]);
+    assertKnownMarks(api.openapi, operation, ['paths', documentPath, method]);
     const parameters = mergeParameters(pathItemParameters, asJsonObjectArray(operation.parameters));
     assertPathParametersMatch(api.openapi, pointer, parsed, parameters);
     yield Object.freeze({
@@ -139,6 +159,29 @@ function* compilePathItem(
       securitySchemes: isJsonObject(doc.components?.securitySchemes) ? doc.components.securitySchemes : {},
     });
   }
+}
+
+/** Refuses an x-gatehouse-* mark on an operation that Gatehouse does not read. */
+function assertKnownMarks(file: string, operation: JsonObject, at: readonly string[]): void {
+  for (const key of Object.keys(operation)) {
+    if (!key.startsWith(MARK_PREFIX) || OPERATION_MARKS.has(key)) continue;
+    throw new ContractError(
+      file,
+      toJsonPointer([...at, key]),
+      `unknown mark ${key}: Gatehouse reads ${[...OPERATION_MARKS].join(', ')}; correct its spelling or remove it`,
+    );
+  }
+}
+
+/** Refuses an x-gatehouse-* mark where Gatehouse reads none: the marks belong on operations. */
+function assertNoMarks(file: string, object: JsonObject, at: readonly string[], where: string): void {
+  const mark = Object.keys(object).find((key) => key.startsWith(MARK_PREFIX));
+  if (mark === undefined) return;
+  throw new ContractError(
+    file,
+    toJsonPointer([...at, mark]),
+    `${mark} on ${where} is not read: Gatehouse reads its marks on each operation; move it there`,
+  );
 }
 
 /** OpenAPI Operation Object: an operation parameter overrides the path item's with the same name and `in`. */
