@@ -17,10 +17,14 @@ export interface Stage {
   onComplete?(ctx: RequestContext): void;
 }
 
+/**
+ * The stages the pipeline runs, in order. The last two steps of the journey are not run by it:
+ * respond is the forward stage's exchange with the upstream (stages/respond.ts), and record runs
+ * when the response is closed (stages/record.ts).
+ */
 export type StageName =
   | 'transport'
   | 'cors'
-  | 'identify'
   | 'route'
   | 'pre-auth-limit'
   | 'authenticate'
@@ -28,6 +32,4 @@ export type StageName =
   | 'authorize'
   | 'body'
   | 'validate'
-  | 'forward'
-  | 'respond'
-  | 'record';
+  | 'forward';
