@@ -2,7 +2,7 @@
  * The parts of src/ and the one direction their imports go: errors and config at the bottom, the
  * libraries (contract, observe, auth, limits) above them, the gateway adapting them, the admin
  * server and the process wiring it all, the CLI on top. A part imports only parts below it, so no
- * import loop can form between parts, and none may form between files.
+ * import loop can form between parts, and none may form between files, types included.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -140,9 +140,10 @@ describe('the parts of src/', () => {
     expect([...up].sort()).toEqual([]);
   });
 
-  it('form no import loop between files that load each other', () => {
+  it('form no import loop between files, counting the imports of types only', () => {
     const edges = new Map<string, string[]>(files.map((file) => [file, []]));
-    for (const edge of imports) if (!edge.typeOnly) edges.get(edge.from)!.push(edge.to);
+    for (const edge of imports) edges.get(edge.from)!.push(edge.to);
+    expect(imports.some((edge) => edge.typeOnly)).toBe(true);
     expect(loops(edges)).toEqual([]);
   });
 

@@ -1147,7 +1147,7 @@ describe('the README samples', () => {
 
   it('the credentials file shape names exactly the fields the demo writes (DemoCredentials)', () => {
     const documented = [...credentialsShape().text.matchAll(/"([A-Za-z]+)"/g)].map((m) => m[1]!);
-    const written = interfaceMembers('src/demo/run-demo.ts', ['DemoCredentials', 'DemoUser']);
+    const written = interfaceMembers('src/demo/file-shapes.ts', ['DemoCredentials', 'DemoUser']);
     expect(written.length).toBeGreaterThan(5);
     expect([...new Set(documented)].sort()).toEqual([...new Set(written)].sort());
   });

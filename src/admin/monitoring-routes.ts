@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import { BAN_KINDS, normaliseAddress, type BanKind } from '../observe/bans.js';
 import { SECURITY_EVENT_TYPES, type SecurityEventType } from '../observe/events.js';
 import type { Monitor } from '../observe/monitor.js';
-import type { AdminServices } from './routes.js';
+import type { AdminServices } from './services.js';
 import { readJsonBody } from './body.js';
 import { DURATION_HINT, parseDuration } from '../auth/keys/duration.js';
 import { expectFields, methodNotAllowed, type AdminResponse } from './responses.js';

@@ -3,33 +3,11 @@ import { DURATION_HINT, parseDuration } from '../auth/keys/duration.js';
 import { KeyRequestError, type KeyLifecycle } from '../auth/keys/lifecycle.js';
 import { keyRequestProblem, type KeyRequest } from '../auth/keys/record.js';
 import { GatehouseError } from '../errors/gatehouse-error.js';
-import type { Readiness } from '../gateway/readiness.js';
-import type { JourneyRecord } from '../observe/journey.js';
-import type { Monitor, MonitorSummary } from '../observe/monitor.js';
+import type { Monitor } from '../observe/monitor.js';
 import { expectFields, methodNotAllowed, type AdminResponse } from './responses.js';
 import { readJsonBody } from './body.js';
 import { routeMonitoring } from './monitoring-routes.js';
-
-/** What the admin API drives: the key lifecycle, the monitor (events, journeys, bans) and readiness. */
-export interface AdminServices {
-  readonly lifecycle: KeyLifecycle;
-  readonly monitor: Monitor;
-  /** What `GET /readyz` answers. */
-  readonly readiness: () => Readiness;
-  /**
-   * The views of the whole gateway when it runs as several workers (`gatehouse start --workers`):
-   * the summary, journeys and metrics of every worker; absent, the monitor's own views serve.
-   */
-  readonly whole?: WholeGateway;
-}
-
-/** The admin's views over every worker of one gateway (src/process/worker.ts). */
-export interface WholeGateway {
-  summary(): Promise<MonitorSummary>;
-  journey(requestId: string): Promise<JourneyRecord | null>;
-  /** The Prometheus text of every worker's metrics, added up. */
-  metrics(): Promise<string>;
-}
+import type { AdminServices } from './services.js';
 
 /** The overlap a rotation gets when the caller names none: a day to roll the new key out. */
 export const DEFAULT_OVERLAP = '24h';

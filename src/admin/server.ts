@@ -17,7 +17,8 @@ import {
 } from './dashboard.js';
 import { AdminSessions } from './sessions.js';
 import { isLoopbackHost } from './loopback.js';
-import { routeAdminRequest, type AdminServices } from './routes.js';
+import { routeAdminRequest } from './routes.js';
+import type { AdminServices } from './services.js';
 
 export interface AdminServer {
   readonly address: AddressInfo;

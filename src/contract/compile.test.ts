@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ApiConfig, UpstreamConfig } from '../config/types.js';
-import { compileApi, OPERATION_MARKS, type Operation } from './compile.js';
+import { compileApi, OPERATION_MARKS } from './compile.js';
+import type { Operation } from './operation.js';
 import { ContractError } from './contract-error.js';
 import type { JsonObject, OpenApiDocument } from './openapi-types.js';
 

@@ -1,5 +1,5 @@
 import { GatehouseError } from '../errors/gatehouse-error.js';
-import type { CompiledApi, Operation } from './compile.js';
+import type { CompiledApi, Operation } from './operation.js';
 import {
   matchSegmentPattern,
   parsePathTemplate,

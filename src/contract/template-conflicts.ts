@@ -1,4 +1,4 @@
-import type { Operation } from './compile.js';
+import type { Operation } from './operation.js';
 import { ContractError, toJsonPointer } from './contract-error.js';
 import type { ParsedTemplate } from './path-template.js';
 

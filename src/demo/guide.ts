@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Agent, request } from 'undici';
-import type { DemoCredentials, DemoUser } from './run-demo.js';
+import type { DemoCredentials, DemoUser } from './file-shapes.js';
 
 /**
  * Prints what `npm start` offers: the URLs, copy-paste curl lines for login, a balance and a

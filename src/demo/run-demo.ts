@@ -10,27 +10,10 @@ import type { GatehouseConfig } from '../config/types.js';
 import { startGatehouse, type Gatehouse } from '../process/gatehouse.js';
 import { createLogger } from '../observe/logger.js';
 import { ensureDevCertificates, type DevCertificates } from '../tls/dev-certs.js';
+import type { DemoCredentials, DemoUser } from './file-shapes.js';
 import { printGuide } from './guide.js';
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** The shape of `.gatehouse/demo/credentials.json` (README, "The demo"). */
-export interface DemoCredentials {
-  readonly gateway: string;
-  readonly ca: string;
-  readonly admin: { readonly url: string; readonly token: string };
-  readonly users: readonly DemoUser[];
-}
-
-export interface DemoUser {
-  readonly username: string;
-  readonly password: string;
-  readonly role: string;
-  readonly accounts: readonly string[];
-  readonly apiKeys: { readonly full: string; readonly readOnly: string } | null;
-  /** Ids of the keys above, so the next start can revoke them. */
-  readonly apiKeyIds: readonly string[];
-}
 
 /**
  * `npm start`: the bank on SQLite (https://127.0.0.1:8444, mTLS only) behind Gatehouse

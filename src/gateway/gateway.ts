@@ -92,19 +92,21 @@ export async function startGateway(
   const onTransportRefusal = (refusal: TransportRefusal): void =>
     recordTransportRefusal(refusal, logger, monitor);
 
+  const finishRequest = function finishRequest(ctx: RequestContext): void {
+    if (!ctx.res.sent) ctx.upstream?.abort();
+    recordJourney(ctx, logger, monitor, runtime.config.log.access, runtime.loginFailureStatuses);
+    ctx.pipeline?.complete(ctx);
+  };
   const onRequest = function handleRequest(req: FrontRequest, res: FrontResponse): void {
     const current = runtime;
-    const ctx = new RequestContext(requestId(), req, res, req.socket.remoteAddress ?? '', performance.now());
+    const address = req.socket.remoteAddress ?? '';
+    const ctx = new RequestContext(requestId(), req, res, address, performance.now(), finishRequest);
     ctx.pipeline = current.pipeline;
-    res.context = ctx;
+    res.handler = ctx;
     current.pipeline.run(ctx);
   };
   const onClosed = function onResponseClosed(res: FrontResponse): void {
-    const ctx = res.context;
-    if (ctx === null) return;
-    if (!res.sent) ctx.upstream?.abort();
-    recordJourney(ctx, logger, monitor, runtime.config.log.access, runtime.loginFailureStatuses);
-    ctx.pipeline?.complete(ctx);
+    res.handler?.responseDone();
   };
 
   const listeners = new Map<string, GatewayListener>();

@@ -2,9 +2,9 @@ import type { Principal } from '../auth/principal.js';
 import type { RouteMatch } from '../contract/index.js';
 import type { LimitsNote } from '../limits/note.js';
 import { newJourney, type JourneyRecord } from '../observe/journey.js';
-import type { StageName } from './stage.js';
+import type { StageName } from './stage-names.js';
 import type { FrontRequest } from './front/request.js';
-import type { FrontResponse } from './front/response.js';
+import type { FrontResponse, ResponseHandler } from './front/response.js';
 
 /**
  * One request on its journey: what arrived, and what each stage hands the stages after it (each
@@ -12,7 +12,7 @@ import type { FrontResponse } from './front/response.js';
  * is compiled per operation (response-checks.ts), not carried here. A class, so every request has
  * the same shape (one hidden class for V8) and no per-request closures are needed.
  */
-export class RequestContext {
+export class RequestContext implements ResponseHandler {
   // What arrived, fixed for the request's life.
   readonly id: string;
   readonly req: FrontRequest;
@@ -57,11 +57,26 @@ export class RequestContext {
   /** Set once the request is recorded (metrics, log, journey), so it is recorded once. */
   recorded = false;
 
-  constructor(id: string, req: FrontRequest, res: FrontResponse, clientAddress: string, startedAt: number) {
+  /** What the gateway does once the response is done: record the request, tell the stages. */
+  readonly #done: (ctx: RequestContext) => void;
+
+  constructor(
+    id: string,
+    req: FrontRequest,
+    res: FrontResponse,
+    clientAddress: string,
+    startedAt: number,
+    done: (ctx: RequestContext) => void,
+  ) {
     this.id = id;
+    this.#done = done;
     this.req = req;
     this.res = res;
     this.startedAt = startedAt;
     this.journey = newJourney(id, req.method, clientAddress);
+  }
+
+  responseDone(): void {
+    this.#done(this);
   }
 }

@@ -1,4 +1,5 @@
 import type { RequestContext } from './request-context.js';
+import type { StageName } from './stage-names.js';
 
 /**
  * One step of the request journey (DESIGN.md). A stage lets the request through by returning
@@ -16,20 +17,3 @@ export interface Stage {
    */
   onComplete?(ctx: RequestContext): void;
 }
-
-/**
- * The stages the pipeline runs, in order. The last two steps of the journey are not run by it:
- * respond is the forward stage's exchange with the upstream (stages/respond.ts), and record runs
- * when the response is closed (stages/record.ts).
- */
-export type StageName =
-  | 'transport'
-  | 'cors'
-  | 'route'
-  | 'pre-auth-limit'
-  | 'authenticate'
-  | 'rate-limit'
-  | 'authorize'
-  | 'body'
-  | 'validate'
-  | 'forward';

@@ -133,6 +133,7 @@ export function fakeContext(operation: Operation, request: FakeRequest = {}): Re
     res,
     request.address ?? '10.0.0.1',
     0,
+    () => undefined, // nothing records a request built outside a gateway
   );
   ctx.route = { operation, params: request.params ?? {}, path: operation.template, query: '' };
   ctx.principal = request.principal ?? null;

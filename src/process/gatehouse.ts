@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { startAdminServer, type AdminServer } from '../admin/server.js';
 import type { GatehouseConfig } from '../config/types.js';
-import type { WholeGateway } from '../admin/routes.js';
+import type { WholeGateway } from '../admin/services.js';
 import { startGateway, type Gateway, type GatewayOptions } from '../gateway/gateway.js';
 import type { TlsMaterial } from '../gateway/listener.js';
 import { ensureDevCertificates } from '../tls/dev-certs.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
-import type { WholeGateway } from '../admin/routes.js';
+import type { WholeGateway } from '../admin/services.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { BanList, type Ban } from '../observe/bans.js';
 import type { SecurityEvent } from '../observe/events.js';

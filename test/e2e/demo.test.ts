@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { DemoCredentials } from '../../src/demo/run-demo.js';
+import type { DemoCredentials } from '../../src/demo/file-shapes.js';
 
 // `npm start` is `npm run build && node dist/cli.js demo`: this runs the second half as the
 // README's first command does, on its fixed ports (8443 gateway, 8444 bank, 9443 admin) and with

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ApiConfig } from '../../config/types.js';
 import { GatehouseError } from '../../errors/gatehouse-error.js';
-import { compileApi, type CompiledApi } from '../compile.js';
+import { compileApi } from '../compile.js';
+import type { CompiledApi } from '../operation.js';
 import { ContractError } from '../contract-error.js';
 import type { JsonObject, OpenApiDocument } from '../openapi-types.js';
 import type { RouteMatch } from '../route-table.js';

@@ -1,5 +1,5 @@
 import type { GatehouseConfig } from '../../config/types.js';
-import type { CompiledApi, Operation } from '../compile.js';
+import type { CompiledApi, Operation } from '../operation.js';
 import { dialectOf } from './prepare-schema.js';
 import { RequestValidator, type RequestValidationLimits } from './request-validator.js';
 import { ResponseContract, type ResponseContractMode } from './response-contract.js';

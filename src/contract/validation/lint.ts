@@ -1,4 +1,4 @@
-import type { CompiledApi, Operation } from '../compile.js';
+import type { CompiledApi, Operation } from '../operation.js';
 import { isJsonObject, type JsonObject } from '../openapi-types.js';
 
 /** A door the contract leaves open: not an error (the gateway still starts), but worth closing. */

@@ -1,7 +1,7 @@
 import type { ValidateFunction } from 'ajv';
 import { GatehouseError } from '../../errors/gatehouse-error.js';
 import { toJsonPointer } from '../contract-error.js';
-import type { Operation } from '../compile.js';
+import type { Operation } from '../operation.js';
 import { isJsonObject, type JsonObject } from '../openapi-types.js';
 import type { RouteMatch } from '../route-table.js';
 import { charsetOf, isJsonMediaType, matchMediaType, mediaTypeEssence } from './media-type.js';

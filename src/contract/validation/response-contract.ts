@@ -1,6 +1,6 @@
 import type { ValidateFunction } from 'ajv';
 import { ContractError, toJsonPointer } from '../contract-error.js';
-import type { Operation } from '../compile.js';
+import type { Operation } from '../operation.js';
 import { isJsonObject, type JsonObject } from '../openapi-types.js';
 import { isJsonMediaType, matchMediaType, mediaTypeEssence } from './media-type.js';
 import { compileOrExplain } from './parameters.js';

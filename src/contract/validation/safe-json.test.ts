@@ -83,14 +83,7 @@ describe('parseBoundedJson', () => {
   });
 
   it('accepts long literals a double holds exactly, and writes decimal forms without zeros', () => {
-    for (const text of [
-      '0.1',
-      '1.50',
-      '9007199254740991',
-      '0.30000000000000004',
-      '1.5e-300',
-      '100e-2',
-    ]) {
+    for (const text of ['0.1', '1.50', '9007199254740991', '0.30000000000000004', '1.5e-300', '100e-2']) {
       expect(parse(text)).toBe(Number(text));
     }
     expect(decimalForm('-0.0120e1')).toBe('-12e0');

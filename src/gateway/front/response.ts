@@ -1,6 +1,5 @@
 import { STATUS_CODES } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import type { RequestContext } from '../request-context.js';
 
 /** What a response needs from its connection. */
 export interface ResponseSink {
@@ -37,6 +36,11 @@ function httpDate(): string {
   return dateValue;
 }
 
+/** Whatever handles a request, told once its response is done: sent whole, or cut off. */
+export interface ResponseHandler {
+  responseDone(): void;
+}
+
 /**
  * One response on a front connection: the head is built by writeHead and sent with the first body
  * bytes (or with end), so a small response leaves in one write. Framing is the gateway's: a stated
@@ -53,8 +57,8 @@ export class FrontResponse {
   shouldKeepAlive = true;
   /** Bytes handed to the socket: head and body, chunk framing left out. */
   bytesSent = 0;
-  /** The request this responses, as the gateway tracks it; set by the request handler. */
-  context: RequestContext | null = null;
+  /** What handles the request (the gateway's request context); set when the request is handed on. */
+  handler: ResponseHandler | null = null;
   readonly #sink: ResponseSink;
   readonly #headOnly: boolean;
   readonly #http10: boolean;

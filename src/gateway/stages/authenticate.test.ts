@@ -111,7 +111,7 @@ describe('authenticate and authorize stages (unit, with a stand-in key index)', 
     query = '',
   ): RequestContext | GatehouseError {
     const req = { headers, rawHeaders: [], method: 'GET' } as unknown as FrontRequest;
-    const ctx = new RequestContext('req-1', req, {} as FrontResponse, '127.0.0.1', 0);
+    const ctx = new RequestContext('req-1', req, {} as FrontResponse, '127.0.0.1', 0, () => undefined);
     ctx.route = { operation: operation(template), params: {}, path: template, query } as RouteMatch;
     try {
       expect(createAuthenticateStage(auth).onRequest(ctx)).toBeUndefined(); // the key path never waits
