@@ -42,6 +42,7 @@ import {
   type Block,
 } from './support/doc-samples.js';
 import { fetchResponse, startHarness, type Harness } from './support/gateway-harness.js';
+import { LOGIN_PATH_YAML } from './support/apis.js';
 import { OPERATION_MARKS } from '../src/contract/compile.js';
 
 const MARKDOWN_FILES = [
@@ -974,24 +975,7 @@ const ALERT_SECRET = secret();
 const LOGIN_API = `openapi: 3.1.0
 info: { title: logins, version: 1.0.0 }
 paths:
-  /login:
-    post:
-      x-gatehouse-public: true
-      x-gatehouse-login: { usernameField: username }
-      requestBody:
-        required: true
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [username, password]
-              properties:
-                username: { type: string, maxLength: 64 }
-                password: { type: string, maxLength: 64 }
-      responses:
-        '200': { description: logged in }
-        '401': { description: wrong credentials }
-`;
+${LOGIN_PATH_YAML}`;
 
 interface Received {
   readonly headers: http.IncomingHttpHeaders;

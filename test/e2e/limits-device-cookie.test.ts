@@ -3,32 +3,14 @@ import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchResponse, startHarness, type HttpResponse, type Harness } from '../support/gateway-harness.js';
 import { expectProblem } from '../support/problems.js';
-
-const credentials = `      requestBody:
-        required: true
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [username, password]
-              properties:
-                username: { type: string, maxLength: 64 }
-                password: { type: string, maxLength: 64 }
-`;
+import { LOGIN_BODY_YAML, LOGIN_PATH_YAML } from '../support/apis.js';
 
 // The test upstream answers POST /login 200 for the password "right" and 401 otherwise, and any
 // /items/<id> with 200 {"id": "<id>"}: the second login's failedWhen makes /items/wrong a failure.
 const deviceApi = `openapi: 3.1.0
 info: { title: device cookies, version: 1.0.0 }
 paths:
-  /login:
-    post:
-      x-gatehouse-public: true
-      x-gatehouse-login: { usernameField: username }
-${credentials}      responses:
-        '200': { description: logged in }
-        '401': { description: wrong credentials }
-  /items/{id}:
+${LOGIN_PATH_YAML}  /items/{id}:
     post:
       x-gatehouse-public: true
       x-gatehouse-login:
@@ -36,8 +18,8 @@ ${credentials}      responses:
         failedWhen: [ { pointer: /id, equals: wrong } ]
       parameters:
         - { name: id, in: path, required: true, schema: { type: string } }
-${credentials}      responses:
-        '200': { description: an answer the failedWhen test reads }
+${LOGIN_BODY_YAML}      responses:
+        '200': { description: a response the failedWhen test reads }
     get:
       x-gatehouse-public: true
       parameters:

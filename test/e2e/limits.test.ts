@@ -10,6 +10,7 @@ import {
   type Harness,
 } from '../support/gateway-harness.js';
 import { expectProblem, PROBLEM_BASE } from '../support/problems.js';
+import { LOGIN_PATH_YAML } from '../support/apis.js';
 
 const REDIS_URL = process.env.REDIS_URL;
 
@@ -38,24 +39,7 @@ ${item('/items/limited/{id}', 'x-gatehouse-rate-limit: items')}${item(
 )}${item('/items/several/{id}', 'x-gatehouse-rate-limit: [roomy, strict]')}${item(
   '/items/shadow/{id}',
   'x-gatehouse-rate-limit: [trial]',
-)}${item('/items/throttled/{id}', 'x-gatehouse-rate-limit: slow')}${item('/items/free/{id}', '')}${item('/items/headers/{id}', 'x-gatehouse-rate-limit: [roomy]')}  /login:
-    post:
-      x-gatehouse-public: true
-      x-gatehouse-login: { usernameField: username }
-      requestBody:
-        required: true
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [username, password]
-              properties:
-                username: { type: string, maxLength: 64 }
-                password: { type: string, maxLength: 64 }
-      responses:
-        '200': { description: logged in }
-        '401': { description: wrong credentials }
-`;
+)}${item('/items/throttled/{id}', 'x-gatehouse-rate-limit: slow')}${item('/items/free/{id}', '')}${item('/items/headers/{id}', 'x-gatehouse-rate-limit: [roomy]')}${LOGIN_PATH_YAML}`;
 
 const policiesYaml = `rateLimits:
   policies:

@@ -16,6 +16,7 @@ import {
   type Harness,
 } from '../support/gateway-harness.js';
 import { expectProblem } from '../support/problems.js';
+import { LOGIN_PATH_YAML } from '../support/apis.js';
 
 const ADMIN_TOKEN = randomBytes(32).toString('hex');
 const SCRAPE_TOKEN = randomBytes(32).toString('hex');
@@ -46,24 +47,7 @@ paths:
       responses:
         '200': { description: an item }
         '404': { description: no such item }
-  /login:
-    post:
-      x-gatehouse-public: true
-      x-gatehouse-login: { usernameField: username }
-      requestBody:
-        required: true
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [username, password]
-              properties:
-                username: { type: string, maxLength: 64 }
-                password: { type: string, maxLength: 64 }
-      responses:
-        '200': { description: logged in }
-        '401': { description: wrong credentials }
-`;
+${LOGIN_PATH_YAML}`;
 
 interface Received {
   readonly headers: http.IncomingHttpHeaders;
