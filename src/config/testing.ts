@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { ApiConfig } from './types.js';
 
 export interface Identity {
   readonly cert: string;
@@ -83,3 +84,27 @@ apis:
     upstream:
       url: https://127.0.0.1:8444
 `;
+
+/**
+ * An API as the loader would hand it on, for tests that compile a document without a
+ * configuration file: its upstream is never reached.
+ */
+export function testApiConfig(
+  name: string,
+  { basePath = '/', url = 'https://127.0.0.1:8444' }: { basePath?: string; url?: string } = {},
+): ApiConfig {
+  return {
+    name,
+    openapi: `/contracts/${name}.yaml`,
+    basePath,
+    upstream: {
+      url,
+      socketPath: null,
+      tls: { dev: true },
+      connectTimeoutMs: 1000,
+      responseTimeoutMs: 1000,
+      maxResponseBytes: 1024,
+      connections: 1,
+    },
+  };
+}

@@ -1,21 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { ApiConfig, UpstreamConfig } from '../config/types.js';
+import type { ApiConfig } from '../config/types.js';
 import { compileApi, OPERATION_MARKS } from './compile.js';
 import type { Operation } from './operation.js';
 import { ContractError } from './contract-error.js';
 import type { JsonObject, OpenApiDocument } from './openapi-types.js';
+import { testApiConfig } from '../config/testing.js';
 
-function apiConfig(name: string, basePath: string, upstreamUrl = 'https://127.0.0.1:8444'): ApiConfig {
-  const upstream: UpstreamConfig = {
-    url: upstreamUrl,
-    socketPath: null,
-    tls: { dev: true },
-    connectTimeoutMs: 1000,
-    responseTimeoutMs: 1000,
-    maxResponseBytes: 1024,
-    connections: 1,
-  };
-  return { name, openapi: `/contracts/${name}.yaml`, basePath, upstream };
+function apiConfig(name: string, basePath: string, url = 'https://127.0.0.1:8444'): ApiConfig {
+  return testApiConfig(name, { basePath, url });
 }
 
 const ok = { responses: { '200': { description: 'ok' } } };

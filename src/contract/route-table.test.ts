@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ApiConfig, UpstreamConfig } from '../config/types.js';
+import type { ApiConfig } from '../config/types.js';
 import type { ErrorCode } from '../errors/catalogue.js';
 import { GatehouseError } from '../errors/gatehouse-error.js';
 import { compileApi } from './compile.js';
@@ -11,18 +11,10 @@ import { ContractError } from './contract-error.js';
 import { loadOpenApiDocument } from './load-document.js';
 import type { JsonObject, OpenApiDocument } from './openapi-types.js';
 import { buildRouteTable, type RouteTable } from './route-table.js';
+import { testApiConfig } from '../config/testing.js';
 
 function apiConfig(name: string, basePath: string): ApiConfig {
-  const upstream: UpstreamConfig = {
-    url: 'https://127.0.0.1:8444/internal/',
-    socketPath: null,
-    tls: { dev: true },
-    connectTimeoutMs: 1000,
-    responseTimeoutMs: 1000,
-    maxResponseBytes: 1024,
-    connections: 1,
-  };
-  return { name, openapi: `/contracts/${name}.yaml`, basePath, upstream };
+  return testApiConfig(name, { basePath, url: 'https://127.0.0.1:8444/internal/' });
 }
 
 const ok = { responses: { '200': { description: 'ok' } } };

@@ -1,24 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { compileAuthPolicies } from '../auth/policy/auth-policy.js';
-import type { ApiConfig } from '../config/types.js';
 import { compileApi, type OpenApiDocument, type Operation } from '../contract/index.js';
 import { compileContracts } from '../contract/validation/index.js';
 import { compileResponseChecks, type ResponseChecks } from './response-checks.js';
+import { testApiConfig } from '../config/testing.js';
 
-const api: ApiConfig = {
-  name: 'notes',
-  openapi: '/docs/notes.yaml',
-  basePath: '/',
-  upstream: {
-    url: 'https://127.0.0.1:1',
-    socketPath: null,
-    tls: { dev: true },
-    connectTimeoutMs: 1,
-    responseTimeoutMs: 1,
-    maxResponseBytes: 1,
-    connections: 1,
-  },
-};
+const api = testApiConfig('notes');
 
 const note = {
   type: 'object',

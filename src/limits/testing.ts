@@ -6,10 +6,11 @@ import type { FrontRequest } from '../gateway/front/request.js';
 import type { FrontResponse } from '../gateway/front/response.js';
 import type { Socket } from 'node:net';
 import type { Principal } from '../auth/principal.js';
-import type { ApiConfig, RateLimitPolicyConfig } from '../config/types.js';
+import type { RateLimitPolicyConfig } from '../config/types.js';
 import { compileApi, type CompiledApi, type JsonObject, type Operation } from '../contract/index.js';
 import { RequestContext } from '../gateway/request-context.js';
 import { compilePolicy, compilePreAuthRules, type PreAuthRules, type Rule } from './rule.js';
+import { testApiConfig } from '../config/testing.js';
 
 export function ratePolicy(
   limit: number,
@@ -89,20 +90,7 @@ export function manualClock(start = Date.UTC(2026, 0, 15, 12, 0, 0)): {
 
 /** Compiles a small contract (paths only) the way the runtime does. */
 export function compileTestApi(paths: Record<string, JsonObject>, extra: JsonObject = {}): CompiledApi {
-  const api: ApiConfig = {
-    name: 'test',
-    openapi: '/contracts/test.yaml',
-    basePath: '/',
-    upstream: {
-      url: 'https://127.0.0.1:8444',
-      socketPath: null,
-      tls: { dev: true },
-      connectTimeoutMs: 1000,
-      responseTimeoutMs: 1000,
-      maxResponseBytes: 1024,
-      connections: 1,
-    },
-  };
+  const api = testApiConfig('test');
   return compileApi(api, { openapi: '3.1.0', info: { title: 't', version: '1' }, paths, ...extra });
 }
 

@@ -2,21 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { ApiConfig } from '../../config/types.js';
 import { compileApi, ContractError, type OpenApiDocument } from '../../contract/index.js';
 import { compileAuthPolicies, type AuthPolicy } from './auth-policy.js';
+import { testApiConfig } from '../../config/testing.js';
 
-const api: ApiConfig = {
-  name: 'shop',
-  openapi: '/docs/shop.yaml',
-  basePath: '/',
-  upstream: {
-    url: 'https://127.0.0.1:1',
-    socketPath: null,
-    tls: { dev: true },
-    connectTimeoutMs: 1,
-    responseTimeoutMs: 1,
-    maxResponseBytes: 1,
-    connections: 1,
-  },
-};
+const api = testApiConfig('shop');
 
 const schemes = {
   bearer: { type: 'http', scheme: 'bearer' },

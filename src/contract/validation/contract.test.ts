@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { ApiConfig } from '../../config/types.js';
 import { GatehouseError } from '../../errors/gatehouse-error.js';
 import { compileApi } from '../compile.js';
 import type { CompiledApi } from '../operation.js';
@@ -8,21 +7,9 @@ import type { JsonObject, OpenApiDocument } from '../openapi-types.js';
 import type { RouteMatch } from '../route-table.js';
 import { compileContracts, lintContract, type OperationContract } from './index.js';
 import { checkResponseBody } from './response-contract.js';
+import { testApiConfig } from '../../config/testing.js';
 
-const api: ApiConfig = {
-  name: 'unit',
-  openapi: '/contracts/unit.yaml',
-  basePath: '/',
-  upstream: {
-    url: 'https://127.0.0.1:8444',
-    socketPath: null,
-    tls: { dev: true },
-    connectTimeoutMs: 1,
-    responseTimeoutMs: 1,
-    maxResponseBytes: 1,
-    connections: 1,
-  },
-};
+const api = testApiConfig('unit');
 const limits = { maxJsonDepth: 8, maxJsonKeys: 100, responseModes: new Map() };
 
 function compile(

@@ -6,12 +6,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VerifiedKey, VerifyResult } from '../../auth/keys/index.js';
 import { buildAuth, type ApiKeyCheck, type AuthRuntime } from '../../auth/setup.js';
-import type { ApiConfig, GatehouseConfig } from '../../config/types.js';
+import type { GatehouseConfig } from '../../config/types.js';
 import { compileApi, type OpenApiDocument, type RouteMatch } from '../../contract/index.js';
 import { GatehouseError } from '../../errors/gatehouse-error.js';
 import { RequestContext } from '../request-context.js';
 import { createAuthenticateStage } from './authenticate.js';
 import { createAuthorizeStage } from './authorize.js';
+import { testApiConfig } from '../../config/testing.js';
 
 const KEY = 'gk_test_' + 'K'.repeat(32) + '_000000';
 const key: VerifiedKey = Object.freeze({
@@ -38,20 +39,7 @@ const fakeKeys: ApiKeyCheck = {
   stateOf: (id: string) => (id === key.id ? 'active' : 'unknown'),
 };
 
-const api: ApiConfig = {
-  name: 'shop',
-  openapi: '/shop.yaml',
-  basePath: '/',
-  upstream: {
-    url: 'https://127.0.0.1:1',
-    socketPath: null,
-    tls: { dev: true },
-    connectTimeoutMs: 1,
-    responseTimeoutMs: 1,
-    maxResponseBytes: 1,
-    connections: 1,
-  },
-};
+const api = testApiConfig('shop');
 const doc = {
   openapi: '3.1.0',
   info: { title: 't', version: '1' },
