@@ -125,4 +125,22 @@ describe('login device cookies through the gateway', () => {
     expect(right.json()).toEqual({ id: 'dana', name: 'widget' });
     expect(String(right.headers['set-cookie'])).toMatch(DEVICE_SET_COOKIE);
   });
+
+  it('asks the upstream for an uncompressed response only where a failedWhen test reads it', async () => {
+    const agent = client('127.0.0.48');
+    const send = (path: string): Promise<HttpResponse> =>
+      fetchResponse(agent, `${h.base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'accept-encoding': 'gzip, br' },
+        body: JSON.stringify({ username: 'erin', password: 'right' }),
+      });
+    const read = await send('/items/erin');
+    expect(read.status).toBe(200);
+    expect(h.upstream.received.at(-1)!.url).toBe('/items/erin');
+    expect(h.upstream.received.at(-1)!.headers['accept-encoding']).toBeUndefined();
+    const plain = await send('/login');
+    expect(plain.status).toBe(200);
+    expect(h.upstream.received.at(-1)!.url).toBe('/login');
+    expect(h.upstream.received.at(-1)!.headers['accept-encoding']).toBe('gzip, br');
+  });
 });
