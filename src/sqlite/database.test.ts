@@ -119,6 +119,16 @@ describe.each(drivers)('SQLite through %s', (driver) => {
     expect(count()).toBe(1);
   });
 
+  it("waits 5 s for another connection's lock, as better-sqlite3 does by default and node:sqlite does not", () => {
+    expect(db.prepare('PRAGMA busy_timeout').get()).toEqual({ timeout: 5000 });
+    const other = openSqlite(path.join(dir, 'test.db'), driver);
+    try {
+      expect(other.prepare('PRAGMA busy_timeout').get()).toEqual({ timeout: 5000 });
+    } finally {
+      other.close();
+    }
+  });
+
   it('names a busy database the same way whichever driver reports it', () => {
     const other = openSqlite(path.join(dir, 'test.db'), driver);
     try {

@@ -51,6 +51,18 @@ export function availableSqliteDrivers(): SqliteDriver[] {
 }
 
 export function openSqlite(path: string, driver?: SqliteDriver): SqliteDatabase {
+  const db = openWith(path, driver);
+  // Another connection holding a lock (a CLI command, a second process opening a fresh file and
+  // switching it to WAL) is waited for, with either driver: better-sqlite3 waits 5 s by default,
+  // node:sqlite not at all. Set before anything else takes a lock.
+  db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  return db;
+}
+
+/** How long a connection waits for another's lock before SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5000;
+
+function openWith(path: string, driver: SqliteDriver | undefined): SqliteDatabase {
   // Node's own driver where the runtime has it; better-sqlite3's native part is then never loaded.
   const chosen = driver ?? (nodeSqlite() !== undefined ? 'node:sqlite' : 'better-sqlite3');
   if (chosen === 'node:sqlite') {

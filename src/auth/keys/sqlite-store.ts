@@ -39,8 +39,6 @@ export class SqliteKeyStore implements KeyStore {
     if (fresh) chmodSync(path, 0o600);
     this.#db.exec('PRAGMA journal_mode = WAL');
     this.#db.exec('PRAGMA synchronous = NORMAL');
-    // Another process holding the write lock (a CLI command, a last-used flush) is waited for.
-    this.#db.exec('PRAGMA busy_timeout = 5000');
     migrate(this.#db);
     this.#statements = prepareStatements(this.#db);
   }

@@ -64,7 +64,6 @@ export class SqliteBankStore implements BankStore {
     this.#db.exec('PRAGMA journal_mode = WAL');
     this.#db.exec('PRAGMA synchronous = FULL');
     this.#db.exec('PRAGMA foreign_keys = ON');
-    this.#db.exec('PRAGMA busy_timeout = 5000');
     migrate(this.#db);
     this.#s = prepareStatements(this.#db);
   }
