@@ -7,6 +7,7 @@ import { BanList } from '../observe/bans.js';
 import { limiterDecisionCounts } from '../limits/journey-note.js';
 import type { JourneyBuffer } from '../observe/journey.js';
 import type { EventSink } from '../observe/events.js';
+import type { DetectorSignals } from '../observe/detectors.js';
 import { createJsonLineStream, type JsonLineStream } from '../observe/logger.js';
 import { Monitor } from '../observe/monitor.js';
 import { requestId } from '../observe/request-id.js';
@@ -40,6 +41,8 @@ export interface Gateway {
 export interface GatewayOptions {
   /** Where this worker's security events go, to be counted and written by the lead (Monitor). */
   readonly forwardEvents?: EventSink;
+  /** Where this worker's detector signals go, to be counted by the lead's detectors (Monitor). */
+  readonly detectorSignals?: DetectorSignals;
   /** The bans to start with, shared with the other workers (src/process/worker.ts). */
   readonly bans?: BanList;
 }
@@ -84,6 +87,7 @@ export async function startGateway(
     upstreams: () => prober.states(),
     limiterDecisions: limiterDecisionCounts,
     ...(forwardEvents === undefined ? {} : { forwardEvents }),
+    ...(options.detectorSignals === undefined ? {} : { detectorSignals: options.detectorSignals }),
   });
   const identifyApiKey = (key: string): string | null => {
     const verified = keys.verifier.verify(key);

@@ -1,31 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { DetectorConfig, DetectorsConfig } from '../config/types.js';
-import { Detectors, type Detection, type LoginOutcome } from './detectors.js';
+import type { DetectorsConfig } from '../config/types.js';
+import { Detectors, signalRequest, type Detection, type LoginOutcome } from './detectors.js';
 import { newJourney, type JourneyRecord } from './journey.js';
+import { detectorOn, detectorsConfig } from './testing.js';
 
-const on = (threshold: number, actions: DetectorConfig['actions'] = ['ban', 'alert']): DetectorConfig => ({
-  enabled: true,
-  shadow: false,
-  threshold,
-  windowMs: 60_000,
-  actions,
-  banMs: 600_000,
-});
-
-function config(overrides: Partial<DetectorsConfig> = {}): DetectorsConfig {
-  return {
-    failedLoginsPerAddress: on(3),
-    failedLoginsPerUsername: on(3, ['alert']),
-    credentialStuffing: on(3),
-    enumeration: on(3),
-    keyManyAddresses: on(3),
-    plaintextCredential: on(1),
-    upstreamErrors: on(50, ['alert']),
-    upstreamErrorsMinRequests: 4,
-    maxTracked: 100,
-    ...overrides,
-  };
-}
+const on = detectorOn;
+const config = detectorsConfig;
 
 let clock = 1_000_000;
 function journey(fields: Partial<JourneyRecord>): JourneyRecord {
@@ -49,7 +29,7 @@ function watch(cfg: DetectorsConfig): {
   const detectors = new Detectors(cfg, (d) => fired.push(d));
   return {
     detectors: {
-      observe: (o) => detectors.observe(o.journey, o.login, o.username, o.probedPath),
+      observe: (o) => signalRequest(detectors, o.journey, o.login, o.username, o.probedPath),
       plaintextCredential: (...args) => detectors.plaintextCredential(...args),
     },
     fired,

@@ -3,7 +3,14 @@ import type { MonitoringConfig } from '../config/types.js';
 import { errorCatalogue, THREATS, type ErrorCode, type Threat } from '../errors/catalogue.js';
 import type { Ban, BanKind, BanList } from './bans.js';
 import { AlertSender } from './alerts.js';
-import { Detectors, type Detection, type LoginOutcome } from './detectors.js';
+import { replaySignals, type SignalBatch } from './detector-signals.js';
+import {
+  Detectors,
+  signalRequest,
+  type Detection,
+  type DetectorSignals,
+  type LoginOutcome,
+} from './detectors.js';
 import {
   EventLog,
   type EventFields,
@@ -34,6 +41,11 @@ export interface MonitorOptions {
    * Absent: here.
    */
   readonly forwardEvents?: EventSink;
+  /**
+   * Where this process's detector signals go instead of its own detectors: to the lead worker,
+   * which runs the detectors for every worker (src/observe/detector-signals.ts). Absent: here.
+   */
+  readonly detectorSignals?: DetectorSignals;
 }
 
 /** What one process counted for the summary (Monitor.counts). */
@@ -136,7 +148,8 @@ export class Monitor {
   readonly bans: BanList;
   /** Requests and refusals per second, for the dashboard's chart. */
   readonly history = new TrafficHistory();
-  readonly #detectors: Detectors;
+  /** What this process's detectors count: its own, or the lead's through a queue. */
+  readonly #detectors: DetectorSignals;
   readonly #alerts: AlertSender | null;
   readonly #eventLog: JsonLineStream;
   readonly #enabled: boolean;
@@ -154,7 +167,8 @@ export class Monitor {
     this.#eventLog = options.eventLog;
     this.#enabled = config.enabled;
     this.#alerts = config.alerts === null ? null : new AlertSender(config.alerts, options.logger);
-    this.#detectors = new Detectors(config.detectors, (detection) => this.#detected(detection));
+    this.#detectors =
+      options.detectorSignals ?? new Detectors(config.detectors, (detection) => this.#detected(detection));
     if (options.forwardEvents !== undefined) {
       this.events.subscribe(options.forwardEvents);
     } else {
@@ -165,7 +179,7 @@ export class Monitor {
 
   /**
    * One finished request: `operation` is the compiled operation it was routed to, or null; the
-   * rest as Detectors.observe takes them.
+   * rest as signalRequest takes them.
    */
   request(
     operation: object | null,
@@ -186,7 +200,12 @@ export class Monitor {
       this.#emitFor('response.filtered', journey);
     }
     if (login === 'failure' && code === null) this.#emitFor('login.failed', journey, username);
-    this.#detectors.observe(journey, login, username, probedPath);
+    signalRequest(this.#detectors, journey, login, username, probedPath);
+  }
+
+  /** Another worker's detector signals, for the detectors here (the lead's); none while monitoring is off. */
+  replaySignals(batch: SignalBatch): void {
+    if (this.#enabled) replaySignals(batch, this.#detectors);
   }
 
   /** A credential found in a plaintext request on the TLS port: exposed. */

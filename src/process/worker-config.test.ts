@@ -45,7 +45,7 @@ describe('what each worker runs (gatehouse start --workers)', () => {
     // Over 8 workers: 1 each (a share is at least one), and the first wait never past maxDelay.
     const eight = workerConfig(config, { index: 7, count: 8, replacement: false });
     expect(eight.preAuthLimit.login.backoff).toMatchObject({ freeFailures: 1, initialDelay: '4s' });
-    // The detectors are not split: each worker counts what it serves, at the file's thresholds.
+    // The detectors are not split: the lead counts for every worker, at the file's thresholds.
     expect(eight.monitoring).toBe(config.monitoring);
     const none = await load('preAuthLimit:\n  login:\n    backoff: { freeFailures: 0 }\n');
     expect(

@@ -3,6 +3,7 @@ import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { WholeGateway } from '../admin/services.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { BanList, type Ban } from '../observe/bans.js';
+import { SignalQueue, type SignalBatch } from '../observe/detector-signals.js';
 import type { SecurityEvent } from '../observe/events.js';
 import type { JourneyRecord } from '../observe/journey.js';
 import type { SummaryCounts } from '../observe/monitor.js';
@@ -28,11 +29,19 @@ interface MetricsAnswer {
   readonly metrics: WorkerMetrics;
 }
 
-/** How long a worker's security events wait to go to the lead together, and how many at most. */
+/**
+ * How long a worker's security events and detector signals wait to go to the lead together, and
+ * how many events at most.
+ */
 const EVENT_BATCH_MS = 20;
 const EVENT_BATCH_MAX = 500;
 /** Events waiting past this (the primary or the lead not keeping up) are dropped and counted. */
 const EVENT_QUEUE_MAX = 20_000;
+/**
+ * Notes for the lead handed to the channel and not yet written out: past this many, events and
+ * signals wait in their queues (bounded: past them they are dropped and counted) instead.
+ */
+const NOTES_IN_FLIGHT_MAX = 8;
 
 /**
  * A worker's line to the others, through the primary: notes it sends and receives (security
@@ -47,10 +56,15 @@ export class WorkerLink {
   #bans: BanList | null = null;
   /** The lead's event log, once its gateway runs. */
   #ingest: ((events: readonly SecurityEvent[], dropped: number) => void) | null = null;
+  /** The lead's detectors, once its gateway runs. */
+  #detect: ((batch: SignalBatch) => void) | null = null;
+  /** This worker's detector signals waiting to go to the lead (every worker but the lead). */
+  #signals: SignalQueue | null = null;
   /** This worker's events waiting to go to the lead, and how many did not fit. */
   readonly #queued: SecurityEvent[] = [];
   #dropped = 0;
   #flushTimer: NodeJS.Timeout | null = null;
+  #notesInFlight = 0;
   /** The lead's view of every worker's metrics (#keepMetrics). */
   readonly #lastMetrics = new Map<number, MetricsAnswer>();
   #retired: WorkerMetrics[] = [];
@@ -86,19 +100,31 @@ export class WorkerLink {
     return bans;
   }
 
-  /** What the gateway of this worker is started with: its events sent to the lead, the lead's admin views. */
+  /**
+   * What the gateway of this worker is started with: its events and detector signals sent to the
+   * lead, whose detectors count for the whole gateway; the lead's admin views.
+   */
   gatewayOptions(bans: BanList): GatehouseOptions {
     if (this.isLead) return { bans, whole: (gateway) => this.#wholeViews(gateway) };
-    return { bans, forwardEvents: (event) => this.#forward(event) };
+    this.#signals = new SignalQueue(() => this.#schedule());
+    return { bans, forwardEvents: (event) => this.#forward(event), detectorSignals: this.#signals };
   }
 
-  /** Connects a started gateway: the lead takes in the others' events; every worker answers the lead. */
+  /**
+   * Connects a started gateway: the lead takes in the others' events and detector signals; every
+   * worker answers the lead.
+   */
   join(gateway: Gateway, logger: Logger): void {
     const { monitor } = gateway;
     if (this.isLead) {
       this.#ingest = (events, dropped) => {
         for (const event of events) monitor.events.ingest(event);
         if (dropped > 0) logger.warn({ msg: 'security events dropped by a worker under load', dropped });
+      };
+      this.#detect = (batch) => {
+        monitor.replaySignals(batch);
+        if (batch.dropped > 0)
+          logger.warn({ msg: 'detector signals dropped by a worker under load', dropped: batch.dropped });
       };
     }
     this.#answer = (question) => {
@@ -193,22 +219,45 @@ export class WorkerLink {
       return;
     }
     this.#queued.push(event);
-    if (this.#queued.length >= EVENT_BATCH_MAX) this.#flushEvents();
-    else this.#flushTimer ??= setTimeout(() => this.#flushEvents(), EVENT_BATCH_MS);
+    if (this.#queued.length >= EVENT_BATCH_MAX) this.#flush();
+    else this.#schedule();
   }
 
-  #flushEvents(): void {
+  #schedule(): void {
+    this.#flushTimer ??= setTimeout(() => this.#flush(), EVENT_BATCH_MS);
+  }
+
+  /**
+   * Sends the lead the events waiting (EVENT_BATCH_MAX at most) and the detector signals, unless
+   * the channel has not written out the last notes yet: then they wait for the next turn.
+   */
+  #flush(): void {
     if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
     this.#flushTimer = null;
-    const events = this.#queued.splice(0, EVENT_BATCH_MAX);
-    const dropped = this.#dropped;
-    this.#dropped = 0;
-    this.#send({ gh: 'to-lead', note: { kind: 'events', events, dropped } });
-    if (this.#queued.length > 0) this.#flushTimer = setTimeout(() => this.#flushEvents(), EVENT_BATCH_MS);
+    if (this.#notesInFlight < NOTES_IN_FLIGHT_MAX) {
+      if (this.#queued.length > 0 || this.#dropped > 0) {
+        const events = this.#queued.splice(0, EVENT_BATCH_MAX);
+        const dropped = this.#dropped;
+        this.#dropped = 0;
+        this.#toLead({ kind: 'events', events, dropped });
+      }
+      const batch = this.#signals?.take() ?? null;
+      if (batch !== null) this.#toLead({ kind: 'signals', batch });
+    }
+    if (this.#queued.length > 0 || this.#dropped > 0 || this.#signals?.pending === true) this.#schedule();
+  }
+
+  #toLead(note: PeerNote): void {
+    if (!process.connected || process.send === undefined) return;
+    this.#notesInFlight += 1;
+    process.send({ gh: 'to-lead', note } satisfies FromWorker, undefined, undefined, () => {
+      this.#notesInFlight -= 1;
+    });
   }
 
   #note(note: PeerNote): void {
     if (note.kind === 'events') this.#ingest?.(note.events, note.dropped);
+    else if (note.kind === 'signals') this.#detect?.(note.batch);
     else if (note.kind === 'ban') this.#bans?.apply(note.ban);
     else this.#bans?.removeTarget(note.ban.kind, note.ban.value);
   }

@@ -8,6 +8,7 @@ import {
   WORKER_INDEX_ENV,
   WORKER_REPLACEMENT_ENV,
   type FromWorker,
+  type PeerNote,
   type Question,
   type ToWorker,
   WorkersFailed,
@@ -17,6 +18,12 @@ import {
 const STEADY_MS = 10_000;
 const FIRST_RESPAWN_MS = 250;
 const MAX_RESPAWN_MS = 10_000;
+/**
+ * Notes relayed to the lead and not yet written out to it: past this many (the lead not keeping
+ * up with the others' events and detector signals), further notes are dropped, and the log says
+ * how many (at most once a second).
+ */
+const LEAD_BACKLOG_MAX = 64;
 
 interface Slot {
   readonly index: number;
@@ -100,6 +107,9 @@ class Primary {
   readonly #asking = new Map<number, Asking>();
   #nextQuestion = 1;
   #stopping = false;
+  /** Notes on their way to each lead (a replaced lead starts with none), and those dropped. */
+  readonly #leadBacklog = new WeakMap<Worker, number>();
+  #leadDropped = 0;
 
   /** The primary's log, once the configuration that names it is loaded. */
   logger: Logger | null = null;
@@ -247,12 +257,33 @@ class Primary {
           send(slot.worker, { gh: 'note', note: message.note });
     } else if (message.gh === 'to-lead') {
       const lead = this.#slots[0]!.worker;
-      if (lead !== null && lead !== from) send(lead, { gh: 'note', note: message.note });
+      if (lead !== null && lead !== from) this.#relayToLead(lead, message.note);
     } else if (message.gh === 'ask') {
       this.#ask(from, message.id, message.question);
     } else if (message.gh === 'reply') {
       this.#reply(from, message.id, message.answer);
     }
+  }
+
+  #relayToLead(lead: Worker, note: PeerNote): void {
+    if (!lead.isConnected()) return;
+    const backlog = this.#leadBacklog.get(lead) ?? 0;
+    if (backlog >= LEAD_BACKLOG_MAX) {
+      if (this.#leadDropped === 0)
+        setTimeout(() => {
+          this.logger?.warn({
+            msg: 'notes for the lead dropped: it is not keeping up',
+            notes: this.#leadDropped,
+          });
+          this.#leadDropped = 0;
+        }, 1000).unref();
+      this.#leadDropped += 1;
+      return;
+    }
+    this.#leadBacklog.set(lead, backlog + 1);
+    lead.send({ gh: 'note', note } satisfies ToWorker, undefined, undefined, () =>
+      this.#leadBacklog.set(lead, (this.#leadBacklog.get(lead) ?? 1) - 1),
+    );
   }
 
   #live(): Worker[] {

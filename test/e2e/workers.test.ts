@@ -28,6 +28,7 @@ paths:
       parameters: [ { name: id, in: path, required: true, schema: { type: string, maxLength: 32 } } ]
       responses:
         '200': { description: an item }
+        '404': { description: no such item }
   /slow:
     get:
       responses:
@@ -133,6 +134,7 @@ describe('gatehouse start --workers 2: one listener, two whole gateways', { time
   let keyId: string;
   let other: string;
   let third: string;
+  let prober: string;
   /** Requests served so far, for the counts the whole gateway reports. */
   let served = 0;
 
@@ -196,6 +198,9 @@ rateLimits:
     per-caller: { key: [principal], limit: 1000, window: 1m }
 keys: { sync: { pollMs: 100 } }
 preAuthLimit: { failedAuth: { limit: 1000, window: 1m } }
+monitoring:
+  detectors:
+    enumeration: { threshold: 40, window: 1m, actions: [ban], banFor: 10m }
 admin: { port: 0, token: env:GH_WORKERS_ADMIN_TOKEN }
 log: { level: info, access: true, destination: stdout }
 `,
@@ -204,6 +209,7 @@ log: { level: info, access: true, destination: stdout }
     ({ key, id: keyId } = await createKey('alice'));
     ({ key: other } = await createKey('bob'));
     ({ key: third } = await createKey('carol'));
+    ({ key: prober } = await createKey('mallory'));
     gateway = await startWorkers(config, env);
   });
 
@@ -292,6 +298,37 @@ log: { level: info, access: true, destination: stdout }
     await sleep(200);
     const lifted = await fromBothWorkers(() => request(gateway.port, '/items/1', { 'x-api-key': other }));
     expect(lifted.map((a) => a.status)).toEqual(lifted.map(() => 200));
+  });
+
+  it("counts a caller's probes over both workers as one, and bans it on both at the file's threshold", async () => {
+    const before = upstream.hits('/items/');
+    const probe = (n: number): Promise<HttpResponse> =>
+      request(gateway.port, `/items/missing-${n}`, { 'x-api-key': prober });
+    // Four probes at a time, each on a connection of its own, until both workers have served some.
+    const probes: HttpResponse[] = [];
+    for (let round = 0; round < 9 && servedBy(probes).size < 2; round += 1) {
+      probes.push(...(await Promise.all([0, 1, 2, 3].map((i) => probe(probes.length + i)))));
+      await sleep(150); // the access lines are written out
+    }
+    expect(servedBy(probes)).toEqual(new Set([0, 1]));
+    while (probes.length < 39) probes.push(await probe(probes.length));
+    // 39 distinct ids: under the threshold of 40 however they were spread, so nothing is refused.
+    expect(probes.map((a) => a.status)).toEqual(probes.map(() => 404));
+    // An id probed already adds nothing: the caller is still served.
+    expect((await probe(0)).status).toBe(404);
+    await sleep(300);
+    expect((await request(gateway.port, '/items/1', { 'x-api-key': prober })).status).toBe(200);
+    expect((await probe(39)).status).toBe(404);
+    await sleep(300); // the other worker's signals reach the lead within 20 ms, its ban comes back
+    const banned = await fromBothWorkers(() => request(gateway.port, '/items/1', { 'x-api-key': prober }));
+    for (const response of banned) expectProblem(asResponse(response), 403, 'access-banned');
+    expect(upstream.hits('/items/') - before).toBe(42);
+    const fired = JSON.parse((await admin('GET', '/events?type=detector.fired')).body) as {
+      events: { data: { detector: string; count: number } }[];
+    };
+    expect(fired.events.map((event) => [event.data.detector, event.data.count])).toEqual([
+      ['enumeration', 40],
+    ]);
   });
 
   it('replaces a worker that dies while the other keeps serving, with the bans in force', async () => {
