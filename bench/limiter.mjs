@@ -3,8 +3,9 @@
 //   memory: CPU ns per decision of the in-process store, 1000 keys round robin (a hot map, as in
 //           nginx's 1000-key limit_req bench), one rule and two rules (per principal + per
 //           operation), key string built per decision as the stage does;
-//   redis:  decisions per second from this one process with N decisions in flight (ioredis
-//           auto-pipelining), and the latency a decision adds at a fixed rate (p50/p99).
+//   redis:  decisions per second from this one process with N decisions in flight (the store
+//           sends each turn's decisions as one script call), and the latency a decision adds at
+//           a fixed rate (p50/p99).
 //   --loaded: with Redis healthy and every core kept busy by a CPU burner child process, the share
 //           of decisions (through the Limiter, as the stages ask) that fell back to the failure
 //           policy, and how often the store was reported down, for each Redis timeout given and

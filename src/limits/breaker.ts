@@ -17,7 +17,8 @@ export const SKIP = -1;
 
 /**
  * A circuit breaker in front of the shared store (Nygard, "Release It!", Circuit Breaker). One
- * slow or failed answer costs only its own request (its policy's failure policy decides it);
+ * slow or failed answer costs only the requests of its call (their policies' failure policies
+ * decide them);
  * `failuresToOpen` failures in a row open the breaker, and then calls skip the store without
  * waiting on it; after `openMs` one probe at a time goes (a request's own call, or `probe` when
  * no request comes), and `successesToClose` probes in a row close it. Only opening and closing

@@ -1,7 +1,7 @@
 /**
  * The Redis side of the limits: the same arithmetic as memory-store.ts, in Lua, so that one
- * decision is one atomic script call (one round trip; ioredis sends EVALSHA and pipelines
- * concurrent calls). Time is Redis's own (TIME, microseconds): every gateway process and replica
+ * decision is atomic and takes one round trip (redis-store.ts sends the decisions asked for in
+ * one turn of the event loop as one script call, EVALSHA). Time is Redis's own (TIME, microseconds): every gateway process and replica
  * decides against one clock, so clock skew between hosts cannot let extra requests through.
  * Numbers are written with %.0f: Lua 5.1's default conversion keeps 14 digits, too few for
  * microseconds since the epoch.
@@ -11,75 +11,85 @@
 export const DECIDE_ARGS_PER_CHECK = 5;
 
 /**
- * KEYS[i]: the key of check i. ARGV per check: kind (r rate, q quota, p penalty, b backoff),
+ * One call decides a batch of requests, each of one or more checks, in order, as separate calls
+ * would. KEYS[i]: the key of check i (over the whole batch). ARGV: the number of requests G, then
+ * each request's number of checks, then per check: kind (r rate, q quota, p penalty, b backoff),
  * enforced (1/0), then a, b, c:
  *   r: interval µs, tolerance µs, max delay µs    q: limit, period end (ms since the epoch), -
  *   p: -, tolerance µs, -                        b: forget µs, -, -
  * Reply: per check outcome (0 admit, 1 delay, 2 refuse), remaining (-1 unknown), reset µs, wait µs.
- * Every enforced check admits or delays → each admitting check is charged; otherwise none is.
+ * For each request: every enforced check admits or delays → each admitting check is charged;
+ * otherwise none of its checks is. With no ARGV (G = 0) it decides nothing: a probe.
  */
 export const DECIDE_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local groups = tonumber(ARGV[1] or '0')
+local first = groups + 1
 local reply = {}
-local pending = {}
-local refused = false
-for i = 1, #KEYS do
-  local o = (i - 1) * ${DECIDE_ARGS_PER_CHECK}
-  local kind = ARGV[o + 1]
-  local a, b, c = tonumber(ARGV[o + 3]), tonumber(ARGV[o + 4]), tonumber(ARGV[o + 5])
-  local outcome, remaining, reset, wait = 0, -1, 0, 0
-  if kind == 'r' then
-    local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-    if tat < now then tat = now end
-    wait = tat - b - now
-    if wait > c then
-      outcome, remaining, reset = 2, 0, tat - now
-    else
-      local nxt = tat + a
-      pending[i] = nxt
-      remaining = math.floor((now + b - nxt) / a) + 1
-      if remaining < 0 then remaining = 0 end
-      reset = nxt - now
-      if wait > 0 then outcome = 1 else wait = 0 end
-    end
-  elseif kind == 'q' then
-    local count = tonumber(redis.call('GET', KEYS[i]) or '0')
-    reset = b * 1000 - now
-    if count >= a then
-      outcome, remaining, wait = 2, 0, reset
-    else
-      pending[i] = count + 1
-      remaining = a - count - 1
-    end
-  elseif kind == 'p' then
-    local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-    wait = tat - b - now
-    if wait > 0 then outcome, remaining, reset = 2, 0, tat - now else wait = 0 end
-  elseif kind == 'b' then
-    local state = redis.call('HMGET', KEYS[i], 'u', 'l')
-    local untilv, last = tonumber(state[1] or '0'), tonumber(state[2] or '0')
-    wait = untilv - now
-    if wait > 0 and now - last <= a then outcome, remaining, reset = 2, 0, wait else wait = 0 end
-  end
-  if outcome == 2 and ARGV[o + 2] == '1' then refused = true end
-  reply[#reply + 1] = outcome
-  reply[#reply + 1] = remaining
-  reply[#reply + 1] = math.floor(reset)
-  reply[#reply + 1] = math.floor(wait)
-end
-if not refused then
-  for i = 1, #KEYS do
-    local v = pending[i]
-    if v ~= nil then
-      local o = (i - 1) * ${DECIDE_ARGS_PER_CHECK}
-      if ARGV[o + 1] == 'r' then
-        redis.call('SET', KEYS[i], string.format('%.0f', v), 'PX', math.max(1, math.ceil((v - now) / 1000)))
+local done = 0
+for g = 1, groups do
+  local n = tonumber(ARGV[1 + g])
+  local pending = {}
+  local refused = false
+  for i = done + 1, done + n do
+    local o = first + (i - 1) * ${DECIDE_ARGS_PER_CHECK}
+    local kind = ARGV[o + 1]
+    local a, b, c = tonumber(ARGV[o + 3]), tonumber(ARGV[o + 4]), tonumber(ARGV[o + 5])
+    local outcome, remaining, reset, wait = 0, -1, 0, 0
+    if kind == 'r' then
+      local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+      if tat < now then tat = now end
+      wait = tat - b - now
+      if wait > c then
+        outcome, remaining, reset = 2, 0, tat - now
       else
-        redis.call('SET', KEYS[i], v, 'PXAT', string.format('%.0f', tonumber(ARGV[o + 4]) + 1000))
+        local nxt = tat + a
+        pending[i] = nxt
+        remaining = math.floor((now + b - nxt) / a) + 1
+        if remaining < 0 then remaining = 0 end
+        reset = nxt - now
+        if wait > 0 then outcome = 1 else wait = 0 end
+      end
+    elseif kind == 'q' then
+      local count = tonumber(redis.call('GET', KEYS[i]) or '0')
+      reset = b * 1000 - now
+      if count >= a then
+        outcome, remaining, wait = 2, 0, reset
+      else
+        pending[i] = count + 1
+        remaining = a - count - 1
+      end
+    elseif kind == 'p' then
+      local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+      wait = tat - b - now
+      if wait > 0 then outcome, remaining, reset = 2, 0, tat - now else wait = 0 end
+    elseif kind == 'b' then
+      local state = redis.call('HMGET', KEYS[i], 'u', 'l')
+      local untilv, last = tonumber(state[1] or '0'), tonumber(state[2] or '0')
+      wait = untilv - now
+      if wait > 0 and now - last <= a then outcome, remaining, reset = 2, 0, wait else wait = 0 end
+    end
+    if outcome == 2 and ARGV[o + 2] == '1' then refused = true end
+    reply[#reply + 1] = outcome
+    reply[#reply + 1] = remaining
+    reply[#reply + 1] = math.floor(reset)
+    reply[#reply + 1] = math.floor(wait)
+  end
+  if not refused then
+    for i = done + 1, done + n do
+      local v = pending[i]
+      if v ~= nil then
+        local o = first + (i - 1) * ${DECIDE_ARGS_PER_CHECK}
+        if ARGV[o + 1] == 'r' then
+          redis.call('SET', KEYS[i], string.format('%.0f', v), 'PX', math.max(1, math.ceil((v - now) / 1000)))
+        else
+          redis.call('SET', KEYS[i], v, 'PXAT', string.format('%.0f', tonumber(ARGV[o + 4]) + 1000))
+        end
       end
     end
   end
+  done = done + n
 end
 return reply
 `;

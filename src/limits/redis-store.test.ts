@@ -105,6 +105,72 @@ describe.skipIf(REDIS_URL === undefined)('redis store (REDIS_URL; skipped withou
     expect((await store.decide([rules.backoffUsername], ['alex']))[0]!.outcome).toBe(ADMIT);
   });
 
+  it('sends the decisions of one turn as one call, each decided in order and all-or-nothing', async () => {
+    const names: string[] = [];
+    const sendCommand = Redis.prototype.sendCommand;
+    Redis.prototype.sendCommand = function (this: Redis, ...args: Parameters<Redis['sendCommand']>) {
+      names.push(args[0].name);
+      return sendCommand.apply(this, args);
+    };
+    try {
+      const first = rateRule('first', 10, '1m', { burst: 2 });
+      const second = rateRule('second', 10, '1m', { burst: 3 });
+      const both = (): ReturnType<RedisStore['decide']> => store.decide([first, second], ['turn', 'turn']);
+      const outcomes = await Promise.all([
+        both(),
+        both(),
+        both(), // the first rule refuses: the second is not charged
+        store.decide([second], ['turn']),
+        store.decide([second], ['turn']),
+      ]);
+      expect(outcomes.map((verdicts) => verdicts.map((v) => [v.outcome, v.remaining]))).toEqual([
+        [
+          [ADMIT, 1],
+          [ADMIT, 2],
+        ],
+        [
+          [ADMIT, 0],
+          [ADMIT, 1],
+        ],
+        [
+          [REFUSE, 0],
+          [ADMIT, 0],
+        ],
+        [[ADMIT, 0]],
+        [[REFUSE, 0]],
+      ]);
+      expect(names.filter((name) => name === 'evalsha')).toHaveLength(1);
+      // Past 128 in one turn, the rest go in further calls, in the order asked.
+      names.length = 0;
+      const many = rateRule('many', 1000, '1m', { burst: 300 });
+      const verdicts = await Promise.all(Array.from({ length: 300 }, () => store.decide([many], ['turn'])));
+      expect(verdicts.map(([v]) => v!.remaining)).toEqual(Array.from({ length: 300 }, (_, i) => 299 - i));
+      expect(names.filter((name) => name === 'evalsha')).toHaveLength(3);
+    } finally {
+      Redis.prototype.sendCommand = sendCommand;
+    }
+  });
+
+  it('fails every decision of a call whose script fails, and answers one queued at close', async () => {
+    const rule = rateRule('broken', 10, '1m');
+    await inspect.hset(`${prefix}${rule.keyPrefix}wrong-type`, 'x', '1'); // not a rate's number
+    const settled = await Promise.allSettled([
+      store.decide([rule], ['wrong-type']),
+      store.decide([rule], ['fine']),
+      store.decide([], []),
+    ]);
+    expect(settled.map((one) => one.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(String((settled[0] as PromiseRejectedResult).reason)).toContain('WRONGTYPE');
+    // Alone, the others are decided; a decision with no check admits nothing and charges nothing.
+    expect((await store.decide([rule], ['fine']))[0]!.outcome).toBe(ADMIT);
+    expect(await store.decide([], [])).toEqual([]);
+    const closing = new RedisStore({ url: REDIS_URL!, timeoutMs: 500, keyPrefix: prefix, breaker: BREAKER });
+    expect(await closing.ready(2000)).toBe(true);
+    const asked = closing.decide([rule], ['at-close']);
+    await closing.close();
+    expect((await asked)[0]!.outcome).toBe(ADMIT);
+  });
+
   it('fails fast when Redis cannot be reached (the breaker, not the store, says so: breaker.test.ts)', async () => {
     const dead = new RedisStore({
       url: 'redis://127.0.0.1:1',

@@ -5,6 +5,20 @@ import { DECIDE_ARGS_PER_CHECK, DECIDE_SCRIPT, RECORD_SCRIPT } from './redis-scr
 import type { Rule } from './rule.js';
 import { verdict, type LimitStore, type Outcome, type Verdict } from './store.js';
 
+/** A decision asked for and not yet sent: its checks, and where its verdicts go. */
+interface Asked {
+  readonly rules: readonly Rule[];
+  readonly keys: readonly string[];
+  readonly resolve: (verdicts: Verdict[]) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
+ * The most decisions one script call carries: a bigger batch would hold Redis (single-threaded)
+ * for longer at a time; the rest go in further calls, in the same turn.
+ */
+const MAX_BATCH = 128;
+
 interface ScriptCommands {
   gatehouseDecide(...args: (string | number)[]): Promise<unknown>;
   gatehouseRecord(...args: (string | number)[]): Promise<unknown>;
@@ -16,15 +30,21 @@ interface ScriptCommands {
  * times out after `timeoutMs` (a Redis that hangs). A failure throws; the caller's circuit
  * breaker (breaker.ts) decides when to stop asking, and each policy's failure policy decides
  * meanwhile. ioredis keeps reconnecting by itself.
+ *
+ * The decisions asked for in one turn of the event loop go to Redis as one script call (at most
+ * MAX_BATCH each), decided in the order asked, each as atomically as alone: a call costs this
+ * process and Redis far more than a check within it. A failed call fails each of its decisions.
  */
 export class RedisStore implements LimitStore {
   readonly #redis: Redis & ScriptCommands;
   readonly #prefix: string;
+  #asked: Asked[] = [];
 
   constructor(config: RedisConfig) {
     this.#prefix = config.keyPrefix;
     const redis = new Redis(config.url, {
-      enableAutoPipelining: true,
+      // decide() batches itself; the rest (records, probes) is rare.
+      enableAutoPipelining: false,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       commandTimeout: config.timeoutMs,
@@ -55,11 +75,49 @@ export class RedisStore implements LimitStore {
   }
 
   decide(rules: readonly Rule[], keys: readonly string[]): Promise<Verdict[]> {
-    const args: (string | number)[] = [rules.length];
+    return new Promise((resolve, reject) => {
+      if (this.#asked.length === 0) setImmediate(() => this.#send());
+      this.#asked.push({ rules, keys, resolve, reject });
+    });
+  }
+
+  /** Sends the decisions asked for since the last turn, MAX_BATCH to a call. */
+  #send(): void {
+    const asked = this.#asked;
+    this.#asked = [];
+    for (let start = 0; start < asked.length; start += MAX_BATCH)
+      this.#call(asked.slice(start, start + MAX_BATCH));
+  }
+
+  #call(batch: readonly Asked[]): void {
     const wallNow = Date.now();
-    for (let i = 0; i < rules.length; i += 1) args.push(this.#storeKey(rules[i]!, keys[i]!, wallNow));
-    for (const rule of rules) pushCheckArgs(args, rule, wallNow);
-    return this.#redis.gatehouseDecide(...args).then(parseDecision);
+    let checks = 0;
+    for (const one of batch) checks += one.rules.length;
+    const args: (string | number)[] = [checks];
+    for (const { rules, keys } of batch)
+      for (let i = 0; i < rules.length; i += 1) args.push(this.#storeKey(rules[i]!, keys[i]!, wallNow));
+    args.push(batch.length);
+    for (const one of batch) args.push(one.rules.length);
+    for (const { rules } of batch) for (const rule of rules) pushCheckArgs(args, rule, wallNow);
+    this.#redis.gatehouseDecide(...args).then(
+      (reply) => {
+        let verdicts: Verdict[];
+        try {
+          verdicts = parseDecision(reply, checks);
+        } catch (err) {
+          for (const one of batch) one.reject(err);
+          return;
+        }
+        let at = 0;
+        for (const one of batch) {
+          one.resolve(verdicts.slice(at, at + one.rules.length));
+          at += one.rules.length;
+        }
+      },
+      (err: unknown) => {
+        for (const one of batch) one.reject(err);
+      },
+    );
   }
 
   /** The decision script with no check: answers when Redis runs the script, and writes nothing. */
@@ -91,6 +149,8 @@ export class RedisStore implements LimitStore {
   }
 
   async close(): Promise<void> {
+    // Decisions asked for this turn go before QUIT, to be answered as any other.
+    if (this.#asked.length > 0) this.#send();
     const quit = this.#redis.quit().catch(() => 'failed');
     await Promise.race([quit, new Promise((resolve) => setTimeout(resolve, 200).unref())]);
     this.#redis.disconnect();
@@ -133,8 +193,8 @@ function checkArgs(rule: Rule): (string | number)[] {
 
 if (DECIDE_ARGS_PER_CHECK !== 5) throw new Error('checkArgs writes 5 arguments per check');
 
-function parseDecision(reply: unknown): Verdict[] {
-  if (!Array.isArray(reply) || reply.length % 4 !== 0)
+function parseDecision(reply: unknown, checks: number): Verdict[] {
+  if (!Array.isArray(reply) || reply.length !== checks * 4)
     throw new TypeError('unexpected reply from the limit script');
   const verdicts: Verdict[] = [];
   for (let i = 0; i < reply.length; i += 4) {
