@@ -20,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 
 const { values: opt } = parseArgs({
@@ -159,7 +160,8 @@ async function sharedLimiter(dir, url, timeoutMs, keyPrefix) {
     variant.limiter = new Limiter(memory, variant.store);
     return variant;
   }
-  const store = (variant.store = new Store(config));
+  // Builds before the Redis client was loaded on first use take no second argument.
+  const store = (variant.store = new Store(config, Redis));
   const listener = { opened: down, closed: () => undefined };
   variant.breaker = new breakerModule.CircuitBreaker(config.breaker, listener, () => store.probe());
   variant.limiter = new Limiter(memory, { store, breaker: variant.breaker });
@@ -272,7 +274,10 @@ for (const [name, rules] of [
 if (opt.redis === '') {
   console.log('  redis: skipped (give --redis URL or set REDIS_URL)');
 } else {
-  const store = new RedisStore({ url: opt.redis, timeoutMs: 1000, keyPrefix: `bench-${process.pid}:` });
+  const store = new RedisStore(
+    { url: opt.redis, timeoutMs: 1000, keyPrefix: `bench-${process.pid}:` },
+    Redis,
+  );
   if (!(await store.ready(2000))) {
     console.error(`  redis: cannot reach ${opt.redis}`);
     process.exit(1);

@@ -17,6 +17,7 @@ const LAYERS = [
   'errors',
   'config',
   'sqlite',
+  'redis',
   'tls',
   'contract',
   'observe',

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { startKeyServices, type KeyServices } from '../auth/keys/services.js';
 import type { GatehouseConfig, ListenerConfig } from '../config/types.js';
 import { RedisBanSync } from '../observe/ban-sync.js';
+import { redisClient } from '../redis/client.js';
 import { BanList } from '../observe/bans.js';
 import { limiterDecisionCounts } from '../limits/journey-note.js';
 import type { JourneyBuffer } from '../observe/journey.js';
@@ -61,10 +62,13 @@ export async function startGateway(
   // Before anything is opened: the HTTP parser both doors use must be the one expected.
   checkParserBinding();
   let devCerts = await prepareDevCertificates(config);
+  const RedisClient = config.redis === null ? null : await redisClient();
   const keys = await startKeyServices(config, logger);
   const bans = options.bans ?? new BanList();
   const banSync =
-    config.redis === null ? null : new RedisBanSync(bans, config.redis.url, config.redis.keyPrefix, logger);
+    config.redis === null || RedisClient === null
+      ? null
+      : new RedisBanSync(bans, config.redis.url, config.redis.keyPrefix, logger, RedisClient);
   const forwardEvents = options.forwardEvents;
   const eventLog =
     forwardEvents === undefined ? createJsonLineStream(config.monitoring.events.destination) : NO_STREAM;

@@ -9,6 +9,7 @@ import { MemoryStore } from './memory-store.js';
 import { compileOperationPlans, compilePreAuthPlans } from './plan.js';
 import { PreAuthLimiter } from './pre-auth.js';
 import { RateLimiter } from './rate-limit.js';
+import { redisClient } from '../redis/client.js';
 import { RedisStore } from './redis-store.js';
 import { compilePreAuthRules } from './rule.js';
 import { BanList } from '../observe/bans.js';
@@ -87,7 +88,7 @@ export async function createLimits<R extends LimitedRequest>(
 export const limitsStoreChannel = diagnosticsChannel.channel('gatehouse:limits:store');
 
 async function openSharedStore(config: RedisConfig, log: Logger): Promise<SharedStore> {
-  const store = new RedisStore(config);
+  const store = new RedisStore(config, await redisClient());
   const breaker = new CircuitBreaker(config.breaker, breakerLog(log), () => store.probe());
   if (!(await store.ready(REDIS_READY_MS))) breaker.trip('redis: not reachable at start');
   return { store, breaker };

@@ -18,7 +18,7 @@ describe.skipIf(REDIS_URL === undefined)('redis store (REDIS_URL; skipped withou
   let store: RedisStore;
   let inspect: Redis;
   beforeAll(async () => {
-    store = new RedisStore({ url: REDIS_URL!, timeoutMs: 500, keyPrefix: prefix, breaker: BREAKER });
+    store = new RedisStore({ url: REDIS_URL!, timeoutMs: 500, keyPrefix: prefix, breaker: BREAKER }, Redis);
     expect(await store.ready(2000)).toBe(true);
     inspect = new Redis(REDIS_URL!);
   });
@@ -164,7 +164,10 @@ describe.skipIf(REDIS_URL === undefined)('redis store (REDIS_URL; skipped withou
     // Alone, the others are decided; a decision with no check admits nothing and charges nothing.
     expect((await store.decide([rule], ['fine']))[0]!.outcome).toBe(ADMIT);
     expect(await store.decide([], [])).toEqual([]);
-    const closing = new RedisStore({ url: REDIS_URL!, timeoutMs: 500, keyPrefix: prefix, breaker: BREAKER });
+    const closing = new RedisStore(
+      { url: REDIS_URL!, timeoutMs: 500, keyPrefix: prefix, breaker: BREAKER },
+      Redis,
+    );
     expect(await closing.ready(2000)).toBe(true);
     const asked = closing.decide([rule], ['at-close']);
     await closing.close();
@@ -172,12 +175,10 @@ describe.skipIf(REDIS_URL === undefined)('redis store (REDIS_URL; skipped withou
   });
 
   it('fails fast when Redis cannot be reached (the breaker, not the store, says so: breaker.test.ts)', async () => {
-    const dead = new RedisStore({
-      url: 'redis://127.0.0.1:1',
-      timeoutMs: 50,
-      keyPrefix: prefix,
-      breaker: BREAKER,
-    });
+    const dead = new RedisStore(
+      { url: 'redis://127.0.0.1:1', timeoutMs: 50, keyPrefix: prefix, breaker: BREAKER },
+      Redis,
+    );
     expect(await dead.ready(200)).toBe(false);
     const started = performance.now();
     await expect(dead.decide([rateRule('p', 1, '1s')], ['x'])).rejects.toThrow();

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { RedisConfig } from '../config/types.js';
 import { quotaWindow } from './quota-period.js';
 import { DECIDE_ARGS_PER_CHECK, DECIDE_SCRIPT, RECORD_SCRIPT } from './redis-script.js';
@@ -40,9 +40,10 @@ export class RedisStore implements LimitStore {
   readonly #prefix: string;
   #asked: Asked[] = [];
 
-  constructor(config: RedisConfig) {
+  /** `Client`: the ioredis class (src/redis/client.ts loads it). */
+  constructor(config: RedisConfig, Client: typeof Redis) {
     this.#prefix = config.keyPrefix;
-    const redis = new Redis(config.url, {
+    const redis = new Client(config.url, {
       // decide() batches itself; the rest (records, probes) is rare.
       enableAutoPipelining: false,
       enableOfflineQueue: false,

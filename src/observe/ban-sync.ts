@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import {
   BAN_KINDS,
   parseBan,
@@ -61,7 +61,8 @@ export class RedisBanSync implements BanListener {
   readonly #pending = new Map<string, { set: Ban } | { lift: Ban }>();
   #healthy = true;
 
-  constructor(bans: BanList, url: string, prefix: string, log: BanSyncLog) {
+  /** `Client`: the ioredis class (src/redis/client.ts loads it). */
+  constructor(bans: BanList, url: string, prefix: string, log: BanSyncLog, Client: typeof Redis) {
     this.#bans = bans;
     this.#prefix = prefix;
     this.#log = log;
@@ -70,10 +71,10 @@ export class RedisBanSync implements BanListener {
       maxRetriesPerRequest: 1,
       retryStrategy: (attempt: number) => Math.min(attempt * 200, 2_000),
     };
-    const redis = new Redis(url, options);
+    const redis = new Client(url, options);
     redis.defineCommand('gatehouseBanSet', { numberOfKeys: 1, lua: SET_LATER_SCRIPT });
     this.#redis = redis as Redis & BanCommands;
-    this.#subscriber = new Redis(url, { ...options, maxRetriesPerRequest: null });
+    this.#subscriber = new Client(url, { ...options, maxRetriesPerRequest: null });
     this.#redis.on('error', (err: Error) => this.#trouble(err));
     this.#subscriber.on('error', (err: Error) => this.#trouble(err));
     this.#subscriber.on('message', (_channel: string, message: string) => this.#onMessage(message));

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { redisClient } from '../redis/client.js';
 import pg from 'pg';
 import type { StoreProblem } from '../config/load.js';
 import { describeStoreFailure } from '../config/store-failure.js';
@@ -55,6 +55,7 @@ async function probePostgres(url: string, timeoutMs: number): Promise<void> {
 }
 
 async function probeRedis(url: string, timeoutMs: number): Promise<void> {
+  const Redis = await redisClient();
   const redis = new Redis(url, {
     lazyConnect: true,
     connectTimeout: timeoutMs,

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { redisClient } from '../../redis/client.js';
 import type { Logger } from 'pino';
 import { KEY_ID_PATTERN } from './key-format.js';
 import type { KeyStore } from './store.js';
@@ -89,7 +90,9 @@ export class KeySync {
   static async start(options: KeySyncOptions): Promise<KeySync> {
     const channel = options.redisUrl === null ? null : keyChannel(await options.store.installationId());
     const subscriber =
-      options.redisUrl === null || channel === null ? null : createSubscriber(options.redisUrl);
+      options.redisUrl === null || channel === null
+        ? null
+        : createSubscriber(await redisClient(), options.redisUrl);
     const sync = new KeySync(options, subscriber);
     await sync.refresh();
     if (subscriber !== null && channel !== null) sync.#listen(subscriber, channel);
@@ -243,8 +246,8 @@ export class KeySync {
   }
 }
 
-function createSubscriber(url: string): Redis {
-  return new Redis(url, {
+function createSubscriber(Client: typeof Redis, url: string): Redis {
+  return new Client(url, {
     lazyConnect: true,
     // Reconnect for ever (polling covers the gap meanwhile); SUBSCRIBE is only sent once ready.
     maxRetriesPerRequest: null,
@@ -265,7 +268,8 @@ export async function createRedisNotifier(
   logger: Logger | null,
 ): Promise<KeyChangeNotifier> {
   const channel = keyChannel(await store.installationId());
-  const publisher = new Redis(redisUrl, {
+  const Client = await redisClient();
+  const publisher = new Client(redisUrl, {
     lazyConnect: true,
     connectTimeout: 2_000,
     maxRetriesPerRequest: 1,
