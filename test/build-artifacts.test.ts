@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { compiledValidator, configSchemaDigest } from '../src/config/ajv-issues.js';
+import type * as SchemaCheck from '../src/contract/openapi-schema-check.js';
 import { JSON_WAT } from '../src/contract/validation/json-wat.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -62,6 +63,71 @@ describe('the configuration validator compiled by the build', () => {
   });
 });
 
+/** OpenAPI documents, valid and not, of both versions: each checked by both validators. */
+function documents(): Record<string, unknown>[] {
+  const read = (file: string) =>
+    parse(readFileSync(path.join(root, file), 'utf8')) as Record<string, unknown>;
+  const bank = read('src/bank/openapi.yaml');
+  const notes = read('examples/notes/openapi.yaml');
+  const items = read('test/fixtures/test-api.yaml');
+  const as30 = (doc: Record<string, unknown>) => ({ ...doc, openapi: '3.0.3' });
+  const broken = (doc: Record<string, unknown>) => [
+    { ...doc, info: { title: 1 } },
+    { ...doc, paths: { 'no-slash': {} } },
+    { ...doc, paths: { '/x': { get: { responses: { '200': { description: 2 } } } } } },
+    { ...doc, paths: { '/x': { get: { parameters: [{ name: 'id', in: 'nowhere' }], responses: {} } } } },
+    {
+      ...doc,
+      paths: {
+        '/x': {
+          get: { responses: { '200': { description: 'ok', content: { 'a/b': { schema: { type: 7 } } } } } },
+        },
+      },
+    },
+    { ...doc, components: { schemas: { A: { type: 'object', properties: { b: { minimum: 'x' } } } } } },
+    { ...doc, bogus: true, tags: 'x' },
+    // A circular $ref stays in place for the schema check (then load-document.ts refuses it).
+    {
+      ...doc,
+      components: { schemas: { Node: { properties: { next: { $ref: '#/components/schemas/Node' } } } } },
+    },
+  ];
+  return [bank, notes, items, as30(items), ...broken(bank), ...broken(as30(items))];
+}
+
+describe('the OpenAPI validators compiled by the build', () => {
+  it('are built from the libraries installed, and used', async () => {
+    const check = (await import(dist('contract/openapi-schema-check.js'))) as typeof SchemaCheck;
+    for (const version of ['3.0', '3.1'] as const) {
+      const built = createRequire(import.meta.url)(dist(`contract/openapi-${version}-validator.cjs`)) as {
+        madeFrom: string;
+      };
+      expect(built.madeFrom).toBe(check.openApiSchemaSources());
+      expect(check.usesBuiltValidator(version)).toBe(true);
+    }
+  });
+
+  it("give swagger-parser's verdicts and errors, for OpenAPI 3.0 and 3.1", async () => {
+    const check = (await import(dist('contract/openapi-schema-check.js'))) as typeof SchemaCheck;
+    const own = check.parserRequire()('./validators/schema.js') as (api: unknown) => void;
+    const outcome = (validate: (api: never) => void, api: unknown) => {
+      try {
+        validate(structuredClone(api) as never);
+        return null;
+      } catch (err) {
+        return { message: (err as Error).message, details: (err as { details?: unknown }).details };
+      }
+    };
+    let invalid = 0;
+    for (const api of documents()) {
+      const expected = outcome(own, api);
+      expect(outcome(check.checkAgainstSchema, api)).toEqual(expected);
+      if (expected !== null) invalid += 1;
+    }
+    expect(invalid).toBe(12); // the 3.1 schema leaves Schema Objects unchecked (type: 7 passes)
+  });
+});
+
 describe('the JSON scanners module assembled by the build', () => {
   it('is assembled from the text as it is now', () => {
     const digest = readFileSync(dist('contract/validation/json.wasm.sha256'), 'utf8').trim();
@@ -72,7 +138,7 @@ describe('the JSON scanners module assembled by the build', () => {
 });
 
 describe('what gatehouse start loads', () => {
-  it("is neither the demo bank's fastify and argon2 nor wabt, a development dependency", () => {
+  it("is neither the demo bank's fastify and argon2, nor wabt, a development dependency, nor ioredis", () => {
     // The modules `gatehouse start` imports (src/cli.ts), in a process of their own.
     const script =
       "import { createRequire } from 'node:module';" +
@@ -84,6 +150,8 @@ describe('what gatehouse start loads', () => {
     ) as string[];
     const packages = new Set(loaded.map((file) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file)?.[1]));
     expect(packages.has('ajv')).toBe(true); // the list is real: what start needs is in it
-    for (const unwanted of ['fastify', 'argon2', 'wabt']) expect(packages.has(unwanted)).toBe(false);
+    // ioredis too: a configuration without Redis never loads it (src/redis/client.ts).
+    for (const unwanted of ['fastify', 'argon2', 'wabt', 'ioredis'])
+      expect(packages.has(unwanted)).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Ajv2020, type ErrorObject, type Options, type ValidateFunction } from 'ajv/dist/2020.js';
+import { loadBuilt } from './built-code.js';
 import { formatPath, type ConfigPath, type IssueList } from './issues.js';
 import { configSchema, type ConfigFile } from './schema.js';
 
@@ -37,14 +38,11 @@ export function configSchemaDigest(): string {
 const validateConfig: ValidateFunction<ConfigFile> = builtValidator() ?? compiledValidator();
 
 function builtValidator(): ValidateFunction<ConfigFile> | null {
-  try {
-    const built = createRequire(import.meta.url)('./config-validator.cjs') as ValidateFunction<ConfigFile> & {
-      schemaDigest?: unknown;
-    };
-    return built.schemaDigest === configSchemaDigest() ? built : null;
-  } catch {
-    return null;
-  }
+  return loadBuilt<ValidateFunction<ConfigFile> & { schemaDigest?: unknown }>(
+    import.meta.url,
+    './config-validator.cjs',
+    (built) => built.schemaDigest === configSchemaDigest(),
+  );
 }
 
 /** The schema compiled in this process. */
