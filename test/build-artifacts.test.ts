@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { compiledValidator, configSchemaDigest } from '../src/config/ajv-issues.js';
 import type * as SchemaCheck from '../src/contract/openapi-schema-check.js';
+import type * as SchemaCompiler from '../src/contract/validation/schema-compiler.js';
 import { JSON_WAT } from '../src/contract/validation/json-wat.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -125,6 +126,62 @@ describe('the OpenAPI validators compiled by the build', () => {
       if (expected !== null) invalid += 1;
     }
     expect(invalid).toBe(12); // the 3.1 schema leaves Schema Objects unchecked (type: 7 passes)
+  });
+});
+
+describe('the JSON Schema meta-schema validator compiled by the build', () => {
+  it("is used, and checks each schema as ajv's own check does, with ajv's error", async () => {
+    const compiler = (await import(dist('contract/validation/schema-compiler.js'))) as typeof SchemaCompiler;
+    expect(compiler.usesBuiltMetaValidator()).toBe(true);
+    const built = compiler.createSchemaCompiler();
+    const own = compiler.createSchemaAjv();
+    const outcome = (compile: (schema: object) => unknown, schema: object): string => {
+      try {
+        compile(structuredClone(schema));
+        return 'compiled';
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    const schemas: object[] = [
+      { type: 'object', properties: { id: { type: 'string', format: 'uuid' } }, required: ['id'] },
+      { type: 7 },
+      { minimum: 'x' },
+      { properties: { a: { type: 'integer', maxLength: -1 } } },
+      { type: 'array', items: { enum: [] }, uniqueItems: 'yes' },
+      { $defs: { a: { type: 'string' } }, $ref: '#/$defs/a' },
+      { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'nope' },
+      { $schema: 'http://json-schema.org/draft-07/schema#', type: 'string' },
+      { anyOf: [{ type: 'string' }, { required: 'a' }] },
+      { pattern: '[a-z', type: 'string' },
+    ];
+    // Every keyword of the meta-schema's vocabularies, given a value of the wrong type, at the
+    // root and one level down.
+    const vocabularies = path.join(root, 'node_modules/ajv/dist/refs/json-schema-2020-12/meta');
+    const keywords = readdirSync(vocabularies).flatMap((file) =>
+      Object.keys(
+        (JSON.parse(readFileSync(path.join(vocabularies, file), 'utf8')) as { properties?: object })
+          .properties ?? {},
+      ),
+    );
+    expect(keywords.length).toBeGreaterThan(40);
+    for (const keyword of keywords)
+      for (const wrong of [12.5, 'x', [1], { a: 1 }])
+        schemas.push({ [keyword]: wrong }, { type: 'object', properties: { a: { [keyword]: wrong } } });
+    let refused = 0;
+    for (const schema of schemas) {
+      const expected = outcome((s) => own.compile(s), schema);
+      const actual = outcome((s) => built.compile(s), schema);
+      expect([JSON.stringify(schema), actual === 'compiled']).toEqual([
+        JSON.stringify(schema),
+        expected === 'compiled',
+      ]);
+      // The same words, but where ajv failed before its own check (a non-string $id throws in its
+      // look-ups): the meta-schema's message then comes first.
+      if (expected === 'compiled' || expected.startsWith('schema is invalid')) expect(actual).toBe(expected);
+      if (expected !== 'compiled') refused += 1;
+    }
+    expect(refused).toBeGreaterThan(300);
   });
 });
 

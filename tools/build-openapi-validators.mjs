@@ -1,15 +1,21 @@
 #!/usr/bin/env node
-// Compiles the OpenAPI 3.0 and 3.1 schemas that swagger-parser checks every document against into
-// standalone validation code, dist/contract/openapi-3.0-validator.cjs and -3.1-validator.cjs, with
-// the same ajv options and the same 3.1 adjustments it makes, each carrying the versions it was
-// made from: `gatehouse start` and `check-config` then load them in a few milliseconds instead of
-// compiling the schema for every document (~0.1 s each). A validator whose versions do not match
-// the installed libraries is not used (src/contract/openapi-schema-check.ts). Run by `npm run build`.
+// Compiles into standalone validation code what `gatehouse start` and `check-config` would
+// otherwise compile at every start (~0.1 s each):
+// - the OpenAPI 3.0 and 3.1 schemas swagger-parser checks every document against,
+//   dist/contract/openapi-3.0-validator.cjs and -3.1-validator.cjs, with the same ajv options and
+//   the same 3.1 adjustments it makes (src/contract/openapi-schema-check.ts);
+// - the JSON Schema 2020-12 meta-schema every schema of a contract is checked against before it is
+//   compiled, dist/contract/validation/json-schema-meta-validator.cjs, as the contract's ajv
+//   compiles it (src/contract/validation/schema-compiler.ts).
+// Each carries what it was made from; one that does not match is not used. Run by `npm run build`.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const folder = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'contract');
+const { createSchemaAjv, metaValidatorSource, JSON_SCHEMA_2020_12 } = await import(
+  pathToFileURL(path.join(folder, 'validation', 'schema-compiler.js')).href
+);
 const { openApiSchemaSources, OPENAPI_AJV_OPTIONS, adjustedSchema31, parserRequire } = await import(
   pathToFileURL(path.join(folder, 'openapi-schema-check.js')).href
 );
@@ -32,3 +38,10 @@ for (const [version, [ajv, schema]] of Object.entries(made)) {
     `${code};\nmodule.exports.madeFrom = ${JSON.stringify(openApiSchemaSources())};\n`,
   );
 }
+
+const schemaAjv = createSchemaAjv({ code: { optimize: true, source: true, esm: false } });
+const meta = schemaAjv.getSchema(JSON_SCHEMA_2020_12);
+writeFileSync(
+  path.join(folder, 'validation', 'json-schema-meta-validator.cjs'),
+  `${standaloneCode(schemaAjv, meta)};\nmodule.exports.madeFrom = ${JSON.stringify(metaValidatorSource())};\n`,
+);
