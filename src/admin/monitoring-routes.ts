@@ -41,7 +41,10 @@ export async function routeMonitoring(
     return {
       status: 200,
       route: 'GET /summary',
-      body: { ...(await (services.whole?.summary() ?? monitor.summary())), readiness: services.readiness() },
+      body: {
+        ...(await (services.whole?.summary() ?? monitor.summary())),
+        readiness: services.whole?.readiness() ?? services.readiness(),
+      },
     };
   }
   if (path === '/events') {

@@ -180,7 +180,8 @@ async function routeRequest(
       });
     }
     if (path === '/livez') return { status: 200, route: 'GET /livez', body: { status: 'live' } };
-    const readiness = options.services.readiness();
+    const { whole } = options.services;
+    const readiness = whole === undefined ? options.services.readiness() : whole.readiness();
     return { status: readiness.status === 'not-ready' ? 503 : 200, route: 'GET /readyz', body: readiness };
   }
   if (path === '/dashboard' || path.startsWith('/dashboard/')) {

@@ -11,7 +11,7 @@ export interface AdminServices {
   readonly readiness: () => Readiness;
   /**
    * The views of the whole gateway when it runs as several workers (`gatehouse start --workers`):
-   * the summary, journeys and metrics of every worker; absent, the monitor's own views serve.
+   * the summary, journeys, metrics and readiness of every worker; absent, this process's serve.
    */
   readonly whole?: WholeGateway;
 }
@@ -22,4 +22,6 @@ export interface WholeGateway {
   journey(requestId: string): Promise<JourneyRecord | null>;
   /** The Prometheus text of every worker's metrics, added up. */
   metrics(): Promise<string>;
+  /** What `GET /readyz` answers for every worker together (from their last reports: no wait). */
+  readiness(): Readiness;
 }

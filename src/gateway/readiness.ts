@@ -10,6 +10,55 @@ export interface Readiness {
   readonly checks: Readonly<Record<string, CheckState>>;
 }
 
+/** not-ready when a check fails or waits, degraded when one serves with a fallback, else ready. */
+function statusOf(checks: Readonly<Record<string, CheckState>>): Readiness['status'] {
+  const states = Object.values(checks);
+  if (states.includes('failing') || states.includes('pending')) return 'not-ready';
+  return states.includes('degraded') ? 'degraded' : 'ready';
+}
+
+/**
+ * The readiness of a gateway of several workers (`gatehouse start --workers`), from each
+ * worker's own `reports`: a check is failing when it fails in every worker that has a result
+ * for it, degraded when it fails or is degraded in some (the others serve), ok when ok in all,
+ * and pending only while no worker has a result (one that just started has not probed yet).
+ * `workers`: ok when all `expected` reported, degraded when some did not.
+ */
+export function wholeReadiness(reports: readonly Readiness[], expected: number): Readiness {
+  const states = new Map<string, CheckState[]>();
+  for (const report of reports) {
+    for (const [name, state] of Object.entries(report.checks)) {
+      const seen = states.get(name);
+      if (seen === undefined) states.set(name, [state]);
+      else seen.push(state);
+    }
+  }
+  const checks: Record<string, CheckState> = {};
+  for (const [name, seen] of states) {
+    const known = seen.filter((state) => state !== 'pending');
+    checks[name] =
+      known.length === 0
+        ? 'pending'
+        : known.every((state) => state === 'failing')
+          ? 'failing'
+          : known.some((state) => state !== 'ok')
+            ? 'degraded'
+            : 'ok';
+  }
+  checks['workers'] = reports.length >= expected ? 'ok' : 'degraded';
+  return { status: statusOf(checks), checks };
+}
+
+const CHECK_STATES: ReadonlySet<unknown> = new Set(['ok', 'degraded', 'failing', 'pending']);
+
+/** Whether `value` (from another process) has the shape of a Readiness. */
+export function isReadiness(value: unknown): value is Readiness {
+  if (typeof value !== 'object' || value === null) return false;
+  const checks = (value as { checks?: unknown }).checks;
+  if (typeof checks !== 'object' || checks === null || Array.isArray(checks)) return false;
+  return Object.values(checks).every((state) => CHECK_STATES.has(state));
+}
+
 /** What the gateway knows of its own parts, read when readiness is asked. */
 export interface ReadinessSources {
   /** The key store could be read at the last attempt (the index is loaded before start returns). */
@@ -78,14 +127,7 @@ export class UpstreamProber {
     if (limits !== null) checks['limitsStore'] = limits ? 'ok' : 'degraded';
     const bans = sources.banSyncHealthy();
     if (bans !== null) checks['bansStore'] = bans ? 'ok' : 'degraded';
-    const states = Object.values(checks);
-    const status =
-      states.includes('failing') || states.includes('pending')
-        ? 'not-ready'
-        : states.includes('degraded')
-          ? 'degraded'
-          : 'ready';
-    return { status, checks };
+    return { status: statusOf(checks), checks };
   }
 
   close(): void {

@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import type { Ban } from '../observe/bans.js';
+import type { Readiness } from '../gateway/readiness.js';
 import type { SignalBatch } from '../observe/detector-signals.js';
 import type { SecurityEvent } from '../observe/events.js';
 
@@ -7,11 +8,13 @@ import type { SecurityEvent } from '../observe/events.js';
  * What the workers of one gateway (`gatehouse start --workers`) tell each other through the
  * primary process, which relays: security events for the lead to count and write (batched, with
  * how many were dropped since the last batch), detector signals for the lead's detectors (the
- * same way), a ban set or lifted (without Redis, the workers' bans travel this way).
+ * same way), each worker's readiness (every second), a ban set or lifted (without Redis, the
+ * workers' bans travel this way).
  */
 export type PeerNote =
   | { readonly kind: 'events'; readonly events: readonly SecurityEvent[]; readonly dropped: number }
   | { readonly kind: 'signals'; readonly batch: SignalBatch }
+  | { readonly kind: 'readiness'; readonly index: number; readonly readiness: Readiness }
   | { readonly kind: 'ban'; readonly ban: Ban }
   | { readonly kind: 'lift'; readonly ban: Ban };
 

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { WholeGateway } from '../admin/services.js';
 import type { Gateway } from '../gateway/gateway.js';
+import { isReadiness, wholeReadiness, type Readiness } from '../gateway/readiness.js';
 import { BanList, type Ban } from '../observe/bans.js';
 import { SignalQueue, type SignalBatch } from '../observe/detector-signals.js';
 import type { SecurityEvent } from '../observe/events.js';
@@ -42,6 +43,9 @@ const EVENT_QUEUE_MAX = 20_000;
  * signals wait in their queues (bounded: past them they are dropped and counted) instead.
  */
 const NOTES_IN_FLIGHT_MAX = 8;
+/** How often a worker tells the lead its readiness, and how old a report may be to count. */
+const READINESS_REPORT_MS = 1000;
+const READINESS_STALE_MS = 3000;
 
 /**
  * A worker's line to the others, through the primary: notes it sends and receives (security
@@ -65,6 +69,8 @@ export class WorkerLink {
   #dropped = 0;
   #flushTimer: NodeJS.Timeout | null = null;
   #notesInFlight = 0;
+  /** The lead's view of each other worker's readiness: its last report, and when it came. */
+  readonly #readiness = new Map<number, { readiness: Readiness; at: number }>();
   /** The lead's view of every worker's metrics (#keepMetrics). */
   readonly #lastMetrics = new Map<number, MetricsAnswer>();
   #retired: WorkerMetrics[] = [];
@@ -111,11 +117,18 @@ export class WorkerLink {
   }
 
   /**
-   * Connects a started gateway: the lead takes in the others' events and detector signals; every
-   * worker answers the lead.
+   * Connects a started gateway: the lead takes in the others' events, detector signals and
+   * readiness; every other worker reports its readiness every READINESS_REPORT_MS; every worker
+   * answers the lead's questions.
    */
   join(gateway: Gateway, logger: Logger): void {
     const { monitor } = gateway;
+    if (!this.isLead) {
+      const report = (): void =>
+        this.#toLead({ kind: 'readiness', index: this.role.index, readiness: gateway.readiness() });
+      report();
+      setInterval(report, READINESS_REPORT_MS).unref();
+    }
     if (this.isLead) {
       this.#ingest = (events, dropped) => {
         for (const event of events) monitor.events.ingest(event);
@@ -166,6 +179,16 @@ export class WorkerLink {
 
   #wholeViews(gateway: Gateway): WholeGateway {
     return {
+      // At once, from the lead's own and each other worker's last report (none older than
+      // READINESS_STALE_MS): a load balancer's probe never waits on a busy worker.
+      readiness: () => {
+        const now = Date.now();
+        const reports = [gateway.readiness()];
+        for (const [index, report] of this.#readiness)
+          if (index !== this.role.index && now - report.at <= READINESS_STALE_MS)
+            reports.push(report.readiness);
+        return wholeReadiness(reports, this.role.count);
+      },
       summary: async () => {
         const now = Date.now();
         const counts = (await this.ask({ what: 'counts', now })) as SummaryCounts[];
@@ -258,7 +281,10 @@ export class WorkerLink {
   #note(note: PeerNote): void {
     if (note.kind === 'events') this.#ingest?.(note.events, note.dropped);
     else if (note.kind === 'signals') this.#detect?.(note.batch);
-    else if (note.kind === 'ban') this.#bans?.apply(note.ban);
+    else if (note.kind === 'readiness') {
+      if (this.isLead && Number.isInteger(note.index) && isReadiness(note.readiness))
+        this.#readiness.set(note.index, { readiness: note.readiness, at: Date.now() });
+    } else if (note.kind === 'ban') this.#bans?.apply(note.ban);
     else this.#bans?.removeTarget(note.ban.kind, note.ban.value);
   }
 

@@ -245,7 +245,7 @@ log: { level: info, access: true, destination: stdout }
     expect(writers(gateway.log(), 'request')).toEqual(new Set([0, 1]));
   });
 
-  it('answers metrics, the summary, events and journeys for the whole gateway', async () => {
+  it('answers metrics, the summary, events, journeys and readiness for the whole gateway', async () => {
     const responded = await Promise.all(
       Array.from({ length: 6 }, (_, i) => request(gateway.port, `/items/j${i}`, { 'x-api-key': other })),
     );
@@ -273,6 +273,12 @@ log: { level: info, access: true, destination: stdout }
       events: unknown[];
     };
     expect(events.events).toHaveLength(24);
+    // Readiness too: every worker's checks, and whether every worker answered.
+    const readyz = await admin('GET', '/readyz');
+    expect([readyz.status, JSON.parse(readyz.body)]).toEqual([
+      200,
+      { status: 'ready', checks: { config: 'ok', keys: 'ok', upstreams: 'ok', workers: 'ok' } },
+    ]);
   });
 
   it('refuses a key on every worker within a second of its revocation through the admin API', async () => {
