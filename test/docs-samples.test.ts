@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { IdentityAssertions } from '../src/auth/assertion/identity-assertions.js';
 import { IdentityRefused } from '../src/auth/assertion/verify-identity.js';
-import type { Principal } from '../src/auth/principal.js';
+import { examplePrincipal } from '../src/auth/testing.js';
 import {
   loadSigningKeyRing,
   rotationTimingOf,
@@ -665,15 +665,7 @@ describe('the identity verification sample of docs/authentication.md', () => {
   const verification = sample('docs/authentication.md', 'ts', 'import { createIdentityVerifier }');
   let ring: SigningKeyRing;
   let assertions: IdentityAssertions;
-  const alice: Principal = Object.freeze({
-    subject: 'alice',
-    consumer: 'mobile-app',
-    scopes: new Set(['accounts:read', 'transfers:write']),
-    roles: ['customer'],
-    credential: { kind: 'api-key' as const, id: '0123456789abcdef', issuer: null },
-    claims: {},
-    expiresAt: null,
-  });
+  const alice = examplePrincipal();
 
   beforeAll(async () => {
     const dir = path.join(scratch, 'identity');

@@ -3,21 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Principal } from '../principal.js';
+import { examplePrincipal } from '../testing.js';
 import { loadSigningKeyRing, type SigningKeyRing } from '../signing/signing-keys.js';
 import { IdentityAssertions } from './identity-assertions.js';
 import { createIdentityVerifier, IdentityRefused } from './verify-identity.js';
 
-const principal = (expiresAt: number | null = null): Principal =>
-  Object.freeze({
-    subject: 'alice',
-    consumer: 'mobile-app',
-    scopes: new Set(['accounts:read', 'transfers:write']),
-    roles: ['customer'],
-    credential: { kind: 'api-key' as const, id: '0123456789abcdef', issuer: null },
-    claims: {},
-    expiresAt,
-  });
+const principal = examplePrincipal;
 
 describe('identity assertions', () => {
   let dir: string;
