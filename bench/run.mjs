@@ -5,11 +5,13 @@
 // a per-principal rate limit in memory, path validation, the response contract, the identity
 // assertion, the access log), behind fastify + @fastify/http-proxy + @fastify/rate-limit + a key
 // check (d), and behind the same Gatehouse with the Redis limiter (r) and with JWTs, more distinct
-// tokens than its cache holds (j), and with --workers 2 (w); optionally monitoring off (e). Interleaved
+// tokens than its cache holds (j), and with --workers 2 (w); optionally monitoring off (e); and the
+// bare Node.js TLS relay (n), which copies bytes both ways and checks nothing: the floor under any
+// Node.js proxy of this traffic, so what c's HTTP handling and checks cost shows. Interleaved
 // wrk rounds, CPU time of each proxy's process tree from /proc; then Gatehouse's p99 at half its
 // peak (open loop), its RSS after a million requests, and the CLI's start-up times.
 // Usage: npm run bench -- [--rounds 5] [--duration 5] [--warmup 2] [--connections 64]
-//        [--only a,b,c,d,r,j,w[,e]] [--auth key|jwt|none] [--keys 8] [--tokens 20000]
+//        [--only a,b,n,c,d,r,j,w[,e]] [--auth key|jwt|none] [--keys 8] [--tokens 20000]
 //        [--limiter memory|none] [--workers 2] [--start-up-runs 3] [--million]
 //        [--scenario items|transfer|transfer-body|transfer-raw|report|report-leaky|report-raw]  (bench/lib/targets.mjs)
 //        --auth none measures the old, unchecked path (the operation public, b and d plain proxies).
@@ -36,6 +38,7 @@ import {
   startFastify,
   startGatehouse,
   startNginxProxy,
+  startNodeRelay,
   startUpstream,
   uncheckedTwin,
   writeScenarioLuaScript,
@@ -47,7 +50,7 @@ const { values: opt } = parseArgs({
     duration: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '64' },
-    only: { type: 'string', default: 'a,b,c,d,r,j,w' },
+    only: { type: 'string', default: 'a,b,n,c,d,r,j,w' },
     // Credential on every request, checked by every proxy: key (API keys), jwt (c: bearer tokens), none.
     auth: { type: 'string', default: 'key' },
     keys: { type: 'string', default: '8' },
@@ -84,6 +87,7 @@ const NAMES = {
   r: 'gatehouse, Redis limiter',
   j: `gatehouse, ${opt.tokens} JWTs`,
   w: `gatehouse, ${opt.workers} workers`,
+  n: 'Node.js TLS relay, no HTTP',
 };
 const scenarios = [...new Set(opt.scenario.split(',').map((s) => s.trim()))];
 const firstWarmup = Math.max(warmup, 5); // JIT and connection pools get warm before round 1
@@ -128,7 +132,7 @@ function redisServerPid() {
 
 async function preflight() {
   const usage =
-    'usage: node bench/run.mjs [--rounds N] [--duration S] [--warmup S] [--connections N] [--only a,b,c,d,r,j,e,w] ' +
+    'usage: node bench/run.mjs [--rounds N] [--duration S] [--warmup S] [--connections N] [--only a,b,n,c,d,r,j,e,w] ' +
     '[--auth key|jwt|none] [--keys N] [--tokens N] [--limiter memory|none] [--workers N] [--start-up-runs N] [--no-million] [--scenario S[,S…]]';
   const positive = [rounds, duration, connections, keyCount, tokenCount, workers].every(
     (n) => Number.isInteger(n) && n > 0,
@@ -233,6 +237,8 @@ async function startTargets(tmp) {
       proc: await startNginxProxy(tmp, certs, portOf.b, upMtls, { keys: peerKeys, limit: limited }),
       port: portOf.b,
     };
+  if (only.includes('n'))
+    targets.n = { proc: await startNodeRelay(tmp, certs, portOf.n, upMtls), port: portOf.n };
   if (only.includes('d'))
     targets.d = {
       proc: await startFastify(tmp, certs, portOf.d, upMtls, { keys: peerKeys, limit: limited }),
@@ -331,7 +337,7 @@ function summarize(results) {
 
   const ratios = {};
   const checks = scenarios.length === 1 ? {} : checkCosts(results);
-  for (const o of ['a', 'b', 'd'].filter((t) => summary.c && summary[t])) {
+  for (const o of ['a', 'b', 'n', 'd'].filter((t) => summary.c && summary[t])) {
     const perCpu = summary.c.reqPerCpuSecond.median / summary[o].reqPerCpuSecond.median;
     const rps = summary.c.rps.median / summary[o].rps.median;
     const withErrors = ['c', o].filter((t) => hasErrors(summary[t]));
@@ -528,6 +534,17 @@ function headline({ summary, ratios, costs, halfLoad, million }) {
   lines.push(`headline, gatehouse with ${what}:`);
   if (summary.b) lines.push(`  per CPU-second: ${ratio('c/b')} ${NAMES.b}`);
   if (summary.d) lines.push(`  per CPU-second: ${ratio('c/d')} ${NAMES.d}`);
+  if (summary.n && summary.b) {
+    const errors = ['n', 'b', 'c'].filter((t) => hasErrors(summary[t]));
+    const floor = summary.n.reqPerCpuSecond.median / summary.b.reqPerCpuSecond.median;
+    const over = summary.c.cpuUsPerReq.median - summary.n.cpuUsPerReq.median;
+    lines.push(
+      errors.length > 0
+        ? `  the floor, ${NAMES.n}: not comparable (${errors.join(' and ')} had errors)`
+        : `  the floor, ${NAMES.n} (copies bytes, checks nothing): ${fmt(floor, 2)}× ${NAMES.b} per CPU-second; ` +
+            `gatehouse costs ${fmt(over, 1)} CPU µs per request over it (HTTP handling and every check)`,
+    );
+  }
   for (const [t, what] of [
     ['r', 'Redis limiter over memory'],
     ['j', `JWT path, ${opt.tokens} distinct tokens, over API keys`],

@@ -344,6 +344,20 @@ ${monitoring ? '' : 'monitoring: { enabled: false }\n'}${credentials.yaml}${rate
   return { child, headers, headerSets, keys: apiKeys };
 }
 
+/** Where a Node.js proxy target (fastify-proxy.mjs, node-relay.mjs) listens, forwards and finds its certificates. */
+function proxyEnv(certs, port, upstreamPort) {
+  return {
+    BENCH_PORT: String(port),
+    BENCH_UPSTREAM: `https://127.0.0.1:${upstreamPort}`,
+    BENCH_UPSTREAM_NAME: upstreamName(certs.serverCert),
+    BENCH_CA: certs.caCertPath,
+    BENCH_SERVER_CERT: certs.serverCertPath,
+    BENCH_SERVER_KEY: certs.serverKeyPath,
+    BENCH_CLIENT_CERT: certs.clientCertPath,
+    BENCH_CLIENT_KEY: certs.clientKeyPath,
+  };
+}
+
 /** fastify + @fastify/http-proxy; with `keys`, also the key check and rate limit (fastify-proxy.mjs). */
 export async function startFastify(
   dir,
@@ -358,17 +372,20 @@ export async function startFastify(
     ...(keys === null ? {} : { BENCH_KEYS: keysFile }),
     ...(limit ? { BENCH_RATE_LIMIT: '1' } : {}),
     ...process.env,
-    BENCH_PORT: String(port),
-    BENCH_UPSTREAM: `https://127.0.0.1:${upstreamPort}`,
-    BENCH_CA: certs.caCertPath,
-    BENCH_SERVER_CERT: certs.serverCertPath,
-    BENCH_SERVER_KEY: certs.serverKeyPath,
-    BENCH_CLIENT_CERT: certs.clientCertPath,
-    BENCH_CLIENT_KEY: certs.clientKeyPath,
+    ...proxyEnv(certs, port, upstreamPort),
   };
   const script = fileURLToPath(new URL('./fastify-proxy.mjs', import.meta.url));
   const child = spawnTracked('fastify', process.execPath, [script], { cwd: ROOT, env, logFile: true });
   await waitReady(child, port, PROBE, keys === null ? {} : { headers: { 'x-api-key': keys[0].key } });
+  return child;
+}
+
+/** The bare Node.js TLS relay (node-relay.mjs): the floor under any Node.js proxy of this traffic. */
+export async function startNodeRelay(dir, certs, port, upstreamPort) {
+  const env = { ...process.env, ...proxyEnv(certs, port, upstreamPort) };
+  const script = fileURLToPath(new URL('./node-relay.mjs', import.meta.url));
+  const child = spawnTracked('node-relay', process.execPath, [script], { cwd: ROOT, env, logFile: true });
+  await waitReady(child, port, PROBE);
   return child;
 }
 
