@@ -2,7 +2,7 @@ import { SKIP, type CircuitBreaker } from './breaker.js';
 import type { MemoryStore } from './memory-store.js';
 import type { RedisStore } from './redis-store.js';
 import type { Rule } from './rule.js';
-import { ADMIT_UNKNOWN, type Verdict } from './store.js';
+import { ADMIT_UNKNOWN, UnreadableKeyError, type Verdict } from './store.js';
 
 export interface Decision {
   /** The rules that decided: the request's own, or their per-process share when a fallback did. */
@@ -56,6 +56,11 @@ export class Limiter {
         return decided(rules, verdicts);
       },
       (err: unknown) => {
+        // Redis answered: the breaker hears a success, and only this request goes to its policies.
+        if (err instanceof UnreadableKeyError) {
+          breaker.succeeded(ticket);
+          return this.#degrade(rules, keys, 'store key unreadable');
+        }
         breaker.failed(ticket, reasonOf(err));
         return this.#degrade(rules, keys);
       },
@@ -81,13 +86,13 @@ export class Limiter {
     );
   }
 
-  #degrade(rules: readonly Rule[], keys: readonly string[]): Decision {
+  #degrade(rules: readonly Rule[], keys: readonly string[], why = 'store unavailable'): Decision {
     for (const rule of rules) {
       if (rule.enforced && rule.onStoreFailure === 'closed') {
         return {
           rules,
           verdicts: [],
-          degraded: `store unavailable: "${rule.name}" fails closed`,
+          degraded: `${why}: "${rule.name}" fails closed`,
           unavailable: rule,
         };
       }
@@ -112,7 +117,7 @@ export class Limiter {
       verdicts.push(local ? localVerdicts[next++]! : ADMIT_UNKNOWN);
       decidedBy.push(local ? rule.fallback! : rule);
     }
-    const degraded = `store unavailable: ${[...policies].sort().join(', ')}`;
+    const degraded = `${why}: ${[...policies].sort().join(', ')}`;
     return { rules: decidedBy, verdicts, degraded, unavailable: null };
   }
 

@@ -20,6 +20,11 @@ export const DECIDE_ARGS_PER_CHECK = 5;
  * Reply: per check outcome (0 admit, 1 delay, 2 refuse), remaining (-1 unknown), reset µs, wait µs.
  * For each request: every enforced check admits or delays → each admitting check is charged;
  * otherwise none of its checks is. With no ARGV (G = 0) it decides nothing: a probe.
+ * A request whose keys cannot be read (a value of another type or shape, written by something
+ * else) fails alone: each of its checks replies 3 and the error's text in place of remaining,
+ * nothing of it is charged, and the requests after it in the call are decided as usual. A shadow
+ * check's key that cannot be read fails nothing: the check admits, remaining unknown, and its
+ * key is left as it is.
  */
 export const DECIDE_SCRIPT = `
 local t = redis.call('TIME')
@@ -27,49 +32,58 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local groups = tonumber(ARGV[1] or '0')
 local first = groups + 1
 local reply = {}
-local done = 0
-for g = 1, groups do
-  local n = tonumber(ARGV[1 + g])
+local function check(i, o)
+  local kind = ARGV[o + 1]
+  local a, b, c = tonumber(ARGV[o + 3]), tonumber(ARGV[o + 4]), tonumber(ARGV[o + 5])
+  local outcome, remaining, reset, wait, nxt = 0, -1, 0, 0, nil
+  if kind == 'r' then
+    local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+    if tat < now then tat = now end
+    wait = tat - b - now
+    if wait > c then
+      outcome, remaining, reset = 2, 0, tat - now
+    else
+      nxt = tat + a
+      remaining = math.floor((now + b - nxt) / a) + 1
+      if remaining < 0 then remaining = 0 end
+      reset = nxt - now
+      if wait > 0 then outcome = 1 else wait = 0 end
+    end
+  elseif kind == 'q' then
+    local count = tonumber(redis.call('GET', KEYS[i]) or '0')
+    reset = b * 1000 - now
+    if count >= a then
+      outcome, remaining, wait = 2, 0, reset
+    else
+      nxt = count + 1
+      remaining = a - count - 1
+    end
+  elseif kind == 'p' then
+    local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+    wait = tat - b - now
+    if wait > 0 then outcome, remaining, reset = 2, 0, tat - now else wait = 0 end
+  elseif kind == 'b' then
+    local state = redis.call('HMGET', KEYS[i], 'u', 'l')
+    local untilv, last = tonumber(state[1] or '0'), tonumber(state[2] or '0')
+    wait = untilv - now
+    if wait > 0 and now - last <= a then outcome, remaining, reset = 2, 0, wait else wait = 0 end
+  end
+  return outcome, remaining, reset, wait, nxt
+end
+local function decide(done, n)
   local pending = {}
   local refused = false
   for i = done + 1, done + n do
     local o = first + (i - 1) * ${DECIDE_ARGS_PER_CHECK}
-    local kind = ARGV[o + 1]
-    local a, b, c = tonumber(ARGV[o + 3]), tonumber(ARGV[o + 4]), tonumber(ARGV[o + 5])
-    local outcome, remaining, reset, wait = 0, -1, 0, 0
-    if kind == 'r' then
-      local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-      if tat < now then tat = now end
-      wait = tat - b - now
-      if wait > c then
-        outcome, remaining, reset = 2, 0, tat - now
-      else
-        local nxt = tat + a
-        pending[i] = nxt
-        remaining = math.floor((now + b - nxt) / a) + 1
-        if remaining < 0 then remaining = 0 end
-        reset = nxt - now
-        if wait > 0 then outcome = 1 else wait = 0 end
-      end
-    elseif kind == 'q' then
-      local count = tonumber(redis.call('GET', KEYS[i]) or '0')
-      reset = b * 1000 - now
-      if count >= a then
-        outcome, remaining, wait = 2, 0, reset
-      else
-        pending[i] = count + 1
-        remaining = a - count - 1
-      end
-    elseif kind == 'p' then
-      local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-      wait = tat - b - now
-      if wait > 0 then outcome, remaining, reset = 2, 0, tat - now else wait = 0 end
-    elseif kind == 'b' then
-      local state = redis.call('HMGET', KEYS[i], 'u', 'l')
-      local untilv, last = tonumber(state[1] or '0'), tonumber(state[2] or '0')
-      wait = untilv - now
-      if wait > 0 and now - last <= a then outcome, remaining, reset = 2, 0, wait else wait = 0 end
+    local ok, outcome, remaining, reset, wait, nxt
+    if ARGV[o + 2] == '1' then
+      outcome, remaining, reset, wait, nxt = check(i, o)
+    else
+      -- A shadow check never decides a request: one whose key cannot be read says nothing.
+      ok, outcome, remaining, reset, wait, nxt = pcall(check, i, o)
+      if not ok then outcome, remaining, reset, wait, nxt = 0, -1, 0, 0, nil end
     end
+    pending[i] = nxt
     if outcome == 2 and ARGV[o + 2] == '1' then refused = true end
     reply[#reply + 1] = outcome
     reply[#reply + 1] = remaining
@@ -87,6 +101,22 @@ for g = 1, groups do
           redis.call('SET', KEYS[i], v, 'PXAT', string.format('%.0f', tonumber(ARGV[o + 4]) + 1000))
         end
       end
+    end
+  end
+end
+local done = 0
+for g = 1, groups do
+  local n = tonumber(ARGV[1 + g])
+  local mark = #reply
+  local ok, err = pcall(decide, done, n)
+  if not ok then
+    for k = #reply, mark + 1, -1 do reply[k] = nil end
+    local text = type(err) == 'table' and tostring(err.err) or tostring(err)
+    for i = 1, n do
+      reply[#reply + 1] = 3
+      reply[#reply + 1] = text
+      reply[#reply + 1] = 0
+      reply[#reply + 1] = 0
     end
   end
   done = done + n

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from './redis-store.js';
-import { ADMIT, DELAY, REFUSE } from './store.js';
+import { ADMIT, DELAY, REFUSE, type Verdict } from './store.js';
 import { preAuthRules, quotaRule, rateRule } from './testing.js';
 
 const REDIS_URL = process.env.REDIS_URL;
@@ -151,19 +151,36 @@ describe.skipIf(REDIS_URL === undefined)('redis store (REDIS_URL; skipped withou
     }
   });
 
-  it('fails every decision of a call whose script fails, and answers one queued at close', async () => {
+  it('fails only the decision whose key it cannot read, charging nothing of it, and answers one queued at close', async () => {
     const rule = rateRule('broken', 10, '1m');
+    const other = rateRule('other', 10, '1m');
     await inspect.hset(`${prefix}${rule.keyPrefix}wrong-type`, 'x', '1'); // not a rate's number
+    await inspect.set(`${prefix}${rule.keyPrefix}not-a-number`, 'abc');
+    // One call: a readable key before and after each unreadable one, all in the same turn.
     const settled = await Promise.allSettled([
-      store.decide([rule], ['wrong-type']),
       store.decide([rule], ['fine']),
+      store.decide([other, rule], ['same-request', 'wrong-type']),
+      store.decide([rule], ['not-a-number']),
       store.decide([], []),
+      store.decide([rule], ['after']),
     ]);
-    expect(settled.map((one) => one.status)).toEqual(['rejected', 'rejected', 'rejected']);
-    expect(String((settled[0] as PromiseRejectedResult).reason)).toContain('WRONGTYPE');
-    // Alone, the others are decided; a decision with no check admits nothing and charges nothing.
-    expect((await store.decide([rule], ['fine']))[0]!.outcome).toBe(ADMIT);
-    expect(await store.decide([], [])).toEqual([]);
+    expect(settled.map((one) => one.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    expect(String((settled[1] as PromiseRejectedResult).reason)).toContain('WRONGTYPE');
+    expect(String((settled[2] as PromiseRejectedResult).reason)).toContain('could not read a key');
+    expect((settled[0] as PromiseFulfilledResult<Verdict[]>).value[0]!.outcome).toBe(ADMIT);
+    expect((settled[3] as PromiseFulfilledResult<Verdict[]>).value).toEqual([]);
+    expect((settled[4] as PromiseFulfilledResult<Verdict[]>).value[0]!.outcome).toBe(ADMIT);
+    // The readable ones were charged; nothing of a failed request was, not even its readable check.
+    expect(await inspect.exists(`${prefix}${rule.keyPrefix}fine`, `${prefix}${rule.keyPrefix}after`)).toBe(2);
+    expect(await inspect.exists(`${prefix}${other.keyPrefix}same-request`)).toBe(0);
+    expect(await inspect.type(`${prefix}${rule.keyPrefix}wrong-type`)).toBe('hash');
+    expect(await inspect.get(`${prefix}${rule.keyPrefix}not-a-number`)).toBe('abc');
     const closing = new RedisStore(
       { url: REDIS_URL!, timeoutMs: 500, keyPrefix: prefix, breaker: BREAKER },
       Redis,
@@ -172,6 +189,19 @@ describe.skipIf(REDIS_URL === undefined)('redis store (REDIS_URL; skipped withou
     const asked = closing.decide([rule], ['at-close']);
     await closing.close();
     expect((await asked)[0]!.outcome).toBe(ADMIT);
+  });
+
+  it('lets a shadow rule whose key it cannot read fail nothing, and leaves that key as it is', async () => {
+    const shadow = rateRule('trial-broken', 10, '1m', { shadow: true });
+    const enforced = rateRule('enforced-beside', 10, '1m');
+    await inspect.hset(`${prefix}${shadow.keyPrefix}k`, 'x', '1');
+    const verdicts = await store.decide([shadow, enforced], ['k', 'k']);
+    expect(verdicts.map((v) => [v.outcome, v.remaining])).toEqual([
+      [ADMIT, -1],
+      [ADMIT, 9],
+    ]);
+    expect(await inspect.type(`${prefix}${shadow.keyPrefix}k`)).toBe('hash');
+    expect(await inspect.exists(`${prefix}${enforced.keyPrefix}k`)).toBe(1);
   });
 
   it('fails fast when Redis cannot be reached (the breaker, not the store, says so: breaker.test.ts)', async () => {

@@ -3,7 +3,7 @@ import type { RedisConfig } from '../config/types.js';
 import { quotaWindow } from './quota-period.js';
 import { DECIDE_ARGS_PER_CHECK, DECIDE_SCRIPT, RECORD_SCRIPT } from './redis-script.js';
 import type { Rule } from './rule.js';
-import { verdict, type LimitStore, type Outcome, type Verdict } from './store.js';
+import { UnreadableKeyError, verdict, type LimitStore, type Outcome, type Verdict } from './store.js';
 
 /** A decision asked for and not yet sent: its checks, and where its verdicts go. */
 interface Asked {
@@ -33,7 +33,8 @@ interface ScriptCommands {
  *
  * The decisions asked for in one turn of the event loop go to Redis as one script call (at most
  * MAX_BATCH each), decided in the order asked, each as atomically as alone: a call costs this
- * process and Redis far more than a check within it. A failed call fails each of its decisions.
+ * process and Redis far more than a check within it. A call that fails (Redis unreachable, a
+ * timeout) fails each of its decisions; a decision whose keys Redis cannot read fails alone.
  */
 export class RedisStore implements LimitStore {
   readonly #redis: Redis & ScriptCommands;
@@ -102,7 +103,7 @@ export class RedisStore implements LimitStore {
     for (const { rules } of batch) for (const rule of rules) pushCheckArgs(args, rule, wallNow);
     this.#redis.gatehouseDecide(...args).then(
       (reply) => {
-        let verdicts: Verdict[];
+        let verdicts: (Verdict | Error)[];
         try {
           verdicts = parseDecision(reply, checks);
         } catch (err) {
@@ -111,8 +112,11 @@ export class RedisStore implements LimitStore {
         }
         let at = 0;
         for (const one of batch) {
-          one.resolve(verdicts.slice(at, at + one.rules.length));
+          const own = verdicts.slice(at, at + one.rules.length);
           at += one.rules.length;
+          const failed = own.find((v) => v instanceof Error);
+          if (failed === undefined) one.resolve(own as Verdict[]);
+          else one.reject(failed);
         }
       },
       (err: unknown) => {
@@ -163,6 +167,9 @@ export class RedisStore implements LimitStore {
   }
 }
 
+/** The outcome DECIDE_SCRIPT gives each check of a request whose keys it could not read. */
+const FAILED = 3;
+
 function micros(ms: number): string {
   return String(ms * 1000);
 }
@@ -194,11 +201,16 @@ function checkArgs(rule: Rule): (string | number)[] {
 
 if (DECIDE_ARGS_PER_CHECK !== 5) throw new Error('checkArgs writes 5 arguments per check');
 
-function parseDecision(reply: unknown, checks: number): Verdict[] {
+/** The script's reply: a verdict per check, or the error that failed the check's request alone. */
+function parseDecision(reply: unknown, checks: number): (Verdict | Error)[] {
   if (!Array.isArray(reply) || reply.length !== checks * 4)
     throw new TypeError('unexpected reply from the limit script');
-  const verdicts: Verdict[] = [];
+  const verdicts: (Verdict | Error)[] = [];
   for (let i = 0; i < reply.length; i += 4) {
+    if (Number(reply[i]) === FAILED) {
+      verdicts.push(new UnreadableKeyError(`the limit script could not read a key: ${String(reply[i + 1])}`));
+      continue;
+    }
     const remaining = Number(reply[i + 1]);
     verdicts.push(
       verdict(

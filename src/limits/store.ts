@@ -29,6 +29,14 @@ export interface LimitStore {
   close(): Promise<void>;
 }
 
+/**
+ * The store answered, but could not decide this request: a key it holds a value of another type
+ * or shape (written by something else). The store itself is up; only this request is affected.
+ */
+export class UnreadableKeyError extends Error {
+  override readonly name = 'UnreadableKeyError';
+}
+
 export function verdict(outcome: Outcome, remaining: number, resetMs: number, waitMs: number): Verdict {
   return { outcome, remaining, resetMs, waitMs };
 }
