@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { builtCodeNotUsed } from '../config/built-code.js';
 import { loadConfig } from '../config/index.js';
 import { StoreUnavailable } from '../config/store-failure.js';
 import type { GatehouseConfig, LogConfig } from '../config/types.js';
@@ -34,6 +35,22 @@ export async function runGateway(configFile: string, link: WorkerLink | null = n
   });
   link?.join(gateway, logger);
   logger.info({ msg: 'JSON scanner', scanner: JSON_SCANNER, node: process.versions.node });
+  // The same build serves every worker: the lead says it for all, at start and after a reload
+  // that first needed a validator (an OpenAPI version no document used before).
+  const saysForAll = link === null || link.isLead;
+  let unusedSaid = 0;
+  const sayUnusedBuiltCode = (): void => {
+    if (!saysForAll) return;
+    const unused = builtCodeNotUsed();
+    for (const { file, reason } of unused.slice(unusedSaid))
+      logger.warn({
+        msg: 'code built ahead of time does not match this install: compiled at every start instead',
+        file,
+        reason,
+      });
+    unusedSaid = unused.length;
+  };
+  sayUnusedBuiltCode();
   for (const [name, address] of gateway.addresses) {
     const url = `https://${address.address}:${address.port}`;
     logger.info({ msg: 'listening', listener: name, url });
@@ -42,7 +59,10 @@ export async function runGateway(configFile: string, link: WorkerLink | null = n
     load()
       .then((next) => gateway.reload(next))
       .then(
-        () => logger.info({ msg: 'configuration reloaded', file: configFile }),
+        () => {
+          logger.info({ msg: 'configuration reloaded', file: configFile });
+          sayUnusedBuiltCode();
+        },
         (err: unknown) =>
           logger.error({
             msg: 'reload refused; the previous configuration keeps serving',
