@@ -48,11 +48,27 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** Every relative import and re-export of every source file, with whether it brings types only. */
+/**
+ * Every relative import and re-export of every source file, with whether it brings types only,
+ * and every relative dynamic `import('./…')`, which loads the file as surely, only later.
+ */
 function importsOf(files: readonly string[]): Import[] {
   const statement = /^(?:import|export)\s+(type\s+)?([^'";]*?)\s*from\s+'(\.{1,2}\/[^']+)'/gm;
-  return files.flatMap((file) =>
-    [...readFileSync(file, 'utf8').matchAll(statement)].map((match) => {
+  const dynamic = /\bimport\(\s*'(\.{1,2}\/[^']+)'\s*[,)]/g;
+  const resolve = (file: string, to: string): string =>
+    path.resolve(path.dirname(file), to).replace(/\.js$/, '.ts');
+  return files.flatMap((file) => {
+    const text = readFileSync(file, 'utf8');
+    const loaded = [...text.matchAll(dynamic)].map((match) => ({
+      from: file,
+      to: resolve(file, match[1]!),
+      typeOnly: false,
+    }));
+    return [...staticImports(file, text), ...loaded];
+  });
+
+  function staticImports(file: string, text: string): Import[] {
+    return [...text.matchAll(statement)].map((match) => {
       const names = match[2]!.trim();
       const allTypes =
         names.startsWith('{') &&
@@ -62,10 +78,9 @@ function importsOf(files: readonly string[]): Import[] {
           .map((name) => name.trim())
           .filter((name) => name !== '')
           .every((name) => name.startsWith('type '));
-      const to = path.resolve(path.dirname(file), match[3]!).replace(/\.js$/, '.ts');
-      return { from: file, to, typeOnly: match[1] !== undefined || allTypes };
-    }),
-  );
+      return { from: file, to: resolve(file, match[3]!), typeOnly: match[1] !== undefined || allTypes };
+    });
+  }
 }
 
 const partOf = (file: string): string => {
@@ -125,6 +140,14 @@ describe('the parts of src/', () => {
     expect(imports.length).toBeGreaterThan(300);
     const parts = new Set(files.map(partOf));
     expect([...parts].filter((part) => !(LAYERS as readonly string[]).includes(part))).toEqual([]);
+  });
+
+  it('count a dynamic import as an import', () => {
+    const loads = (from: string, to: string) =>
+      imports.some((edge) => edge.from === path.join(src, from) && edge.to === path.join(src, to));
+    // Loaded by the command that needs it, and by nothing else.
+    expect(loads('cli.ts', path.join('process', 'start.ts'))).toBe(true);
+    expect(loads(path.join('process', 'start.ts'), path.join('process', 'workers.ts'))).toBe(true);
   });
 
   it('import only the parts below them', () => {
