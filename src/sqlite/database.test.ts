@@ -2,7 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { availableSqliteDrivers, openSqlite, sqliteErrorName, type SqliteDatabase } from './database.js';
+import {
+  availableSqliteDrivers,
+  openSqlite,
+  sqliteErrorName,
+  type SqliteDatabase,
+  whileBusy,
+} from './database.js';
 
 const drivers = availableSqliteDrivers();
 
@@ -162,5 +168,36 @@ describe('SQLite error names', () => {
     expect(sqliteErrorName(new Error('plain'))).toBeUndefined();
     expect(sqliteErrorName(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }))).toBeUndefined();
     expect(sqliteErrorName('text')).toBeUndefined();
+  });
+});
+
+describe('whileBusy, for the statements that open a store', () => {
+  const busy = Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+
+  it('runs the work again while SQLite says another connection holds the lock', () => {
+    // better-sqlite3's error, then node:sqlite's (SQLITE_BUSY_SNAPSHOT, an extended code).
+    const nodeBusy = Object.assign(new Error('database is locked'), {
+      code: 'ERR_SQLITE_ERROR',
+      errcode: 517,
+    });
+    let calls = 0;
+    const result = whileBusy(() => {
+      calls += 1;
+      if (calls < 3) throw calls === 1 ? busy : nodeBusy;
+      return 'opened';
+    });
+    expect([result, calls]).toEqual(['opened', 3]);
+  });
+
+  it('lets any other error through at once', () => {
+    let calls = 0;
+    const other = Object.assign(new Error('file is not a database'), { code: 'SQLITE_NOTADB' });
+    expect(() =>
+      whileBusy(() => {
+        calls += 1;
+        throw other;
+      }),
+    ).toThrow(other);
+    expect(calls).toBe(1);
   });
 });

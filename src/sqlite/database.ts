@@ -62,6 +62,29 @@ export function openSqlite(path: string, driver?: SqliteDriver): SqliteDatabase 
 /** How long a connection waits for another's lock before SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
 
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Runs `work` again while SQLite says another connection holds a lock, starting no new try after
+ * the busy timeout (a try that itself waits on busy_timeout can take that long again):
+ * for the statements that open a store (journal mode, migrations), which processes opening a fresh
+ * file at the same moment race for, and of which switching to WAL can answer SQLITE_BUSY at once,
+ * without waiting on busy_timeout. `work` must be safe to repeat: idempotent statements, and
+ * transactions, which SQLite rolls back whole when they fail.
+ */
+export function whileBusy<T>(work: () => T): T {
+  const deadline = performance.now() + BUSY_TIMEOUT_MS;
+  for (let waitMs = 5; ; waitMs = Math.min(waitMs * 2, 100)) {
+    try {
+      return work();
+    } catch (err) {
+      const busy = sqliteErrorName(err)?.startsWith('SQLITE_BUSY') ?? false;
+      if (!busy || performance.now() + waitMs > deadline) throw err;
+      Atomics.wait(sleepCell, 0, 0, waitMs);
+    }
+  }
+}
+
 function openWith(path: string, driver: SqliteDriver | undefined): SqliteDatabase {
   // Node's own driver where the runtime has it; better-sqlite3's native part is then never loaded.
   const chosen = driver ?? (nodeSqlite() !== undefined ? 'node:sqlite' : 'better-sqlite3');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { openSqlite, sqliteErrorName, type SqliteDatabase } from '../../sqlite/database.js';
+import { openSqlite, sqliteErrorName, whileBusy, type SqliteDatabase } from '../../sqlite/database.js';
 import { sqliteMigrations } from './migrations.js';
 import { publicView, type ApiKeyRecord, type StoredKey } from './record.js';
 import {
@@ -37,9 +37,11 @@ export class SqliteKeyStore implements KeyStore {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.#db = openSqlite(path);
     if (fresh) chmodSync(path, 0o600);
-    this.#db.exec('PRAGMA journal_mode = WAL');
-    this.#db.exec('PRAGMA synchronous = NORMAL');
-    migrate(this.#db);
+    whileBusy(() => {
+      this.#db.exec('PRAGMA journal_mode = WAL');
+      this.#db.exec('PRAGMA synchronous = NORMAL');
+      migrate(this.#db);
+    });
     this.#statements = prepareStatements(this.#db);
   }
 

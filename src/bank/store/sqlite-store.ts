@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { openSqlite, type SqliteDatabase } from '../../sqlite/database.js';
+import { openSqlite, whileBusy, type SqliteDatabase } from '../../sqlite/database.js';
 import { APPLIED_VERSIONS, MIGRATIONS_TABLE, sqliteMigrations } from './migrations.js';
 import type {
   AccountRecord,
@@ -61,10 +61,12 @@ export class SqliteBankStore implements BankStore {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.#db = openSqlite(path);
     if (fresh) chmodSync(path, 0o600);
-    this.#db.exec('PRAGMA journal_mode = WAL');
-    this.#db.exec('PRAGMA synchronous = FULL');
-    this.#db.exec('PRAGMA foreign_keys = ON');
-    migrate(this.#db);
+    whileBusy(() => {
+      this.#db.exec('PRAGMA journal_mode = WAL');
+      this.#db.exec('PRAGMA synchronous = FULL');
+      this.#db.exec('PRAGMA foreign_keys = ON');
+      migrate(this.#db);
+    });
     this.#s = prepareStatements(this.#db);
   }
 
