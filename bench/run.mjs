@@ -7,11 +7,13 @@
 // check (d), and behind the same Gatehouse with the Redis limiter (r) and with JWTs, more distinct
 // tokens than its cache holds (j), and with --workers 2 (w); optionally monitoring off (e); and the
 // bare Node.js TLS relay (n), which copies bytes both ways and checks nothing: the floor under any
-// Node.js proxy of this traffic, so what c's HTTP handling and checks cost shows. Interleaved
+// Node.js proxy of this traffic, so what c's HTTP handling and checks cost shows; and the Node.js
+// HTTP relay (h), which parses and rebuilds both messages with llhttp and checks nothing: the
+// floor under any Node.js proxy that reads HTTP, so what c's pipeline and checks cost shows. Interleaved
 // wrk rounds, CPU time of each proxy's process tree from /proc; then Gatehouse's p99 at half its
 // peak (open loop), its RSS after a million requests, and the CLI's start-up times.
 // Usage: npm run bench -- [--rounds 5] [--duration 5] [--warmup 2] [--connections 64]
-//        [--only a,b,n,c,d,r,j,w[,e]] [--auth key|jwt|none] [--keys 8] [--tokens 20000]
+//        [--only a,b,n,h,c,d,r,j,w[,e]] [--auth key|jwt|none] [--keys 8] [--tokens 20000]
 //        [--limiter memory|none] [--workers 2] [--start-up-runs 3] [--million]
 //        [--scenario items|transfer|transfer-body|transfer-raw|report|report-leaky|report-raw]  (bench/lib/targets.mjs)
 //        --auth none measures the old, unchecked path (the operation public, b and d plain proxies).
@@ -50,7 +52,7 @@ const { values: opt } = parseArgs({
     duration: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '64' },
-    only: { type: 'string', default: 'a,b,n,c,d,r,j,w' },
+    only: { type: 'string', default: 'a,b,n,h,c,d,r,j,w' },
     // Credential on every request, checked by every proxy: key (API keys), jwt (c: bearer tokens), none.
     auth: { type: 'string', default: 'key' },
     keys: { type: 'string', default: '8' },
@@ -88,6 +90,7 @@ const NAMES = {
   j: `gatehouse, ${opt.tokens} JWTs`,
   w: `gatehouse, ${opt.workers} workers`,
   n: 'Node.js TLS relay, no HTTP',
+  h: 'Node.js HTTP relay, no checks',
 };
 const scenarios = [...new Set(opt.scenario.split(',').map((s) => s.trim()))];
 const firstWarmup = Math.max(warmup, 5); // JIT and connection pools get warm before round 1
@@ -132,7 +135,7 @@ function redisServerPid() {
 
 async function preflight() {
   const usage =
-    'usage: node bench/run.mjs [--rounds N] [--duration S] [--warmup S] [--connections N] [--only a,b,n,c,d,r,j,e,w] ' +
+    'usage: node bench/run.mjs [--rounds N] [--duration S] [--warmup S] [--connections N] [--only a,b,n,h,c,d,r,j,e,w] ' +
     '[--auth key|jwt|none] [--keys N] [--tokens N] [--limiter memory|none] [--workers N] [--start-up-runs N] [--no-million] [--scenario S[,S…]]';
   const positive = [rounds, duration, connections, keyCount, tokenCount, workers].every(
     (n) => Number.isInteger(n) && n > 0,
@@ -239,6 +242,8 @@ async function startTargets(tmp) {
     };
   if (only.includes('n'))
     targets.n = { proc: await startNodeRelay(tmp, certs, portOf.n, upMtls), port: portOf.n };
+  if (only.includes('h'))
+    targets.h = { proc: await startNodeRelay(tmp, certs, portOf.h, upMtls, { http: true }), port: portOf.h };
   if (only.includes('d'))
     targets.d = {
       proc: await startFastify(tmp, certs, portOf.d, upMtls, { keys: peerKeys, limit: limited }),
@@ -337,7 +342,7 @@ function summarize(results) {
 
   const ratios = {};
   const checks = scenarios.length === 1 ? {} : checkCosts(results);
-  for (const o of ['a', 'b', 'n', 'd'].filter((t) => summary.c && summary[t])) {
+  for (const o of ['a', 'b', 'n', 'h', 'd'].filter((t) => summary.c && summary[t])) {
     const perCpu = summary.c.reqPerCpuSecond.median / summary[o].reqPerCpuSecond.median;
     const rps = summary.c.rps.median / summary[o].rps.median;
     const withErrors = ['c', o].filter((t) => hasErrors(summary[t]));
@@ -534,15 +539,23 @@ function headline({ summary, ratios, costs, halfLoad, million }) {
   lines.push(`headline, gatehouse with ${what}:`);
   if (summary.b) lines.push(`  per CPU-second: ${ratio('c/b')} ${NAMES.b}`);
   if (summary.d) lines.push(`  per CPU-second: ${ratio('c/d')} ${NAMES.d}`);
-  if (summary.n && summary.b) {
-    const errors = ['n', 'b', 'c'].filter((t) => hasErrors(summary[t]));
-    const floor = summary.n.reqPerCpuSecond.median / summary.b.reqPerCpuSecond.median;
-    const over = summary.c.cpuUsPerReq.median - summary.n.cpuUsPerReq.median;
+  const floors = [
+    ['n', 'copies bytes, checks nothing', 'HTTP handling and every check'],
+    [
+      'h',
+      'parses and rebuilds both messages with llhttp, checks nothing',
+      'its pipeline, every check, and the timeouts and back-pressure h leaves out',
+    ],
+  ];
+  for (const [t, does, beyond] of floors.filter(([x]) => summary[x] && summary.b)) {
+    const errors = [t, 'b', 'c'].filter((x) => hasErrors(summary[x]));
+    const floor = summary[t].reqPerCpuSecond.median / summary.b.reqPerCpuSecond.median;
+    const over = summary.c.cpuUsPerReq.median - summary[t].cpuUsPerReq.median;
     lines.push(
       errors.length > 0
-        ? `  the floor, ${NAMES.n}: not comparable (${errors.join(' and ')} had errors)`
-        : `  the floor, ${NAMES.n} (copies bytes, checks nothing): ${fmt(floor, 2)}× ${NAMES.b} per CPU-second; ` +
-            `gatehouse costs ${fmt(over, 1)} CPU µs per request over it (HTTP handling and every check)`,
+        ? `  the floor, ${NAMES[t]}: not comparable (${errors.join(' and ')} had errors)`
+        : `  the floor, ${NAMES[t]} (${does}): ${fmt(floor, 2)}× ${NAMES.b} per CPU-second; ` +
+            `gatehouse costs ${fmt(over, 1)} CPU µs per request over it (${beyond})`,
     );
   }
   for (const [t, what] of [

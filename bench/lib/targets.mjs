@@ -344,7 +344,7 @@ ${monitoring ? '' : 'monitoring: { enabled: false }\n'}${credentials.yaml}${rate
   return { child, headers, headerSets, keys: apiKeys };
 }
 
-/** Where a Node.js proxy target (fastify-proxy.mjs, node-relay.mjs) listens, forwards and finds its certificates. */
+/** Where a Node.js proxy target (fastify-proxy.mjs, the relays through relay-pair.mjs) listens, forwards and finds its certificates. */
 function proxyEnv(certs, port, upstreamPort) {
   return {
     BENCH_PORT: String(port),
@@ -380,11 +380,18 @@ export async function startFastify(
   return child;
 }
 
-/** The bare Node.js TLS relay (node-relay.mjs): the floor under any Node.js proxy of this traffic. */
-export async function startNodeRelay(dir, certs, port, upstreamPort) {
+/**
+ * The floors under any Node.js proxy of this traffic: the bare TLS relay (node-relay.mjs), or with
+ * `http` the relay that parses and rebuilds both messages and checks nothing (node-http-relay.mjs).
+ */
+export async function startNodeRelay(dir, certs, port, upstreamPort, { http = false } = {}) {
   const env = { ...process.env, ...proxyEnv(certs, port, upstreamPort) };
-  const script = fileURLToPath(new URL('./node-relay.mjs', import.meta.url));
-  const child = spawnTracked('node-relay', process.execPath, [script], { cwd: ROOT, env, logFile: true });
+  const script = fileURLToPath(new URL(http ? './node-http-relay.mjs' : './node-relay.mjs', import.meta.url));
+  const child = spawnTracked(http ? 'node-http-relay' : 'node-relay', process.execPath, [script], {
+    cwd: ROOT,
+    env,
+    logFile: true,
+  });
   await waitReady(child, port, PROBE);
   return child;
 }
