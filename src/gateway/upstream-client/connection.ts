@@ -100,6 +100,11 @@ export class UpstreamConnection implements ExchangeHost {
     socket.on('close', () => this.#onClose());
   }
 
+  /** The exchange this connection carries now, if any. */
+  get exchange(): Exchange | null {
+    return this.#exchange;
+  }
+
   get isClosed(): boolean {
     return this.#closed || this.#socket.destroyed;
   }
@@ -165,7 +170,7 @@ export class UpstreamConnection implements ExchangeHost {
     this.#informational = status < 200;
     if (this.#informational) return 0;
     this.#keepAlive = keepAlive;
-    exchange.timer?.refresh();
+    exchange.progress();
     if (!exchange.handler.onHeaders(status, headers, exchange.resume) && !exchange.settled)
       this.#socket.pause();
     return exchange.skipsBody ? 1 : 0;
@@ -180,7 +185,7 @@ export class UpstreamConnection implements ExchangeHost {
   body(chunk: Buffer): void {
     const exchange = this.#exchange;
     if (exchange === null || exchange.settled || this.#informational) return;
-    exchange.timer?.refresh();
+    exchange.progress();
     if (!exchange.handler.onData(chunk) && !exchange.settled) this.#socket.pause();
   }
 

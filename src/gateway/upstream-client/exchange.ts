@@ -27,7 +27,13 @@ export class Exchange {
   /** The upstream has said something about this request (a status line at least). */
   responseStarted = false;
   retried = false;
-  timer: NodeJS.Timeout | null = null;
+  /**
+   * When the response timeout ends (performance clock), moved on by `progress`; the pool's sweep
+   * expires an exchange past it. Infinity: no timeout.
+   */
+  deadline = Infinity;
+  /** The response timeout, from the hand-over and again from each sign of progress. */
+  timeoutMs = Infinity;
   readonly abort: (reason: Error) => void;
   /** Given to the handler with the headers: only ever resumes this exchange's own response. */
   readonly resume: () => void;
@@ -43,6 +49,17 @@ export class Exchange {
   /** May be sent again on a fresh connection: nothing was heard yet and resending is harmless. */
   get retriable(): boolean {
     return !this.responseStarted && !this.retried && SAFE_METHODS.has(this.request.method);
+  }
+
+  /** Starts the response timeout. */
+  startTimeout(ms: number, now: number): void {
+    this.timeoutMs = ms;
+    this.deadline = now + ms;
+  }
+
+  /** The upstream sent part of the response: the timeout runs again from now. */
+  progress(): void {
+    if (this.timeoutMs !== Infinity) this.deadline = performance.now() + this.timeoutMs;
   }
 
   /** Ends the exchange with an error (once); the handler hears it now. */
@@ -70,8 +87,7 @@ export class Exchange {
 
   #settle(): void {
     this.settled = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+    this.deadline = Infinity;
   }
 
   /**

@@ -762,6 +762,40 @@ describe('UpstreamPool: the upstream closing the connection', () => {
     expect(upstream.connections()).toBe(2);
   });
 
+  it('does not send a GET again when its timeout ran out before the reused connection closed under it', async () => {
+    // The sweep runs every 200 ms from the pool's creation; /second goes out halfway between two
+    // sweeps, and the upstream closes its connection just after /second's timeout has run out and
+    // before the next sweep: the pool's own check must fail it rather than send it again.
+    let closeAfter = Infinity;
+    const upstream = await startRawUpstream((request, socket) => {
+      if (request.index === 0) socket.write(ok('first'));
+      else if (request.connection === 1) {
+        const timer = setInterval(() => {
+          if (performance.now() < closeAfter) return;
+          clearInterval(timer);
+          socket.end();
+        }, 5);
+      } else socket.write(ok('sent again'));
+    });
+    const pool = createPool(upstream.port, { responseTimeoutMs: 2_000 });
+    const created = performance.now();
+
+    await settled(send(pool, { path: '/first' }));
+    const sinceCreated = performance.now() - created;
+    await delay(Math.ceil(sinceCreated / 200) * 200 + 100 - sinceCreated);
+    const second = send(pool, { path: '/second' });
+    closeAfter = performance.now() + 2_000 + 30;
+    await settled(second);
+    await delay(50);
+
+    expect(second.events).toEqual(['connect', 'error']);
+    expect(second.code).toBe('UPSTREAM_RESPONSE_TIMEOUT');
+    expect(upstream.requests.map((r) => `${r.connection} ${r.head.split('\r\n')[0]}`)).toEqual([
+      '1 GET /first HTTP/1.1',
+      '1 GET /second HTTP/1.1',
+    ]);
+  });
+
   it('sends it again only once: a second close fails it with UPSTREAM_CLOSED', async () => {
     const upstream = await startRawUpstream((request, socket) => {
       if (request.connection === 1 && request.index === 0) socket.write(ok('first'));
@@ -828,6 +862,61 @@ describe('UpstreamPool: timeouts and connect failures', () => {
     expect(elapsed).toBeLessThan(2_000);
     expect(next.events).toEqual(COMPLETE);
     expect(upstream.connections()).toBe(2);
+  });
+
+  it('times out an exchange under way while the pool closes, and one dispatched after it closed', async () => {
+    const upstream = await startRawUpstream(() => undefined);
+    const pool = createPool(upstream.port, { responseTimeoutMs: 300 });
+
+    const underWay = send(pool, { path: '/under-way' });
+    await expect.poll(() => upstream.requests.length).toBe(1);
+    await within(pool.close(), 3_000, 'pool.close()');
+    // Closed, with nothing open: a request that still reaches it (a reload's stragglers).
+    const started = performance.now();
+    const late = send(pool, { path: '/late' });
+    await settled(late);
+    const elapsed = performance.now() - started;
+
+    expect((await settled(underWay)).code).toBe('UPSTREAM_RESPONSE_TIMEOUT');
+    expect(late.events).toEqual(['connect', 'error']);
+    expect(late.code).toBe('UPSTREAM_RESPONSE_TIMEOUT');
+    expect(upstream.requests.map((r) => r.head.split(' ')[1])).toEqual(['/under-way', '/late']);
+    // Never early; late by at most the sweep (a tenth of the timeout) and this machine's lag.
+    expect(elapsed).toBeGreaterThanOrEqual(299);
+    expect(elapsed).toBeLessThan(1_500);
+    await expect.poll(() => upstream.closedConnections()).toBe(2);
+  });
+
+  it('fails a waiting request whose timeout ran out before a connection came free, without sending it', async () => {
+    // The one connection streams /a (each chunk moves /a's timeout on) until just after /b's
+    // timeout has run out, then frees up: /b must fail, not go out on it. The sweep runs every
+    // 200 ms from the pool's creation and the requests go 100 ms after it, so /b's deadline falls
+    // between two sweeps and /a ends before the next: the pool's own check must catch /b.
+    let finishAfter = Infinity;
+    const upstream = await startRawUpstream((_, socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
+      const timer = setInterval(() => {
+        if (performance.now() < finishAfter) socket.write('1\r\nb\r\n');
+        else {
+          clearInterval(timer);
+          socket.write('0\r\n\r\n');
+        }
+      }, 20);
+    });
+    const pool = createPool(upstream.port, { connections: 1, responseTimeoutMs: 2_000 });
+    await delay(100);
+
+    const streaming = send(pool, { path: '/a' });
+    const waiting = send(pool, { path: '/b' });
+    finishAfter = performance.now() + 2_000 + 30;
+    await settled(streaming);
+    await settled(waiting);
+    await delay(50);
+
+    expect(streaming.events.at(-1)).toBe('complete');
+    expect(waiting.events).toEqual(['connect', 'error']);
+    expect(waiting.code).toBe('UPSTREAM_RESPONSE_TIMEOUT');
+    expect(upstream.requests.map((r) => r.head.split(' ')[1])).toEqual(['/a']);
   });
 
   it('times out an answer whose body stops, and keeps one that keeps streaming past the timeout', async () => {
