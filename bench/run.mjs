@@ -346,9 +346,16 @@ function summarize(results) {
     const perCpu = summary.c.reqPerCpuSecond.median / summary[o].reqPerCpuSecond.median;
     const rps = summary.c.rps.median / summary[o].rps.median;
     const withErrors = ['c', o].filter((t) => hasErrors(summary[t]));
-    ratios[`c/${o}`] = { reqPerCpuSecond: perCpu, rps, comparable: withErrors.length === 0 };
+    const pairedPerCpu = pairedPerCpuSecond(results, 'c', o);
+    ratios[`c/${o}`] = {
+      reqPerCpuSecond: perCpu,
+      pairedReqPerCpuSecond: pairedPerCpu,
+      rps,
+      comparable: withErrors.length === 0,
+    };
     console.log(
-      `  c/${o}: ${fmt(perCpu, 2)}× requests per CPU-second, ${fmt(rps, 2)}× req/s` +
+      `  c/${o}: ${fmt(perCpu, 2)}× requests per CPU-second (paired round by round: ${fmt(pairedPerCpu, 2)}×), ` +
+        `${fmt(rps, 2)}× req/s` +
         (withErrors.length ? `   (NOT comparable: ${withErrors.join(' and ')} had errors)` : ''),
     );
   }
@@ -367,6 +374,19 @@ function summarize(results) {
     console.log(`  ${t}/c: ${fmt(rps, 2)}× req/s`);
   }
   return { summary, ratios, checks, costs };
+}
+
+/**
+ * x's requests per CPU-second over y's, taken within each round (the two ran back to back), then
+ * the median: less moved than the ratio of the medians by a slow spell that falls on one target's
+ * rounds. NaN when either has no rounds (several scenarios: rows are keyed by scenario too).
+ */
+function pairedPerCpuSecond(results, x, y) {
+  const perRound = (results[x] ?? []).flatMap((r) => {
+    const other = results[y]?.find((o) => o.round === r.round);
+    return other ? [other.cpuUsPerReq / r.cpuUsPerReq] : [];
+  });
+  return perRound.length > 0 ? median(perRound) : NaN;
 }
 
 /**
@@ -527,11 +547,13 @@ async function startUpTimes() {
 }
 
 /** The figures the README's table reports, from this run. */
-function headline({ summary, ratios, costs, halfLoad, million }) {
+function headline({ results, summary, ratios, costs, halfLoad, million }) {
   if (!summary.c) return;
   const lines = [];
   const ratio = (key) =>
-    ratios[key]?.comparable ? `${fmt(ratios[key].reqPerCpuSecond, 2)}×` : 'not comparable';
+    ratios[key]?.comparable
+      ? `${fmt(ratios[key].reqPerCpuSecond, 2)}× (paired round by round: ${fmt(ratios[key].pairedReqPerCpuSecond, 2)}×)`
+      : 'not comparable';
   const what =
     opt.auth === 'key'
       ? `${keyCount} API keys, per-principal rate limit (${opt.limiter}), path validation, response contract, identity assertion, access log`
@@ -554,8 +576,11 @@ function headline({ summary, ratios, costs, halfLoad, million }) {
     lines.push(
       errors.length > 0
         ? `  the floor, ${NAMES[t]}: not comparable (${errors.join(' and ')} had errors)`
-        : `  the floor, ${NAMES[t]} (${does}): ${fmt(floor, 2)}× ${NAMES.b} per CPU-second; ` +
-            `gatehouse costs ${fmt(over, 1)} CPU µs per request over it (${beyond})`,
+        : `  the floor, ${NAMES[t]} (${does}): ${fmt(floor, 2)}× ${NAMES.b} per CPU-second` +
+            (summary.d && !hasErrors(summary.d)
+              ? `, ${fmt(pairedPerCpuSecond(results, t, 'd'), 2)}× ${NAMES.d} (paired round by round)`
+              : '') +
+            `; gatehouse costs ${fmt(over, 1)} CPU µs per request over it (${beyond})`,
     );
   }
   for (const [t, what] of [
@@ -611,7 +636,7 @@ async function main() {
       : null;
   await stopAll();
   const startUp = startUpRuns > 0 && existsSync(CLI) ? await startUpTimes() : null;
-  headline({ summary, ratios, costs, halfLoad, million });
+  headline({ results, summary, ratios, costs, halfLoad, million });
 
   const outDir = new URL('./results/', import.meta.url).pathname;
   mkdirSync(outDir, { recursive: true });
