@@ -291,9 +291,12 @@ preAuthLimit:
       // A small multiple; the absolute slack absorbs a machine that is busy with other work too.
       expect(busy50).toBeLessThanOrEqual(3 * quiet50 + 2);
       // p90, not p99: of ~200 requests the p99 is the second slowest, which one pause of a shared
-      // 2-core machine decides (a CI run saw 269 ms against 22). The p99 is printed above; latency
-      // under load is measured by bench/limiter.mjs --loaded.
-      expect(busy90).toBeLessThanOrEqual(Math.max(5 * quiet90, quiet90 + 50));
+      // 2-core machine decides (a CI run saw 269 ms against 22). The p90 has an absolute slack of
+      // 100 ms: a CI run on a starved machine (the flood itself sent 1,157 requests where it sends
+      // about 1,600, the honest client made 104 where it makes 250) saw 79 ms against 9.9 quiet,
+      // with every honest request answered. A client queued behind the flood waits for seconds.
+      // Latency under load is measured by bench/limiter.mjs --loaded.
+      expect(busy90).toBeLessThanOrEqual(Math.max(5 * quiet90, quiet90 + 100));
     }, 30_000);
   },
 );
